@@ -1,0 +1,112 @@
+// The face engine contract. The server core depends only on this file; the
+// ONNX implementation (onnx-engine.ts) sits behind it, so tests or another
+// runtime can provide their own.
+
+/** Pixel box in the coordinates of the decoded (EXIF-rotated) image. */
+export interface Box {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+export type Point = [x: number, y: number];
+
+/** Limits checked while decoding; each breach is a typed FaceError. */
+export interface DecodeLimits {
+  /** Largest accepted file, in bytes (IMAGE_FILE_TOO_LARGE). */
+  maxBytes: number;
+  /** Largest accepted width*height, checked from the header before decoding (IMAGE_RESOLUTION_TOO_LARGE). */
+  maxPixels: number;
+  /** Smallest accepted width and height (IMAGE_RESOLUTION_TOO_SMALL); 1 accepts anything. */
+  minSide: number;
+  /** Accepted container formats; anything else is UNSUPPORTED_IMAGE_FORMAT. */
+  formats: ReadonlyArray<ImageFormat>;
+}
+
+export type ImageFormat = 'jpeg' | 'png' | 'bmp';
+
+/** An image decoded once, EXIF orientation applied, as packed 8-bit RGB. */
+export interface DecodedImage {
+  format: ImageFormat;
+  width: number;
+  height: number;
+  /** width*height*3 bytes, row-major RGB. */
+  rgb: Uint8Array;
+}
+
+export interface DetectedFace {
+  box: Box;
+  /** Detector confidence in [0,1]. */
+  score: number;
+  /** 68 landmark points in image pixels (iBUG 300-W order). */
+  landmarks: Point[];
+}
+
+/** Measures used for admission checks; all computed on the face region. */
+export interface FaceQuality {
+  /** Degrees; 0 = frontal. */
+  yaw: number;
+  pitch: number;
+  roll: number;
+  /** [0,1], 0 = sharp. */
+  blur: number;
+  /** Mean luma of the face region, 0-255. */
+  brightness: number;
+  /** Standard deviation of luma of the face region, 0-255. */
+  brightnessStd: number;
+  /** The face box's shorter side, in pixels. */
+  size: number;
+  /** Fraction of the face box inside the image, [0,1]. */
+  completeness: number;
+}
+
+export type Expression = 'angry' | 'disgusted' | 'fearful' | 'happy' | 'neutral' | 'sad' | 'surprised';
+
+export interface FaceAttributes {
+  /** Estimated age in years. */
+  age: number;
+  gender: 'male' | 'female';
+  /** Probability that the face is male, [0,1]. */
+  genderScore: number;
+  expression: Expression;
+  expressionScore: number;
+  /** Whether each eye is open, with the model's probability of "open". */
+  eyes: { left: { open: boolean; score: number }; right: { open: boolean; score: number } };
+}
+
+/** Per-stage wall time of the last call, for benchmarks and the analyze tool. */
+export type StageTimings = Record<string, number>;
+
+export interface FaceEngine {
+  /**
+   * Version string of the feature model that terminals compare (`search_model`
+   * in sync). Derived from the feature model file's sha256, so features from
+   * different models are never mixed.
+   */
+  readonly searchModel: string;
+  /** Model name -> version (sha256 prefix), for GET /api/version/v1 `detail`. */
+  readonly modelVersions: Readonly<Record<string, string>>;
+  /** Length of an embedding (512). */
+  readonly featureLength: number;
+
+  decode(bytes: Uint8Array, limits: DecodeLimits): Promise<DecodedImage>;
+  /** All faces with landmarks, largest box first. */
+  detect(image: DecodedImage): Promise<DetectedFace[]>;
+  quality(image: DecodedImage, face: DetectedFace): Promise<FaceQuality>;
+  /** L2-normalised feature of the face aligned from its landmarks. */
+  embed(image: DecodedImage, face: DetectedFace): Promise<Float32Array>;
+  /** Probability in [0,1] that the face is a live person. */
+  liveness(image: DecodedImage, face: DetectedFace): Promise<number>;
+  attributes(image: DecodedImage, face: DetectedFace): Promise<FaceAttributes>;
+  /** Releases the ONNX sessions; later calls fail. */
+  close(): Promise<void>;
+}
+
+/** Cosine similarity of two L2-normalised features, in [-1,1]. */
+export function cosineSimilarity(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) throw new RangeError(`feature lengths differ: ${a.length} vs ${b.length}`);
+  let dot = 0;
+  for (let i = 0; i < a.length; i++) dot += a[i]! * b[i]!;
+  return dot;
+}
