@@ -1,0 +1,145 @@
+// One typed configuration object. Defaults live here and only here; the
+// environment is read only by `configFromEnv`, called from the entry point,
+// so tests build configs directly and can run several servers at once.
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import type { CompactionPolicy } from '../storage/store.js';
+import type { DecodeLimits } from '../models/engine.js';
+
+export type AuthMode = 'on' | 'off';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** FacePass face-add admission (spec table, 新增Face). */
+export interface AdmissionPolicy {
+  /** Smallest accepted face box side, px (FaceMin: both sides >= 100). */
+  minFaceSize: number;
+  /** Largest |yaw|, |pitch|, |roll|, degrees. */
+  maxYaw: number;
+  maxPitch: number;
+  maxRoll: number;
+  /** Largest blur, [0,1]. */
+  maxBlur: number;
+  /** Accepted mean brightness of the face region, inclusive. */
+  minBrightness: number;
+  maxBrightness: number;
+  /** Largest brightness standard deviation of the face region. */
+  maxBrightnessStd: number;
+}
+
+export interface ServerConfig {
+  /** TCP port; 0 picks a free one (tests). Env PORT, default 8300. */
+  port: number;
+  /** Interface to bind. Env HOST, default 0.0.0.0. */
+  host: string;
+  /** Where the LMDB store and the keys live. Env DATA_DIR, default ./data. */
+  dataDir: string;
+  /** Model folder with its own manifest.json; undefined = the installed models/weights. Env MODEL_DIR. */
+  modelDir: string | undefined;
+  /** ONNX intra-op threads per session. Env ENGINE_THREADS, default: number of cores. */
+  engineThreads: number;
+  /** Env LOG_LEVEL, default info. */
+  logLevel: LogLevel;
+  /** Env AUTH: 'on' (default) or 'off' (legacy FacePass clients on a trusted network). */
+  auth: AuthMode;
+  /** Env ADMIN_KEY; when unset a key is generated once and kept in dataDir/admin.key. */
+  adminKey: string | undefined;
+  /** Env DEVICE_KEY; when unset a key is generated once and kept in dataDir/device.key. */
+  deviceKey: string | undefined;
+  /** Largest request body accepted at all, bytes; checked before parsing. Default 8 MiB. */
+  maxRequestBytes: number;
+  /** Image limits for FacePass face add (spec: <= 4 MB, <= 4096*4096 pixels, png/jpg). */
+  faceAddImage: DecodeLimits;
+  admission: AdmissionPolicy;
+  /** Change-log compaction bounds, and how often to run it (ms; 0 = never). */
+  compaction: CompactionPolicy & { intervalMs: number };
+  /** How long SIGTERM waits for in-flight requests before closing anyway, ms. */
+  shutdownGraceMs: number;
+}
+
+const MiB = 1024 * 1024;
+
+export function defaultConfig(): ServerConfig {
+  return {
+    port: 8300,
+    host: '0.0.0.0',
+    dataDir: resolve('data'),
+    modelDir: undefined,
+    engineThreads: availableParallelism(),
+    logLevel: 'info',
+    auth: 'on',
+    adminKey: undefined,
+    deviceKey: undefined,
+    maxRequestBytes: 8 * MiB,
+    faceAddImage: { maxBytes: 4 * MiB, maxPixels: 4096 * 4096, minSide: 1, formats: ['jpeg', 'png'] },
+    admission: {
+      minFaceSize: 100,
+      maxYaw: 20,
+      maxPitch: 20,
+      maxRoll: 20,
+      maxBlur: 0.2,
+      minBrightness: 75,
+      maxBrightness: 210,
+      maxBrightnessStd: 80,
+    },
+    compaction: { keepChangesPerGroup: 10_000, maxAgeMs: 30 * 24 * 3600_000, intervalMs: 3600_000 },
+    shutdownGraceMs: 10_000,
+  };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const LOG_LEVELS: readonly LogLevel[] = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function intFrom(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer in [${min}, ${max}], got "${raw}"`);
+  }
+  return value;
+}
+
+/** Reads the documented environment variables over the defaults; throws ConfigError on nonsense. */
+export function configFromEnv(env: NodeJS.ProcessEnv): ServerConfig {
+  const config = defaultConfig();
+  config.port = intFrom(env, 'PORT', config.port, 0, 65535);
+  config.host = env.HOST || config.host;
+  config.dataDir = resolve(env.DATA_DIR || config.dataDir);
+  config.modelDir = env.MODEL_DIR ? resolve(env.MODEL_DIR) : undefined;
+  config.engineThreads = intFrom(env, 'ENGINE_THREADS', config.engineThreads, 1, 256);
+
+  const logLevel = (env.LOG_LEVEL || config.logLevel) as LogLevel;
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);
+  config.logLevel = logLevel;
+
+  const auth = (env.AUTH || 'on').toLowerCase();
+  if (auth !== 'on' && auth !== 'off') throw new ConfigError(`AUTH must be "on" or "off", got "${env.AUTH}"`);
+  config.auth = auth;
+  config.adminKey = env.ADMIN_KEY || undefined;
+  config.deviceKey = env.DEVICE_KEY || undefined;
+  validateConfig(config);
+  return config;
+}
+
+const MIN_KEY_LENGTH = 16;
+
+/** Contradictions fail at start with a clear message. */
+export function validateConfig(config: ServerConfig): void {
+  if (config.auth === 'off' && (config.adminKey || config.deviceKey)) {
+    throw new ConfigError('AUTH=off contradicts ADMIN_KEY/DEVICE_KEY: unset the keys or turn auth on');
+  }
+  for (const [name, key] of [['ADMIN_KEY', config.adminKey], ['DEVICE_KEY', config.deviceKey]] as const) {
+    if (key !== undefined && key.length < MIN_KEY_LENGTH) {
+      throw new ConfigError(`${name} must be at least ${MIN_KEY_LENGTH} characters`);
+    }
+  }
+  if (config.adminKey && config.adminKey === config.deviceKey) {
+    throw new ConfigError('ADMIN_KEY and DEVICE_KEY must differ: a terminal must not hold the admin key');
+  }
+  if (config.faceAddImage.maxBytes > config.maxRequestBytes) {
+    throw new ConfigError('the face-add image limit cannot exceed the request body limit');
+  }
+}

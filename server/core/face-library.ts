@@ -1,0 +1,91 @@
+// The face library use cases the dialects share: faces, images, groups and
+// bindings. No HTTP here: arguments arrive validated and typed, results are
+// domain records, failures are FaceErrors.
+import sharp from 'sharp';
+import type { BindingUser, CommittedChange, FaceRecord, FaceStore, GroupRecord } from '../../storage/store.js';
+import type { FaceToken, GroupName, ImageId, LibraryId } from './ids.js';
+import { ErrorCode, FaceError } from './errors.js';
+import { faceCropRegion } from './geometry.js';
+
+export interface ImageFile {
+  bytes: Uint8Array;
+  mime: string;
+}
+
+/** Page size used when the library reads all bindings of a group. */
+const BINDING_PAGE = 5000;
+
+export class FaceLibrary {
+  constructor(private readonly store: FaceStore) {}
+
+  /** A live (not deleted) face; FACE_TOKEN_NOT_FOUND otherwise. */
+  async getFace(token: FaceToken): Promise<FaceRecord> {
+    const face = await this.store.getFace(token);
+    if (!face || face.deletedAt !== null) {
+      throw new FaceError(ErrorCode.FaceTokenNotFound, `face_token ${token} does not exist`);
+    }
+    return face;
+  }
+
+  deleteFace(token: FaceToken): Promise<CommittedChange[]> {
+    return this.store.deleteFace(token);
+  }
+
+  /** The original upload, byte for byte. */
+  async getImage(imageId: ImageId): Promise<ImageFile> {
+    const image = await this.store.getImage(imageId);
+    if (!image) throw new FaceError(ErrorCode.ImageNotFound, `image_id ${imageId} does not exist`);
+    return { bytes: image.bytes, mime: image.mime };
+  }
+
+  /** The spec's face crop (see faceCropRegion), in the original's format. */
+  async getFaceCrop(token: FaceToken): Promise<ImageFile> {
+    const face = await this.getFace(token);
+    const image = await this.store.getImage(face.imageId);
+    if (!image) throw new FaceError(ErrorCode.Internal, `image ${face.imageId} of face ${token} is missing`);
+    const region = faceCropRegion(face.rect, image.width, image.height);
+    // rotate() applies EXIF orientation first: rects are in rotated coordinates.
+    const pipeline = sharp(image.bytes, { failOn: 'none' }).rotate().extract(region);
+    const bytes = image.mime === 'image/png' ? await pipeline.png().toBuffer() : await pipeline.jpeg({ quality: 92 }).toBuffer();
+    return { bytes, mime: image.mime === 'image/png' ? 'image/png' : 'image/jpeg' };
+  }
+
+  createGroup(library: LibraryId, name: GroupName): Promise<CommittedChange> {
+    return this.store.createGroup(library, name);
+  }
+
+  deleteGroup(library: LibraryId, name: GroupName): Promise<CommittedChange> {
+    return this.store.deleteGroup(library, name);
+  }
+
+  async getGroup(library: LibraryId, name: GroupName): Promise<GroupRecord> {
+    const group = await this.store.getGroup(library, name);
+    if (!group) throw new FaceError(ErrorCode.GroupNotFound, `group ${name} does not exist`);
+    return group;
+  }
+
+  /** Every face token bound to the group, sorted. */
+  async groupFaceTokens(library: LibraryId, name: GroupName): Promise<FaceToken[]> {
+    const group = await this.getGroup(library, name);
+    const tokens: FaceToken[] = [];
+    for (let after: FaceToken | undefined; ; ) {
+      const page = await this.store.listBindings(group.groupId, { after, limit: BINDING_PAGE });
+      for (const binding of page) tokens.push(binding.faceToken);
+      if (page.length < BINDING_PAGE) return tokens;
+      after = page[page.length - 1]!.faceToken;
+    }
+  }
+
+  listGroups(library: LibraryId): Promise<GroupRecord[]> {
+    return this.store.listGroups(library);
+  }
+
+  /** Resolves null when the binding already existed (not an error, nothing changes). */
+  bind(library: LibraryId, name: GroupName, token: FaceToken, user?: BindingUser): Promise<CommittedChange | null> {
+    return this.store.bind(library, name, token, user);
+  }
+
+  unbind(library: LibraryId, name: GroupName, token: FaceToken): Promise<CommittedChange> {
+    return this.store.unbind(library, name, token);
+  }
+}

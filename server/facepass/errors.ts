@@ -1,0 +1,42 @@
+// The FacePass dialect's one table from domain error codes to its numbers,
+// messages and HTTP statuses (spec 通用错误码 and each API's 错误码).
+import { ErrorCode, type FaceError } from '../core/errors.js';
+
+export interface FacePassError {
+  status: number;
+  code: number;
+  message: string;
+}
+
+const args = (err: FaceError) => (err.details.args ?? []).join(',');
+
+const TABLE: Record<ErrorCode, (err: FaceError) => FacePassError> = {
+  [ErrorCode.IllegalJsonBody]: () => ({ status: 400, code: 104000, message: 'ILLEGAL_JSON_BODY' }),
+  [ErrorCode.IllegalArgument]: (err) => ({ status: 400, code: 104001, message: `ILLEGAL_ARGUMENT: ${args(err)}` }),
+  [ErrorCode.MissingArgument]: (err) => ({ status: 400, code: 104002, message: `MISSING_ARGUMENT: ${args(err)}` }),
+  [ErrorCode.UnsupportedImageFormat]: () => ({ status: 400, code: 104100, message: 'UNSUPPORTED_IMAGE_FORMAT' }),
+  [ErrorCode.ImageResolutionTooLarge]: () => ({ status: 400, code: 104101, message: 'INVALID_IMAGE_RESOLUTION' }),
+  [ErrorCode.ImageResolutionTooSmall]: () => ({ status: 400, code: 104101, message: 'INVALID_IMAGE_RESOLUTION' }),
+  [ErrorCode.ImageFileTooLarge]: () => ({ status: 400, code: 104102, message: 'INVALID_IMAGE_FILE_SIZE' }),
+  // A body over the server's limit is refused before parsing. FacePass has no
+  // code of its own for it; the only large bodies are image uploads, so it
+  // reads as the image-size error, with HTTP 413 so proxies and clients see why.
+  [ErrorCode.RequestTooLarge]: () => ({ status: 413, code: 104102, message: 'INVALID_IMAGE_FILE_SIZE' }),
+  [ErrorCode.FaceNotFound]: () => ({ status: 400, code: 104200, message: 'FACE_NOT_FOUND' }),
+  [ErrorCode.BadQuality]: (err) => ({ status: 400, code: 104201, message: `BAD_QUALITY: ${err.details.reason ?? ''}` }),
+  [ErrorCode.FaceTokenNotFound]: () => ({ status: 400, code: 104202, message: 'FACE_TOKEN_NOT_EXIST' }),
+  // Not in the spec's table: image_id is opaque, an unknown one is a bad argument.
+  [ErrorCode.ImageNotFound]: () => ({ status: 400, code: 104001, message: 'ILLEGAL_ARGUMENT: image_id' }),
+  [ErrorCode.GroupNameConflict]: () => ({ status: 400, code: 104300, message: 'GROUP_NAME_CONFLICT' }),
+  [ErrorCode.GroupNotFound]: () => ({ status: 400, code: 104301, message: 'GROUP_NAME_NOT_EXIST' }),
+  [ErrorCode.BindingNotFound]: () => ({ status: 400, code: 104303, message: 'GROUP_BINDING_NOT_EXIST' }),
+  // Not in the spec: access control is this server's addition.
+  [ErrorCode.Unauthorized]: () => ({ status: 401, code: 401, message: 'UNAUTHORIZED' }),
+  [ErrorCode.Internal]: () => ({ status: 500, code: 105000, message: 'INTERNAL_ERROR' }),
+};
+
+export function toFacePassError(err: FaceError): FacePassError {
+  return TABLE[err.code](err);
+}
+
+export const INTERNAL_ERROR: FacePassError = { status: 500, code: 105000, message: 'INTERNAL_ERROR' };
