@@ -1,0 +1,83 @@
+// The grammar of a sync stream, enforced identically by the writer (so the
+// server cannot emit a stream terminals reject) and by the decoder:
+//
+//   stream = header group* (trailer | error)
+//   group  = GroupResult FaceBatch* RemovedBatch*
+//
+// FaceBatch only after DELTA, FULL or RESET without a snapshot reference;
+// RemovedBatch only after DELTA; a snapshot reference only with FULL or RESET.
+// It also keeps the counts the trailer must carry.
+import { FrameType, SyncKind } from './constants.js';
+import { syncError, SyncErrorCode } from './errors.js';
+import type { Frame } from './frames.js';
+
+export interface StreamCounts {
+  groupCount: number;
+  faceCount: number;
+  removedCount: number;
+}
+
+type Phase = 'start' | 'groups' | 'done';
+
+export class FrameOrder {
+  #phase: Phase = 'start';
+  /** The current group's kind, null before the first group. */
+  #kind: SyncKind | null = null;
+  #hasSnapshot = false;
+  #sawRemoved = false;
+  readonly #counts: StreamCounts = { groupCount: 0, faceCount: 0, removedCount: 0 };
+
+  get counts(): Readonly<StreamCounts> {
+    return this.#counts;
+  }
+
+  /** True once a trailer or error frame was accepted. */
+  get done(): boolean {
+    return this.#phase === 'done';
+  }
+
+  /** Throws SYNC_ERR_BAD_ORDER if `frame` may not come next; otherwise records it. */
+  accept(frame: Frame<unknown>): void {
+    const fail = (why: string): never => {
+      throw syncError(SyncErrorCode.BadOrder, why, { type: frame.type });
+    };
+    if (this.#phase === 'done') fail('nothing may follow the trailer or an error frame');
+    if (this.#phase === 'start' && frame.type !== FrameType.Header && frame.type !== FrameType.Error) {
+      fail('the stream must start with a header');
+    }
+    switch (frame.type) {
+      case FrameType.Header:
+        if (this.#phase !== 'start') fail('only one header is allowed');
+        this.#phase = 'groups';
+        return;
+      case FrameType.Group: {
+        const { kind, snapshot } = frame.group;
+        if (snapshot && kind !== SyncKind.Full && kind !== SyncKind.Reset) {
+          fail('a snapshot reference is only allowed with FULL or RESET');
+        }
+        this.#kind = kind;
+        this.#hasSnapshot = snapshot !== undefined;
+        this.#sawRemoved = false;
+        this.#counts.groupCount++;
+        return;
+      }
+      case FrameType.Faces:
+        if (this.#kind !== SyncKind.Delta && this.#kind !== SyncKind.Full && this.#kind !== SyncKind.Reset) {
+          fail('face records are only allowed after a DELTA, FULL or RESET group result');
+        }
+        if (this.#hasSnapshot) fail('face records are not allowed inline when the group has a snapshot reference');
+        if (this.#sawRemoved) fail('face records must come before the removed tokens of their group');
+        this.#counts.faceCount += frame.faces.length;
+        return;
+      case FrameType.Removed:
+        if (this.#kind !== SyncKind.Delta) fail('removed tokens are only allowed after a DELTA group result');
+        this.#sawRemoved = true;
+        this.#counts.removedCount += frame.faceTokens.length;
+        return;
+      case FrameType.Trailer:
+      case FrameType.Error:
+        this.#phase = 'done';
+        return;
+    }
+  }
+}
