@@ -36,6 +36,8 @@ export const SyncErrorCode = {
   Snapshot: 'SYNC_ERR_SNAPSHOT',
   /** A sync request body is malformed; `details.args` names the offending fields. */
   BadRequest: 'SYNC_ERR_BAD_REQUEST',
+  /** The gallery changed while a sync was being applied; nothing was committed. */
+  Conflict: 'SYNC_ERR_CONFLICT',
   /** The client was closed while the operation ran. */
   Closed: 'SYNC_ERR_CLOSED',
 } as const;
