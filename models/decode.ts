@@ -1,0 +1,104 @@
+// Image decoding with typed errors. Order matters for untrusted uploads:
+// byte size, then the container's magic bytes, then the header's pixel
+// count (sharp metadata reads only the header), and only then the full
+// decode, so a 50000x50000 PNG bomb costs a header read, not gigabytes.
+import sharp, { type Metadata } from 'sharp';
+import { ErrorCode, FaceError } from '../server/core/errors.js';
+import type { DecodeLimits, DecodedImage, ImageFormat } from './engine.js';
+import { BmpError, decodeBmp, readBmpHeader } from './bmp.js';
+
+/** Container formats recognised from their first bytes (for clear rejections, not only accepted ones). */
+export function sniffFormat(bytes: Uint8Array): string | undefined {
+  const b = (i: number) => bytes[i];
+  const ascii = (start: number, text: string) =>
+    bytes.length >= start + text.length && [...text].every((ch, i) => bytes[start + i] === ch.charCodeAt(0));
+  if (b(0) === 0xff && b(1) === 0xd8 && b(2) === 0xff) return 'jpeg';
+  if (b(0) === 0x89 && ascii(1, 'PNG\r\n\x1a\n')) return 'png';
+  if (ascii(0, 'BM')) return 'bmp';
+  if (ascii(0, 'GIF8')) return 'gif';
+  if (ascii(0, 'RIFF') && ascii(8, 'WEBP')) return 'webp';
+  if (ascii(0, 'II*\0') || ascii(0, 'MM\0*')) return 'tiff';
+  if (ascii(4, 'ftyp')) return 'heif/avif';
+  if (b(0) === 0xff && b(1) === 0x0a) return 'jxl';
+  const head = new TextDecoder().decode(bytes.subarray(0, 256)).trimStart().toLowerCase();
+  if (head.startsWith('<svg') || (head.startsWith('<?xml') && head.includes('<svg'))) return 'svg';
+  return undefined;
+}
+
+const unsupported = (message: string, cause?: unknown) =>
+  new FaceError(ErrorCode.UnsupportedImageFormat, message, {}, cause === undefined ? undefined : { cause });
+
+function checkSize(width: number, height: number, limits: DecodeLimits): void {
+  if (width * height > limits.maxPixels) {
+    throw new FaceError(ErrorCode.ImageResolutionTooLarge, `image is ${width}x${height}, more than ${limits.maxPixels} pixels`, { width, height });
+  }
+  if (Math.min(width, height) < limits.minSide) {
+    throw new FaceError(ErrorCode.ImageResolutionTooSmall, `image is ${width}x${height}, a side is under ${limits.minSide} px`, { width, height });
+  }
+}
+
+/** Converts sharp's raw output (1-4 channels) to packed RGB. */
+function toRgb(data: Uint8Array, width: number, height: number, channels: number): Uint8Array {
+  if (channels === 3) return data;
+  const out = new Uint8Array(width * height * 3);
+  const n = width * height;
+  for (let i = 0, s = 0, o = 0; i < n; i++, s += channels, o += 3) {
+    if (channels < 3) {
+      out[o] = out[o + 1] = out[o + 2] = data[s]!;
+    } else {
+      out[o] = data[s]!; out[o + 1] = data[s + 1]!; out[o + 2] = data[s + 2]!;
+    }
+  }
+  return out;
+}
+
+async function decodeWithSharp(bytes: Uint8Array, format: 'jpeg' | 'png', limits: DecodeLimits): Promise<DecodedImage> {
+  let meta: Metadata;
+  try {
+    // Header only; the pixel limit is checked by us below, with a typed error.
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw unsupported(`corrupt ${format} header: ${(err as Error).message}`, err);
+  }
+  if (meta.format !== format || !meta.width || !meta.height) throw unsupported(`corrupt ${format} image`);
+  // EXIF orientations 5-8 swap the sides; the pixel count is the same either way.
+  const swap = (meta.orientation ?? 1) >= 5;
+  checkSize(swap ? meta.height : meta.width, swap ? meta.width : meta.height, limits);
+
+  try {
+    // failOn 'warning' (the strictest level) rejects truncated files and
+    // corrupt entropy-coded data, which lower levels decode into grey or
+    // garbage pixels that would be enrolled as a face.
+    let pipeline = sharp(bytes, { failOn: 'warning', limitInputPixels: limits.maxPixels, sequentialRead: true }).rotate();
+    // Transparent pixels keep arbitrary colour; put them on white like a viewer would.
+    if (meta.hasAlpha) pipeline = pipeline.flatten({ background: '#ffffff' });
+    const { data, info } = await pipeline.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+    const pixels = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    return { format, width: info.width, height: info.height, rgb: toRgb(pixels, info.width, info.height, info.channels) };
+  } catch (err) {
+    throw unsupported(`corrupt or truncated ${format} image: ${(err as Error).message}`, err);
+  }
+}
+
+function decodeBmpImage(bytes: Uint8Array, limits: DecodeLimits): DecodedImage {
+  try {
+    const header = readBmpHeader(bytes);
+    checkSize(header.width, header.height, limits);
+    return { format: 'bmp', width: header.width, height: header.height, rgb: decodeBmp(bytes, header) };
+  } catch (err) {
+    if (err instanceof BmpError) throw unsupported(err.message, err);
+    throw err;
+  }
+}
+
+export async function decodeImage(bytes: Uint8Array, limits: DecodeLimits): Promise<DecodedImage> {
+  if (bytes.length === 0) throw unsupported('empty image');
+  if (bytes.length > limits.maxBytes) {
+    throw new FaceError(ErrorCode.ImageFileTooLarge, `image has ${bytes.length} bytes, more than ${limits.maxBytes}`, { bytes: bytes.length });
+  }
+  const sniffed = sniffFormat(bytes);
+  if (sniffed === undefined) throw unsupported('unrecognised image format');
+  if (!(limits.formats as readonly string[]).includes(sniffed)) throw unsupported(`image format ${sniffed} is not accepted`);
+  const format = sniffed as ImageFormat;
+  return format === 'bmp' ? decodeBmpImage(bytes, limits) : decodeWithSharp(bytes, format, limits);
+}

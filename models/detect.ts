@@ -1,0 +1,145 @@
+// Face detection with fr_detect.onnx (an Ultra-Light-Fast-Generic-Face-
+// Detector RFB-320: fixed 320x240 RGB input, (x-127)/128, 4420 anchors
+// already decoded to normalised corner boxes; anchors 10..256 px).
+//
+// One fixed-size pass cannot cover both ends of what we get:
+// - enrolment crops where the face fills the frame: the whole image is
+//   letterboxed into the input with a margin, so the face sits inside the
+//   frame at the size of the detector's largest anchors;
+// - small faces in large group photos, which one 320x240 pass shrinks below
+//   the smallest anchor: the image is also scanned at finer scales (x2 per
+//   level) in overlapping 320x240 tiles, down to `minFaceSize`.
+// All passes' boxes are merged with NMS. A small image gets the one global
+// pass only, so enrolment pays for a single inference.
+import { nms, type ScoredBox } from './nms.js';
+import { sampleInto, type Pyramid } from './image-ops.js';
+
+export const DETECT_WIDTH = 320;
+export const DETECT_HEIGHT = 240;
+export const DETECT_DIMS = [1, 3, DETECT_HEIGHT, DETECT_WIDTH] as const;
+
+export interface DetectOptions {
+  /** Minimum face score (softmax "face" class). */
+  scoreThreshold: number;
+  /** IoU at which overlapping boxes are one face (within and across passes). */
+  nmsIou: number;
+  /** Fraction of the smaller box covered by a larger one at which both are one face (merging passes). */
+  mergeContainment: number;
+  /** Empty border around the whole image in the global pass, as a fraction of each side of the input. */
+  globalMargin: number;
+  /** Smallest face side, in image pixels, that the tiled passes should still find. */
+  minFaceSize: number;
+  /** Face side, in detector pixels, that `minFaceSize` is scaled to. */
+  minFaceInput: number;
+  /** Overlap of neighbouring tiles, in detector pixels; faces up to this size lie wholly inside some tile. */
+  tileOverlap: number;
+}
+
+export const defaultDetectOptions: Readonly<DetectOptions> = {
+  scoreThreshold: 0.7,
+  nmsIou: 0.4,
+  mergeContainment: 0.6,
+  globalMargin: 0.05,
+  minFaceSize: 40,
+  minFaceInput: 20,
+  tileOverlap: 64,
+};
+
+/** One 320x240 window of the image scaled by `scale`, at (ox, oy) in scaled pixels. */
+export interface DetectPass {
+  scale: number;
+  ox: number;
+  oy: number;
+  /** Window edges that cut through the image (tile boundaries, not image borders). */
+  cut: { left: boolean; top: boolean; right: boolean; bottom: boolean };
+}
+
+function tileOrigins(scaled: number, window: number, overlap: number): number[] {
+  if (scaled <= window) return [(scaled - window) / 2];
+  const n = Math.ceil((scaled - overlap) / (window - overlap));
+  return Array.from({ length: n }, (_, k) => (k * (scaled - window)) / (n - 1));
+}
+
+/** The detector windows for an image of this size: one global pass, then tiles at finer scales. */
+export function planPasses(width: number, height: number, options: DetectOptions): DetectPass[] {
+  const fit = Math.min(DETECT_WIDTH / width, DETECT_HEIGHT / height);
+  const global = fit * (1 - 2 * options.globalMargin);
+  const noCut = { left: false, top: false, right: false, bottom: false };
+  const passes: DetectPass[] = [
+    { scale: global, ox: (width * global - DETECT_WIDTH) / 2, oy: (height * global - DETECT_HEIGHT) / 2, cut: noCut },
+  ];
+  const target = options.minFaceInput / options.minFaceSize;
+  let scale = global;
+  while (scale < target) {
+    const next = Math.min(scale * 2, target);
+    // A level barely finer than the last one finds nothing new.
+    if (next < scale * 1.25) break;
+    scale = next;
+    const sw = width * scale, sh = height * scale;
+    for (const oy of tileOrigins(sh, DETECT_HEIGHT, options.tileOverlap)) {
+      for (const ox of tileOrigins(sw, DETECT_WIDTH, options.tileOverlap)) {
+        passes.push({
+          scale,
+          ox,
+          oy,
+          cut: { left: ox > 0.5, top: oy > 0.5, right: ox + DETECT_WIDTH < sw - 0.5, bottom: oy + DETECT_HEIGHT < sh - 0.5 },
+        });
+      }
+    }
+  }
+  return passes;
+}
+
+/** Writes the detector input for one pass (outside the image: mid-grey, which normalises to ~0). */
+export function passInput(pyr: Pyramid, pass: DetectPass, out: Float32Array): void {
+  const inv = 1 / pass.scale;
+  sampleInto(pyr, {
+    width: DETECT_WIDTH,
+    height: DETECT_HEIGHT,
+    map: [inv, 0, (pass.ox + 0.5) * inv - 0.5, 0, inv, (pass.oy + 0.5) * inv - 0.5],
+    channels: 'rgb',
+    mean: [127, 127, 127],
+    scale: [1 / 128, 1 / 128, 1 / 128],
+    border: 127,
+  }, out);
+}
+
+/** Boxes of one pass above threshold, in image pixels, after NMS; drops boxes cut by a tile edge. */
+export function decodePass(scores: Float32Array, boxes: Float32Array, pass: DetectPass, options: DetectOptions): ScoredBox[] {
+  const found: ScoredBox[] = [];
+  const edge = 2; // detector pixels
+  const n = scores.length / 2;
+  for (let i = 0; i < n; i++) {
+    const score = scores[2 * i + 1]!;
+    if (score < options.scoreThreshold) continue;
+    const wx1 = boxes[4 * i]! * DETECT_WIDTH, wy1 = boxes[4 * i + 1]! * DETECT_HEIGHT;
+    const wx2 = boxes[4 * i + 2]! * DETECT_WIDTH, wy2 = boxes[4 * i + 3]! * DETECT_HEIGHT;
+    // A face crossing a tile boundary is only partly visible here; an
+    // overlapping tile or a coarser level sees it whole.
+    if ((pass.cut.left && wx1 < edge) || (pass.cut.top && wy1 < edge)
+      || (pass.cut.right && wx2 > DETECT_WIDTH - edge) || (pass.cut.bottom && wy2 > DETECT_HEIGHT - edge)) continue;
+    found.push({
+      x1: (wx1 + pass.ox) / pass.scale,
+      y1: (wy1 + pass.oy) / pass.scale,
+      x2: (wx2 + pass.ox) / pass.scale,
+      y2: (wy2 + pass.oy) / pass.scale,
+      score,
+    });
+  }
+  return nms(found, { iou: options.nmsIou });
+}
+
+export type DetectorRun = (input: Float32Array) => Promise<{ scores: Float32Array; boxes: Float32Array }>;
+
+/** All face boxes in the image, best score first. */
+export async function detectBoxes(pyr: Pyramid, run: DetectorRun, options: DetectOptions): Promise<ScoredBox[]> {
+  const passes = planPasses(pyr.base.width, pyr.base.height, options);
+  const all: ScoredBox[] = [];
+  for (const pass of passes) {
+    const input = new Float32Array(3 * DETECT_WIDTH * DETECT_HEIGHT);
+    passInput(pyr, pass, input);
+    const { scores, boxes } = await run(input);
+    all.push(...decodePass(scores, boxes, pass, options));
+  }
+  return passes.length === 1 ? all : nms(all, { iou: options.nmsIou, containment: options.mergeContainment });
+}

@@ -1,0 +1,288 @@
+// The FaceEngine on onnxruntime-node: one InferenceSession per model,
+// created once and verified against the model folder's manifest, calls to
+// each session serialised (SessionQueue). All state lives in the instance.
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ErrorCode, FaceError } from '../server/core/errors.js';
+import type {
+  DecodeLimits, DecodedImage, DetectedFace, FaceAttributes, FaceEngine, FaceQuality, StageTimings,
+} from './engine.js';
+import { decodeImage } from './decode.js';
+import { Pyramid } from './image-ops.js';
+import { DETECT_DIMS, defaultDetectOptions, detectBoxes, type DetectOptions } from './detect.js';
+import { LANDMARK_DIMS, decodeLandmarks, landmarkInput, squareBox } from './landmarks.js';
+import { ALIGN_SIZE, FEATURE_DIMS, alignedInput } from './align.js';
+import { POSE_DIMS, POSE_SIZE, binnedAngle, imageQuality, poseInput } from './quality.js';
+import {
+  AGE_GENDER_SIZE, EXPRESSION_SIZE, EYE_SIZE, LIVENESS_SIZE, SSR_OUTPUT_NAMES, ageGenderInput, decodeExpression,
+  decodeEyeOpen, decodeLiveness, expressionInput, eyeBox, eyeInput, livenessInput, ssrMerge, type SsrOutputs,
+} from './attributes.js';
+import { verifyModelFiles } from './manifest.js';
+import { SessionQueue, type SessionStats } from './session-queue.js';
+import type * as ort from 'onnxruntime-node';
+
+export const MODEL_FILES = {
+  detect: 'fr_detect.onnx',
+  landmark: 'fr_landmark.onnx',
+  feature: 'fr_feature.onnx',
+  liveness: 'fr_liveness.onnx',
+  age: 'fr_age.onnx',
+  gender: 'fr_gender.onnx',
+  expression: 'fr_expression.onnx',
+  eye: 'fr_eye.onnx',
+  pose: 'fr_pose.onnx',
+} as const;
+export type ModelName = keyof typeof MODEL_FILES;
+const MODEL_NAMES = Object.keys(MODEL_FILES) as ModelName[];
+
+export const DEFAULT_MODEL_DIR = join(dirname(fileURLToPath(import.meta.url)), 'weights');
+
+export interface OnnxEngineOptions {
+  /** Folder with the .onnx files and their manifest.json; default models/weights. */
+  modelDir?: string;
+  /** Intra-op threads of each session; default os.availableParallelism(). */
+  intraOpThreads?: number;
+  /** Detector thresholds and scales (see DetectOptions). */
+  detect?: Partial<DetectOptions>;
+}
+
+/** The ONNX engine, with instrumentation for the benchmark and analyze tools. */
+export interface OnnxFaceEngine extends FaceEngine {
+  /** Wall time (ms) of the stages of the most recent call of each method; meaningful when calls do not overlap. */
+  readonly lastTimings: Readonly<StageTimings>;
+  /** Number of detector passes in the last detect() call. */
+  readonly lastDetectPasses: number;
+  /** Runs and total time inside session.run, per model, since start or the last reset. */
+  inferenceStats(): Record<ModelName, SessionStats>;
+  resetInferenceStats(): void;
+}
+
+const FEATURE_LENGTH = 512;
+const SHA_PREFIX = 12;
+
+function checkImage(image: DecodedImage): void {
+  const { width, height, rgb } = image ?? {};
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || !(rgb instanceof Uint8Array) || rgb.length !== width * height * 3) {
+    throw new FaceError(ErrorCode.IllegalArgument, 'not a decoded RGB image', { args: ['image'] });
+  }
+}
+
+function checkFace(face: DetectedFace): void {
+  const b = face?.box;
+  if (!b || !(b.width > 0) || !(b.height > 0) || !Array.isArray(face.landmarks) || face.landmarks.length !== 68) {
+    throw new FaceError(ErrorCode.IllegalArgument, 'face needs a box and 68 landmarks', { args: ['face'] });
+  }
+}
+
+const elapsed = (since: number) => performance.now() - since;
+
+class Engine implements OnnxFaceEngine {
+  readonly featureLength = FEATURE_LENGTH;
+  readonly lastTimings: StageTimings = {};
+  lastDetectPasses = 0;
+  private closed = false;
+  // Detection builds the pyramid; embed/quality/attributes of the same image reuse it.
+  private readonly pyramids = new WeakMap<DecodedImage, Pyramid>();
+
+  constructor(
+    private readonly sessions: Record<ModelName, SessionQueue>,
+    readonly searchModel: string,
+    readonly modelVersions: Readonly<Record<string, string>>,
+    private readonly detectOptions: DetectOptions,
+  ) {}
+
+  private assertOpen(): void {
+    if (this.closed) throw new FaceError(ErrorCode.Internal, 'face engine is closed');
+  }
+
+  private pyramid(image: DecodedImage): Pyramid {
+    let pyr = this.pyramids.get(image);
+    if (!pyr) {
+      pyr = new Pyramid(image);
+      this.pyramids.set(image, pyr);
+    }
+    return pyr;
+  }
+
+  private async run(model: ModelName, input: Float32Array, dims: readonly number[]): Promise<ort.InferenceSession.ReturnType> {
+    try {
+      return await this.sessions[model].run(input, dims);
+    } catch (err) {
+      throw new FaceError(ErrorCode.Internal, `model ${model} failed: ${(err as Error).message}`, {}, { cause: err });
+    }
+  }
+
+  private async output(model: ModelName, input: Float32Array, dims: readonly number[], name = 'output'): Promise<Float32Array> {
+    const out = (await this.run(model, input, dims))[name];
+    if (!out) throw new FaceError(ErrorCode.Internal, `model ${model} has no output ${name}`);
+    return out.data as Float32Array;
+  }
+
+  async decode(bytes: Uint8Array, limits: DecodeLimits): Promise<DecodedImage> {
+    this.assertOpen();
+    const started = performance.now();
+    try {
+      return await decodeImage(bytes, limits);
+    } finally {
+      this.lastTimings.decode = elapsed(started);
+    }
+  }
+
+  async detect(image: DecodedImage): Promise<DetectedFace[]> {
+    this.assertOpen();
+    checkImage(image);
+    let started = performance.now();
+    const pyr = this.pyramid(image);
+    let passes = 0;
+    const boxes = await detectBoxes(pyr, async (input) => {
+      passes++;
+      const out = await this.run('detect', input, DETECT_DIMS);
+      return { scores: out.scores!.data as Float32Array, boxes: out.boxes!.data as Float32Array };
+    }, this.detectOptions);
+    this.lastDetectPasses = passes;
+    this.lastTimings.detect = elapsed(started);
+
+    started = performance.now();
+    const faces: DetectedFace[] = [];
+    const input = new Float32Array(LANDMARK_DIMS[2] * LANDMARK_DIMS[3]);
+    for (const b of boxes) {
+      const box = squareBox(b);
+      landmarkInput(pyr, box, input);
+      const landmarks = decodeLandmarks(await this.output('landmark', input, LANDMARK_DIMS), box);
+      faces.push({ box, score: b.score, landmarks });
+    }
+    faces.sort((p, q) => q.box.width * q.box.height - p.box.width * p.box.height);
+    this.lastTimings.landmarks = elapsed(started);
+    return faces;
+  }
+
+  async quality(image: DecodedImage, face: DetectedFace): Promise<FaceQuality> {
+    this.assertOpen();
+    checkImage(image);
+    checkFace(face);
+    let started = performance.now();
+    const pyr = this.pyramid(image);
+    const input = new Float32Array(3 * POSE_SIZE * POSE_SIZE);
+    poseInput(pyr, face.box, input);
+    const out = await this.run('pose', input, POSE_DIMS);
+    // Output names of the exported Hopenet graph: yaw, pitch, roll.
+    const [yaw, pitch, roll] = ['output', '617', '618'].map((name) => binnedAngle(out[name]!.data as Float32Array)) as [number, number, number];
+    this.lastTimings.pose = elapsed(started);
+    started = performance.now();
+    const rest = imageQuality(pyr, face.box);
+    this.lastTimings.quality = elapsed(started);
+    return { yaw, pitch, roll, ...rest };
+  }
+
+  async embed(image: DecodedImage, face: DetectedFace): Promise<Float32Array> {
+    this.assertOpen();
+    checkImage(image);
+    checkFace(face);
+    let started = performance.now();
+    const input = new Float32Array(3 * ALIGN_SIZE * ALIGN_SIZE);
+    alignedInput(this.pyramid(image), face.landmarks, input);
+    this.lastTimings.align = elapsed(started);
+    started = performance.now();
+    const raw = await this.output('feature', input, FEATURE_DIMS);
+    let norm = 0;
+    for (let i = 0; i < raw.length; i++) norm += raw[i]! * raw[i]!;
+    norm = Math.sqrt(norm);
+    if (!(norm > 0)) throw new FaceError(ErrorCode.Internal, 'feature model returned a zero vector');
+    const feature = new Float32Array(raw.length);
+    for (let i = 0; i < raw.length; i++) feature[i] = raw[i]! / norm;
+    this.lastTimings.feature = elapsed(started);
+    return feature;
+  }
+
+  async liveness(image: DecodedImage, face: DetectedFace): Promise<number> {
+    this.assertOpen();
+    checkImage(image);
+    checkFace(face);
+    const started = performance.now();
+    const input = new Float32Array(3 * LIVENESS_SIZE * LIVENESS_SIZE);
+    livenessInput(this.pyramid(image), face.box, input);
+    const score = decodeLiveness(await this.output('liveness', input, [1, 3, LIVENESS_SIZE, LIVENESS_SIZE]));
+    this.lastTimings.liveness = elapsed(started);
+    return score;
+  }
+
+  private async ssr(model: 'age' | 'gender', input: Float32Array): Promise<SsrOutputs> {
+    const out = await this.run(model, input, [1, 3, AGE_GENDER_SIZE, AGE_GENDER_SIZE]);
+    const get = (name: string) => out[name]!.data as Float32Array;
+    const three = <T>(f: (name: string) => T, names: readonly string[]) => names.map(f) as [T, T, T];
+    return {
+      prob: three(get, SSR_OUTPUT_NAMES.prob),
+      delta: three((n) => get(n)[0]!, SSR_OUTPUT_NAMES.delta),
+      offset: three(get, SSR_OUTPUT_NAMES.offset),
+    };
+  }
+
+  async attributes(image: DecodedImage, face: DetectedFace): Promise<FaceAttributes> {
+    this.assertOpen();
+    checkImage(image);
+    checkFace(face);
+    const started = performance.now();
+    const pyr = this.pyramid(image);
+
+    const ageGender = new Float32Array(3 * AGE_GENDER_SIZE * AGE_GENDER_SIZE);
+    ageGenderInput(pyr, face.box, ageGender);
+    const age = ssrMerge(await this.ssr('age', ageGender), 101);
+    const genderScore = Math.min(1, Math.max(0, ssrMerge(await this.ssr('gender', ageGender), 1)));
+
+    const expressionIn = new Float32Array(3 * EXPRESSION_SIZE * EXPRESSION_SIZE);
+    expressionInput(pyr, face.box, expressionIn);
+    const { expression, score: expressionScore } = decodeExpression(await this.output('expression', expressionIn, [1, 3, EXPRESSION_SIZE, EXPRESSION_SIZE]));
+
+    const eye = async (side: 'left' | 'right') => {
+      const input = new Float32Array(EYE_SIZE * EYE_SIZE);
+      eyeInput(pyr, eyeBox(face.landmarks, side), input);
+      const score = decodeEyeOpen(await this.output('eye', input, [1, 1, EYE_SIZE, EYE_SIZE]));
+      return { open: score >= 0.5, score };
+    };
+    const eyes = { left: await eye('left'), right: await eye('right') };
+    this.lastTimings.attributes = elapsed(started);
+    // The demo app calls a face male above 0.6; we use the symmetric 0.5.
+    return { age, gender: genderScore >= 0.5 ? 'male' : 'female', genderScore, expression, expressionScore, eyes };
+  }
+
+  inferenceStats(): Record<ModelName, SessionStats> {
+    return Object.fromEntries(MODEL_NAMES.map((m) => [m, this.sessions[m].stats])) as Record<ModelName, SessionStats>;
+  }
+
+  resetInferenceStats(): void {
+    for (const m of MODEL_NAMES) this.sessions[m].resetStats();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(MODEL_NAMES.map((m) => this.sessions[m].close()));
+  }
+}
+
+/**
+ * Verifies the model files against `<modelDir>/manifest.json` (throws
+ * ModelIntegrityError naming the file on a missing file or sha256
+ * mismatch), then opens one session per model.
+ */
+export async function createOnnxEngine(options: OnnxEngineOptions = {}): Promise<OnnxFaceEngine> {
+  const modelDir = options.modelDir ?? DEFAULT_MODEL_DIR;
+  const intraOpThreads = options.intraOpThreads ?? availableParallelism();
+  if (!Number.isInteger(intraOpThreads) || intraOpThreads < 1) throw new RangeError(`intraOpThreads must be a positive integer, got ${intraOpThreads}`);
+  const hashes = await verifyModelFiles(modelDir, Object.values(MODEL_FILES));
+
+  const opened: SessionQueue[] = [];
+  try {
+    const sessions = {} as Record<ModelName, SessionQueue>;
+    for (const name of MODEL_NAMES) {
+      sessions[name] = await SessionQueue.open(name, join(modelDir, MODEL_FILES[name]), { intraOpThreads });
+      opened.push(sessions[name]);
+    }
+    const versions = Object.fromEntries(MODEL_NAMES.map((m) => [m, hashes[MODEL_FILES[m]]!.slice(0, SHA_PREFIX)]));
+    return new Engine(sessions, `feature-${versions.feature}`, Object.freeze(versions), { ...defaultDetectOptions, ...options.detect });
+  } catch (err) {
+    await Promise.all(opened.map((s) => s.close()));
+    throw err;
+  }
+}

@@ -1,0 +1,163 @@
+// Quality measures for admission checks: head pose (fr_pose.onnx), blur,
+// brightness, size and completeness of the face region.
+import type { Box, FaceQuality } from './engine.js';
+import { grayPatch, rectMap, sampleInto, type Pyramid } from './image-ops.js';
+
+export const POSE_SIZE = 224;
+export const POSE_DIMS = [1, 3, POSE_SIZE, POSE_SIZE] as const;
+
+/** ImageNet normalisation on 0..255 values: (x - 255*mean) / (255*std). */
+export const IMAGENET_MEAN = [0.485 * 255, 0.456 * 255, 0.406 * 255] as const;
+export const IMAGENET_SCALE = [1 / (0.229 * 255), 1 / (0.224 * 255), 1 / (0.225 * 255)] as const;
+
+/** A box grown by `factor` around its centre. */
+export function scaleBox(box: Box, factor: number): Box {
+  const w = box.width * factor, h = box.height * factor;
+  return { left: box.left + (box.width - w) / 2, top: box.top + (box.height - h) / 2, width: w, height: h };
+}
+
+/**
+ * Pose model input: the face box grown by a quarter on each side (as the
+ * reference code crops it), 224x224 RGB with ImageNet normalisation.
+ */
+export function poseInput(pyr: Pyramid, box: Box, out: Float32Array): void {
+  const crop = scaleBox(box, 1.5);
+  sampleInto(pyr, {
+    width: POSE_SIZE,
+    height: POSE_SIZE,
+    map: rectMap(crop.left, crop.top, crop.width, crop.height, POSE_SIZE, POSE_SIZE),
+    channels: 'rgb',
+    mean: IMAGENET_MEAN,
+    scale: IMAGENET_SCALE,
+    border: 'replicate',
+  }, out);
+}
+
+/**
+ * Hopenet-style angle: 66 bins of 3 degrees from -99; the angle is the
+ * softmax expectation of the bin index, times 3, minus 99.
+ */
+export function binnedAngle(logits: Float32Array): number {
+  let max = -Infinity;
+  for (const v of logits) max = Math.max(max, v);
+  let sum = 0, expectation = 0;
+  for (let i = 0; i < logits.length; i++) {
+    const p = Math.exp(logits[i]! - max);
+    sum += p;
+    expectation += p * i;
+  }
+  return (expectation / sum) * 3 - 99;
+}
+
+/**
+ * Blur is measured on the central 70% of the face box (eyes, nose, mouth;
+ * hair and background excluded), resampled to a square of at most 96 px:
+ * roughly the scale at which the feature model sees the face, so the value
+ * does not depend on how many pixels a large face has. Smaller faces are
+ * measured at their own resolution (never upsampled, which would read as blur).
+ */
+export const BLUR_REGION = 0.7;
+export const BLUR_PATCH_MAX = 96;
+/**
+ * Blur effect of an in-focus face at that scale (median 0.44 over the shared
+ * people/ photos); values at or below it map to 0. Calibration on those 40
+ * photos: sharp originals 0.00-0.13 (median 0.00), after sharp.blur(3)
+ * 0.48-0.69.
+ */
+export const BLUR_SHARP_LEVEL = 0.45;
+
+/**
+ * Blur in [0,1], 0 = sharp: clamp((B - 0.45) / (1 - 0.45), 0, 1), where B is
+ * the "blur effect" of Crete-Roffet et al. (2007, "The blur effect:
+ * perception and estimation with a new no-reference perceptual blur metric")
+ * of the face patch described above.
+ */
+export function faceBlur(pyr: Pyramid, box: Box): number {
+  const region = scaleBox(box, BLUR_REGION);
+  const size = Math.max(24, Math.min(BLUR_PATCH_MAX, Math.round(region.width)));
+  const b = blurEffect(grayPatch(pyr, region.left, region.top, region.width, region.height, size), size);
+  return Math.min(1, Math.max(0, (b - BLUR_SHARP_LEVEL) / (1 - BLUR_SHARP_LEVEL)));
+}
+
+/**
+ * The blur effect B in [0,1] of a gray patch. For each direction,
+ * D = |I(p) - I(p - 1)| are the neighbour differences of the patch and D_B
+ * those of the patch low-passed by a 1x9 mean filter along that direction;
+ * V = max(0, D - D_B) is the variation the low-pass removed.
+ * B_dir = (sum D - sum V) / sum D and B = max over both directions. A sharp
+ * image loses much of its variation to the filter (B low); an already
+ * blurred one loses little (B near 1). B does not change with brightness or
+ * contrast; a flat patch, with no variation at all, counts as 1.
+ */
+export function blurEffect(gray: Float32Array, size: number): number {
+  const h = 9;
+  let worst = 0;
+  for (const vertical of [false, true]) {
+    // Step between neighbours along the direction, and across it.
+    const along = vertical ? size : 1;
+    const across = vertical ? 1 : size;
+    let sumD = 0, sumV = 0;
+    const blurred = new Float32Array(size);
+    for (let line = 0; line < size; line++) {
+      const base = line * across;
+      // Low-pass along the line with a centred mean filter, edges replicated.
+      for (let i = 0; i < size; i++) {
+        let s = 0;
+        for (let k = -(h >> 1); k <= h >> 1; k++) {
+          const j = i + k < 0 ? 0 : i + k >= size ? size - 1 : i + k;
+          s += gray[base + j * along]!;
+        }
+        blurred[i] = s / h;
+      }
+      for (let i = 1; i < size; i++) {
+        const d = Math.abs(gray[base + i * along]! - gray[base + (i - 1) * along]!);
+        const dB = Math.abs(blurred[i]! - blurred[i - 1]!);
+        sumD += d;
+        sumV += Math.max(0, d - dB);
+      }
+    }
+    worst = Math.max(worst, sumD > 1e-6 ? (sumD - sumV) / sumD : 1);
+  }
+  return worst;
+}
+
+/** Fraction of the box's area inside the image. */
+export function completeness(box: Box, width: number, height: number): number {
+  const w = Math.min(box.left + box.width, width) - Math.max(box.left, 0);
+  const h = Math.min(box.top + box.height, height) - Math.max(box.top, 0);
+  const inside = w > 0 && h > 0 ? w * h : 0;
+  return box.width > 0 && box.height > 0 ? inside / (box.width * box.height) : 0;
+}
+
+/** Mean and standard deviation of the luma (BT.601) of the part of the box inside the image. */
+export function lumaStats(pyr: Pyramid, box: Box): { mean: number; std: number } {
+  const { width, height, rgb } = pyr.base;
+  const x0 = Math.max(0, Math.floor(box.left)), x1 = Math.min(width, Math.ceil(box.left + box.width));
+  const y0 = Math.max(0, Math.floor(box.top)), y1 = Math.min(height, Math.ceil(box.top + box.height));
+  if (x1 <= x0 || y1 <= y0) return { mean: 0, std: 0 };
+  // Large faces are subsampled to about 128x128 points; the statistics do not need more.
+  const step = Math.max(1, Math.floor(Math.min(x1 - x0, y1 - y0) / 128));
+  let n = 0, sum = 0, sq = 0;
+  for (let y = y0; y < y1; y += step) {
+    for (let x = x0, p = (y * width + x0) * 3; x < x1; x += step, p += 3 * step) {
+      const l = 0.299 * rgb[p]! + 0.587 * rgb[p + 1]! + 0.114 * rgb[p + 2]!;
+      n++;
+      sum += l;
+      sq += l * l;
+    }
+  }
+  const mean = sum / n;
+  return { mean, std: Math.sqrt(Math.max(0, sq / n - mean * mean)) };
+}
+
+/** Everything but the pose. */
+export function imageQuality(pyr: Pyramid, box: Box): Omit<FaceQuality, 'yaw' | 'pitch' | 'roll'> {
+  const { mean, std } = lumaStats(pyr, box);
+  return {
+    blur: faceBlur(pyr, box),
+    brightness: mean,
+    brightnessStd: std,
+    size: Math.min(box.width, box.height),
+    completeness: completeness(box, pyr.base.width, pyr.base.height),
+  };
+}
