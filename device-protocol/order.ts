@@ -36,8 +36,17 @@ export class FrameOrder {
     return this.#phase === 'done';
   }
 
+  /** Throws SYNC_ERR_BAD_ORDER if a frame of this type may not come next. Changes nothing. */
+  check(frame: Frame<unknown>): void {
+    this.#visit(frame, false);
+  }
+
   /** Throws SYNC_ERR_BAD_ORDER if `frame` may not come next; otherwise records it. */
   accept(frame: Frame<unknown>): void {
+    this.#visit(frame, true);
+  }
+
+  #visit(frame: Frame<unknown>, record: boolean): void {
     const fail = (why: string): never => {
       throw syncError(SyncErrorCode.BadOrder, why, { type: frame.type });
     };
@@ -48,13 +57,14 @@ export class FrameOrder {
     switch (frame.type) {
       case FrameType.Header:
         if (this.#phase !== 'start') fail('only one header is allowed');
-        this.#phase = 'groups';
+        if (record) this.#phase = 'groups';
         return;
       case FrameType.Group: {
         const { kind, snapshot } = frame.group;
         if (snapshot && kind !== SyncKind.Full && kind !== SyncKind.Reset) {
           fail('a snapshot reference is only allowed with FULL or RESET');
         }
+        if (!record) return;
         this.#kind = kind;
         this.#hasSnapshot = snapshot !== undefined;
         this.#sawRemoved = false;
@@ -67,16 +77,17 @@ export class FrameOrder {
         }
         if (this.#hasSnapshot) fail('face records are not allowed inline when the group has a snapshot reference');
         if (this.#sawRemoved) fail('face records must come before the removed tokens of their group');
-        this.#counts.faceCount += frame.faces.length;
+        if (record) this.#counts.faceCount += frame.faces.length;
         return;
       case FrameType.Removed:
         if (this.#kind !== SyncKind.Delta) fail('removed tokens are only allowed after a DELTA group result');
+        if (!record) return;
         this.#sawRemoved = true;
         this.#counts.removedCount += frame.faceTokens.length;
         return;
       case FrameType.Trailer:
       case FrameType.Error:
-        this.#phase = 'done';
+        if (record) this.#phase = 'done';
         return;
     }
   }

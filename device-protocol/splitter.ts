@@ -76,9 +76,10 @@ export class FrameSplitter {
         continue;
       }
       if (this.#prefixLength > 1 && byte === 0) throw syncError(SyncErrorCode.BadVarint, 'length prefix is not canonical');
-      if (chunk.length - i >= this.#length) {
-        frames.push(this.#complete(chunk.subarray(i, i + this.#length)));
-        i += this.#length;
+      const length = this.#length;
+      if (chunk.length - i >= length) {
+        frames.push(this.#complete(chunk.subarray(i, i + length)));
+        i += length;
       } else {
         this.#body = new Uint8Array(this.#length);
         this.#filled = 0;

@@ -88,6 +88,7 @@ export class SyncStreamWriter {
    */
   faces(batch: readonly FaceRecord[]): Uint8Array {
     if (batch.length === 0) return EMPTY;
+    this.#order.check({ type: FrameType.Faces, faces: [] });
     if (this.#featureDim === 0) throw syncError(SyncErrorCode.BadFeature, 'faces need a header with featureDim > 0');
     // Encode and check every record before emitting any frame, so a bad
     // record leaves the stream exactly as it was.
