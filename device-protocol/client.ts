@@ -122,7 +122,7 @@ export class TerminalClient {
   constructor(options: TerminalClientOptions) {
     this.#options = options;
     this.#root = options.baseUrl.replace(/\/+$/, '');
-    this.#fetch = options.fetch ?? (globalThis.fetch as unknown as FetchLike);
+    this.#fetch = options.fetch ?? globalThis.fetch;
     this.#timers = options.timers ?? DEFAULT_TIMERS;
     this.#now = options.now ?? Date.now;
     this.#pushBackoff = new Backoff(options.backoff, options.random);

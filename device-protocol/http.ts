@@ -1,6 +1,6 @@
 // The slice of the Fetch API the terminal client uses. The global fetch of
 // Node 20 fits it; tests and simulators inject their own.
-import { isSyncError, syncError, SyncErrorCode } from './errors.js';
+import { isSyncError, syncError, SyncErrorCode, type SyncError } from './errors.js';
 
 export interface HeadersLike {
   get(name: string): string | null;
@@ -71,13 +71,13 @@ export async function discardBody(body: BodyLike | null): Promise<void> {
 }
 
 /** Wraps anything fetch or a body read throws (that is not already a SyncError) as SYNC_ERR_NETWORK. */
-export function networkError(err: unknown, what: string): Error {
+export function networkError(err: unknown, what: string): SyncError {
   if (isSyncError(err)) return err;
   return syncError(SyncErrorCode.Network, `${what}: ${(err as Error)?.message ?? String(err)}`, {}, err);
 }
 
 /** The FacePass JSON error envelope's code/message, if the body is one. */
-export async function httpError(res: ResponseLike, what: string): Promise<Error> {
+export async function httpError(res: ResponseLike, what: string): Promise<SyncError> {
   let body: unknown;
   try {
     const text = await res.text();

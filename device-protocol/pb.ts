@@ -12,11 +12,10 @@ export const FrameMessage: protobuf.Type = schema.Frame;
 export const PushFrameMessage: protobuf.Type = schema.PushFrame;
 
 /** protobufjs decodes 64-bit fields to Long when long.js is present, else to number. */
-export interface LongLike {
+interface LongLike {
   low: number;
   high: number;
 }
-export type Int64Value = number | LongLike;
 
 const WIRE_TYPE_LEN = 2;
 

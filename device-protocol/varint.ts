@@ -16,15 +16,6 @@ export function varintLength(value: number): number {
   return n;
 }
 
-export function writeVarint(value: number, out: Uint8Array, offset: number): number {
-  while (value >= 0x80) {
-    out[offset++] = (value & 0x7f) | 0x80;
-    value = Math.floor(value / 128);
-  }
-  out[offset++] = value;
-  return offset;
-}
-
 /**
  * Reads a varint32 from `bytes` at `offset`. Returns the value and the offset
  * after it, or null when `bytes` ends inside the varint.
