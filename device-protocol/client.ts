@@ -160,7 +160,11 @@ export class TerminalClient {
     this.#reconnectTimer = this.#retryTimer = null;
     const ws = this.#ws;
     this.#ws = null;
-    ws?.close(CloseCode.Normal, 'client closed');
+    try {
+      ws?.close(CloseCode.Normal, 'client closed');
+    } catch {
+      // Closing a socket that is still connecting may throw in some implementations; it is gone either way.
+    }
     await this.#inFlight;
     this.#emitter.clear();
   }
