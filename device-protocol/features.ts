@@ -11,9 +11,9 @@
 // Features travel as bytes, not `repeated float`, so a record costs exactly
 // its payload plus a few bytes of tag and length, and a terminal can copy it
 // straight into its own buffer.
-import { getFloat16, setFloat16 } from '@petamoriken/float16';
 import type { FeatureEncoding } from './constants.js';
 import { syncError, SyncErrorCode } from './errors.js';
+import { floatFromHalf, halfFromFloatBits } from './float16.js';
 
 const INT8_SCALE_BYTES = 4;
 const INT8_MAX = 127;
@@ -52,9 +52,12 @@ export function encodeFeature(feature: Float32Array, encoding: FeatureEncoding):
       if (HOST_IS_LITTLE_ENDIAN) out.set(new Uint8Array(feature.buffer, feature.byteOffset, dim * 4));
       else for (let i = 0; i < dim; i++) view.setFloat32(i * 4, feature[i]!, true);
       break;
-    case 'float16':
-      for (let i = 0; i < dim; i++) setFloat16(view, i * 2, feature[i]!, true);
+    case 'float16': {
+      // The float32 bit patterns, read in place (a Float32Array is always 4-byte aligned).
+      const bits = new Uint32Array(feature.buffer, feature.byteOffset, dim);
+      for (let i = 0; i < dim; i++) view.setUint16(i * 2, halfFromFloatBits(bits[i]!), true);
       break;
+    }
     case 'int8': {
       let maxAbs = 0;
       for (let i = 0; i < dim; i++) maxAbs = Math.max(maxAbs, Math.abs(feature[i]!));
@@ -87,8 +90,9 @@ export function decodeFeature(bytes: Uint8Array, encoding: FeatureEncoding, dim:
   switch (encoding) {
     case 'float32':
       if (HOST_IS_LITTLE_ENDIAN) {
-        // slice() copies into a fresh, 4-byte-aligned buffer.
-        out = new Float32Array(bytes.slice().buffer);
+        // Copy into a fresh, exactly sized (so 4-byte-aligned) buffer. Not
+        // bytes.slice(): on a Node Buffer that is a view of the shared pool.
+        out = new Float32Array(new Uint8Array(bytes).buffer);
       } else {
         out = new Float32Array(dim);
         for (let i = 0; i < dim; i++) out[i] = view.getFloat32(i * 4, true);
@@ -96,7 +100,7 @@ export function decodeFeature(bytes: Uint8Array, encoding: FeatureEncoding, dim:
       break;
     case 'float16':
       out = new Float32Array(dim);
-      for (let i = 0; i < dim; i++) out[i] = getFloat16(view, i * 2, true);
+      for (let i = 0; i < dim; i++) out[i] = floatFromHalf(view.getUint16(i * 2, true));
       break;
     case 'int8': {
       const scale = view.getFloat32(0, true);

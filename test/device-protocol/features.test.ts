@@ -75,6 +75,19 @@ describe('feature codec', () => {
       .to.throw().with.property('code', SyncErrorCode.BadFeature); // negative scale
   });
 
+  it('decodes from a Node Buffer that is a view into a larger pool', () => {
+    for (const encoding of ['float32', 'float16', 'int8'] as const) {
+      const encoded = encodeFeature(sample, encoding);
+      const pooled = Buffer.from(Buffer.concat([Buffer.from([1, 2, 3]), encoded]).subarray(3));
+      const view = Buffer.concat([Buffer.alloc(3), encoded]).subarray(3); // byteOffset 3: unaligned
+      for (const bytes of [pooled, view]) {
+        const back = decodeFeature(bytes, encoding, 4);
+        expect(back.length).to.equal(4);
+        [0.5, -0.25, 0.1, -1].forEach((x, i) => expect(back[i]).to.be.closeTo(x, 0.005));
+      }
+    }
+  });
+
   it('never shares memory with the input bytes', () => {
     const bytes = encodeFeature(sample, 'float32');
     const back = decodeFeature(bytes, 'float32', 4);

@@ -178,6 +178,15 @@ describe('SyncStreamDecoder', () => {
     expect(frames).to.have.length(7);
   });
 
+  it('decodes Node Buffer chunks (as an http response delivers them)', () => {
+    const bytes = Buffer.from(goldenStream());
+    const decoder = new SyncStreamDecoder();
+    const frames = [...decoder.push(bytes.subarray(0, 100)), ...decoder.push(bytes.subarray(100))];
+    decoder.end();
+    const faces = frames.find((f) => f.type === FrameType.Faces);
+    expect(faces?.type === FrameType.Faces && [...faces.faces[0]!.feature]).to.deep.equal([0.5, -0.5, 0.5, -0.5]);
+  });
+
   it('reads every feature encoding', () => {
     for (const featureEncoding of ['float32', 'float16', 'int8'] as const) {
       const w = new SyncStreamWriter();
