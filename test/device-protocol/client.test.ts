@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import {
   CloseCode,
@@ -90,6 +92,39 @@ describe('TerminalClient', () => {
       });
       expect(h.events.synced).to.have.length(1);
       expect(h.events.synced[0]).to.include({ trigger: 'manual' });
+    });
+
+    it('works with the global fetch against a real HTTP server (Buffer chunks, snapshot download)', async () => {
+      const server = new MiniSyncServer();
+      server.createGroup('staff');
+      for (let i = 0; i < 30; i++) server.bind('staff', face(`t${i}`, { userInfo: `user ${i}` }));
+      server.createGroup('small');
+      server.bind('small', face('s'));
+      server.snapshotThreshold = 10;
+      const http = createServer((req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          const bytes = req.method === 'POST'
+            ? server.respond(JSON.parse(Buffer.concat(chunks).toString('utf8')))
+            : server.snapshots.get(req.url!)!;
+          res.writeHead(200, { 'content-type': 'application/x-protobuf', etag: '"s1"' });
+          // Odd-sized writes so frames straddle chunk boundaries.
+          for (let i = 0; i < bytes.length; i += 97) res.write(bytes.subarray(i, i + 97));
+          res.end();
+        });
+      });
+      await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+      try {
+        const { port } = http.address() as AddressInfo;
+        const client = new TerminalClient({ baseUrl: `http://127.0.0.1:${port}`, key: 'k', deviceId: 'd', groups: ['staff', 'small'] });
+        const report = await client.syncOnce();
+        expect(report.groups.map((g) => [g.groupName, g.faceCount, g.viaSnapshot])).to.deep.equal([['staff', 30, true], ['small', 1, false]]);
+        expect(client.gallery.group('staff')!.faces.get('t7')!.userInfo).to.equal('user 7');
+        await client.close();
+      } finally {
+        await new Promise((resolve) => http.close(resolve));
+      }
     });
 
     it('reports an HTTP error with the API code, leaving the gallery as it was', async () => {
