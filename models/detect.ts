@@ -68,13 +68,13 @@ export function planPasses(width: number, height: number, options: DetectOptions
   const passes: DetectPass[] = [
     { scale: global, ox: (width * global - DETECT_WIDTH) / 2, oy: (height * global - DETECT_HEIGHT) / 2, cut: noCut },
   ];
-  const target = options.minFaceInput / options.minFaceSize;
-  let scale = global;
-  while (scale < target) {
-    const next = Math.min(scale * 2, target);
-    // A level barely finer than the last one finds nothing new.
-    if (next < scale * 1.25) break;
-    scale = next;
+  // Finer levels, halving down from the target scale, while they are
+  // clearly finer than the global pass; consecutive levels are then at most
+  // 2.5x apart, so a face too big for one level's tile overlap is at least
+  // tileOverlap / 2.5 detector pixels at the next coarser one.
+  const levels: number[] = [];
+  for (let s = options.minFaceInput / options.minFaceSize; s >= global * 1.25; s /= 2) levels.unshift(s);
+  for (const scale of levels) {
     const sw = width * scale, sh = height * scale;
     for (const oy of tileOrigins(sh, DETECT_HEIGHT, options.tileOverlap)) {
       for (const ox of tileOrigins(sw, DETECT_WIDTH, options.tileOverlap)) {

@@ -95,10 +95,15 @@ export function sampleInto(pyr: Pyramid, spec: SampleSpec, out: Float32Array, of
   const src = pyr.level(k);
   // Base pixel centre x maps to level coordinate (x + 0.5) / 2^k - 0.5.
   const inv = 1 / 2 ** k;
-  const a = a0 * inv, b = b0 * inv, c = (c0 + 0.5) * inv - 0.5;
-  const d = d0 * inv, e = e0 * inv, f = (f0 + 0.5) * inv - 0.5;
+  const map: Affine = [a0 * inv, b0 * inv, (c0 + 0.5) * inv - 0.5, d0 * inv, e0 * inv, (f0 + 0.5) * inv - 0.5];
+  if (map[1] === 0 && map[3] === 0 && map[0] > 0 && map[4] > 0) sampleAxisAligned(src, map, spec, out, offset);
+  else sampleAffine(src, map, spec, out, offset);
+}
 
-  const { width: W, height: H, rgb } = src;
+/** General affine (rotation, for alignment): per-pixel bilinear interpolation. */
+function sampleAffine(src: RgbPlane, map: Affine, spec: SampleSpec, out: Float32Array, offset: number): void {
+  const [a, b, c, d, e, f] = map;
+  const W = src.width, H = src.height, rgb = src.rgb;
   const stride = W * 3;
   const outW = spec.width, outH = spec.height, plane = outW * outH;
   const replicate = spec.border === 'replicate';
@@ -110,21 +115,8 @@ export function sampleInto(pyr: Pyramid, spec: SampleSpec, out: Float32Array, of
   const m1 = gray ? 0 : spec.mean[1]!, s1 = gray ? 0 : spec.scale[1]!;
   const m2 = gray ? 0 : spec.mean[2]!, s2 = gray ? 0 : spec.scale[2]!;
 
-  let v0 = 0, v1 = 0, v2 = 0;
-  // Reads one source pixel (with border handling) into v0..v2, weighted by w.
-  const acc = (x: number, y: number, w: number): void => {
-    if (x < 0 || y < 0 || x >= W || y >= H) {
-      if (!replicate) {
-        v0 += fill * w; v1 += fill * w; v2 += fill * w;
-        return;
-      }
-      x = x < 0 ? 0 : x >= W ? W - 1 : x;
-      y = y < 0 ? 0 : y >= H ? H - 1 : y;
-    }
-    const p = y * stride + x * 3;
-    v0 += rgb[p]! * w; v1 += rgb[p + 1]! * w; v2 += rgb[p + 2]! * w;
-  };
-
+  // Everything below is plain locals (no closures: variables captured by a
+  // closure live on the heap and slow the per-pixel path several times).
   let o = offset;
   for (let j = 0; j < outH; j++) {
     let x = b * j + c;
@@ -133,14 +125,30 @@ export function sampleInto(pyr: Pyramid, spec: SampleSpec, out: Float32Array, of
       const x0 = Math.floor(x), y0 = Math.floor(y);
       const fx = x - x0, fy = y - y0;
       const w00 = (1 - fx) * (1 - fy), w10 = fx * (1 - fy), w01 = (1 - fx) * fy, w11 = fx * fy;
-      if (x0 >= 0 && y0 >= 0 && x0 + 1 < W && y0 + 1 < H) {
+      let v0: number, v1: number, v2: number;
+      if (x0 >= 0 && y0 >= 0 && x0 < W - 1 && y0 < H - 1) {
         const p = y0 * stride + x0 * 3, q = p + stride;
         v0 = rgb[p]! * w00 + rgb[p + 3]! * w10 + rgb[q]! * w01 + rgb[q + 3]! * w11;
         v1 = rgb[p + 1]! * w00 + rgb[p + 4]! * w10 + rgb[q + 1]! * w01 + rgb[q + 4]! * w11;
         v2 = rgb[p + 2]! * w00 + rgb[p + 5]! * w10 + rgb[q + 2]! * w01 + rgb[q + 5]! * w11;
+      } else if (replicate) {
+        const xa = x0 < 0 ? 0 : x0 >= W ? W - 1 : x0, xb = x0 + 1 < 0 ? 0 : x0 + 1 >= W ? W - 1 : x0 + 1;
+        const ya = y0 < 0 ? 0 : y0 >= H ? H - 1 : y0, yb = y0 + 1 < 0 ? 0 : y0 + 1 >= H ? H - 1 : y0 + 1;
+        const p00 = ya * stride + xa * 3, p10 = ya * stride + xb * 3, p01 = yb * stride + xa * 3, p11 = yb * stride + xb * 3;
+        v0 = rgb[p00]! * w00 + rgb[p10]! * w10 + rgb[p01]! * w01 + rgb[p11]! * w11;
+        v1 = rgb[p00 + 1]! * w00 + rgb[p10 + 1]! * w10 + rgb[p01 + 1]! * w01 + rgb[p11 + 1]! * w11;
+        v2 = rgb[p00 + 2]! * w00 + rgb[p10 + 2]! * w10 + rgb[p01 + 2]! * w01 + rgb[p11 + 2]! * w11;
+      } else if (x0 < -1 || y0 < -1 || x0 >= W || y0 >= H) {
+        v0 = v1 = v2 = fill;
       } else {
+        // Straddling the edge: neighbours outside take the fill value.
+        const inA = x0 >= 0, inB = x0 + 1 < W, in0 = y0 >= 0, in1 = y0 + 1 < H;
+        const p = y0 * stride + x0 * 3, q = p + stride;
         v0 = v1 = v2 = 0;
-        acc(x0, y0, w00); acc(x0 + 1, y0, w10); acc(x0, y0 + 1, w01); acc(x0 + 1, y0 + 1, w11);
+        if (in0 && inA) { v0 += rgb[p]! * w00; v1 += rgb[p + 1]! * w00; v2 += rgb[p + 2]! * w00; } else { v0 += fill * w00; v1 += fill * w00; v2 += fill * w00; }
+        if (in0 && inB) { v0 += rgb[p + 3]! * w10; v1 += rgb[p + 4]! * w10; v2 += rgb[p + 5]! * w10; } else { v0 += fill * w10; v1 += fill * w10; v2 += fill * w10; }
+        if (in1 && inA) { v0 += rgb[q]! * w01; v1 += rgb[q + 1]! * w01; v2 += rgb[q + 2]! * w01; } else { v0 += fill * w01; v1 += fill * w01; v2 += fill * w01; }
+        if (in1 && inB) { v0 += rgb[q + 3]! * w11; v1 += rgb[q + 4]! * w11; v2 += rgb[q + 5]! * w11; } else { v0 += fill * w11; v1 += fill * w11; v2 += fill * w11; }
       }
       if (gray) {
         const l = (0.299 * v0 + 0.587 * v1 + 0.114 * v2 - m0) * s0;
@@ -152,6 +160,141 @@ export function sampleInto(pyr: Pyramid, spec: SampleSpec, out: Float32Array, of
         out[o + 2 * plane] = ((bgr ? v0 : v2) - m2) * s2;
       }
     }
+  }
+}
+
+/** One source row (starting at byte `base`) interpolated at the table's columns [from, to); index -1 reads `fill`. */
+function interpolateRow(rgb: Uint8Array, base: number, xl: Int32Array, xr: Int32Array, wr: Float32Array, fill: number, dst: Float32Array, from: number, to: number): void {
+  for (let i = from, o = from * 3; i < to; i++, o += 3) {
+    const w1 = wr[i]!, w0 = 1 - w1, l = xl[i]!, r = xr[i]!;
+    if (l >= 0 && r >= 0) {
+      const pl = base + l, pr = base + r;
+      dst[o] = rgb[pl]! * w0 + rgb[pr]! * w1;
+      dst[o + 1] = rgb[pl + 1]! * w0 + rgb[pr + 1]! * w1;
+      dst[o + 2] = rgb[pl + 2]! * w0 + rgb[pr + 2]! * w1;
+    } else {
+      const pl = base + l, pr = base + r;
+      dst[o] = (l >= 0 ? rgb[pl]! : fill) * w0 + (r >= 0 ? rgb[pr]! : fill) * w1;
+      dst[o + 1] = (l >= 0 ? rgb[pl + 1]! : fill) * w0 + (r >= 0 ? rgb[pr + 1]! : fill) * w1;
+      dst[o + 2] = (l >= 0 ? rgb[pl + 2]! : fill) * w0 + (r >= 0 ? rgb[pr + 2]! : fill) * w1;
+    }
+  }
+}
+
+/**
+ * Crops and resizes (no rotation): separable bilinear interpolation, each
+ * needed source row interpolated horizontally once from precomputed column
+ * indices and weights, then pairs of rows blended per output row. About 3x
+ * fewer operations per output pixel than the general path.
+ */
+function sampleAxisAligned(src: RgbPlane, map: Affine, spec: SampleSpec, out: Float32Array, offset: number): void {
+  const [a, , c, , e, f] = map;
+  const W = src.width, H = src.height, rgb = src.rgb;
+  const outW = spec.width, outH = spec.height, plane = outW * outH;
+  const replicate = spec.border === 'replicate';
+  const fill = replicate ? 0 : (spec.border as number);
+
+  // Column table: left/right source index (-1 = outside, takes the fill value) and right weight.
+  const xl = new Int32Array(outW), xr = new Int32Array(outW), wr = new Float32Array(outW);
+  for (let i = 0; i < outW; i++) {
+    const x = a * i + c;
+    const x0 = Math.floor(x);
+    wr[i] = x - x0;
+    let l = x0, r = x0 + 1;
+    if (replicate) {
+      l = l < 0 ? 0 : l >= W ? W - 1 : l;
+      r = r < 0 ? 0 : r >= W ? W - 1 : r;
+    } else {
+      if (l < 0 || l >= W) l = -1;
+      if (r < 0 || r >= W) r = -1;
+    }
+    xl[i] = l * 3;
+    xr[i] = r * 3;
+  }
+
+  const rowLen = outW * 3;
+  const fillRow = new Float32Array(rowLen).fill(fill);
+  // Horizontally interpolated source rows, reused while output rows advance.
+  let rowA = new Float32Array(rowLen), rowB = new Float32Array(rowLen);
+  let yA = -2, yB = -2;
+  // Source row index after border handling (-1 = outside).
+  const rowIndex = (y: number) => (replicate ? (y < 0 ? 0 : y >= H ? H - 1 : y) : y < 0 || y >= H ? -1 : y);
+
+  const gray = spec.channels === 'gray' || spec.channels === 'gray3';
+  const gray3 = spec.channels === 'gray3';
+  const bgr = spec.channels === 'bgr';
+  const m0 = spec.mean[0]!, s0 = spec.scale[0]!;
+  const m1 = gray ? 0 : spec.mean[1]!, s1 = gray ? 0 : spec.scale[1]!;
+  const m2 = gray ? 0 : spec.mean[2]!, s2 = gray ? 0 : spec.scale[2]!;
+
+  // Columns whose interpolation touches the image; outside them (constant
+  // border only) every output value is the normalised fill.
+  let inStart = 0, inEnd = outW;
+  if (!replicate) {
+    while (inStart < outW && xl[inStart]! < 0 && xr[inStart]! < 0) inStart++;
+    while (inEnd > inStart && xl[inEnd - 1]! < 0 && xr[inEnd - 1]! < 0) inEnd--;
+  }
+  const fillOut: [number, number, number] = gray
+    ? [(fill - m0) * s0, (fill - m0) * s0, (fill - m0) * s0]
+    : [(fill - m0) * s0, (fill - m1) * s1, (fill - m2) * s2];
+  const planes = gray && !gray3 ? 1 : 3;
+  const fillRange = (dst: Float32Array, from: number, to: number, step: number, values: [number, number, number]) => {
+    if (to <= from) return;
+    for (let k = 0; k < planes; k++) dst.fill(values[k]!, from + k * step, to + k * step);
+  };
+
+  for (let j = 0; j < outH; j++) {
+    const y = e * j + f;
+    const y0 = Math.floor(y);
+    const fy = y - y0, gy = 1 - fy;
+    const ia = rowIndex(y0), ib = rowIndex(y0 + 1);
+    // Rows advance monotonically; keep the previous pair when it still applies.
+    if (ia !== yA) {
+      if (ia === yB && ia >= 0) {
+        const t = rowA; rowA = rowB; rowB = t; yA = ia; yB = -2;
+      } else {
+        yA = ia;
+        if (ia >= 0) interpolateRow(rgb, ia * W * 3, xl, xr, wr, fill, rowA, inStart, inEnd);
+      }
+    }
+    if (ib !== yB) {
+      yB = ib;
+      if (ib >= 0) interpolateRow(rgb, ib * W * 3, xl, xr, wr, fill, rowB, inStart, inEnd);
+    }
+    const rowStart = offset + j * outW;
+    if (ia < 0 && ib < 0) {
+      // Wholly outside the image (letterbox border): constant output.
+      fillRange(out, rowStart, rowStart + outW, plane, fillOut);
+      continue;
+    }
+    fillRange(out, rowStart, rowStart + inStart, plane, fillOut);
+    fillRange(out, rowStart + inEnd, rowStart + outW, plane, fillOut);
+    const ra = ia >= 0 ? rowA : fillRow, rb = ib >= 0 ? rowB : fillRow;
+    if (gray) blendGray(ra, rb, gy, fy, out, rowStart, inStart, inEnd, gray3 ? plane : 0, m0, s0);
+    else blendRgb(ra, rb, gy, fy, out, rowStart, inStart, inEnd, plane, bgr, spec.mean, spec.scale);
+  }
+}
+
+/** Blends two interpolated rows into the three planes (channel order and normalisation applied). */
+function blendRgb(ra: Float32Array, rb: Float32Array, gy: number, fy: number, out: Float32Array, rowStart: number,
+  from: number, to: number, plane: number, bgr: boolean, mean: readonly number[], scale: readonly number[]): void {
+  // Source R goes to plane 0 (rgb) or plane 2 (bgr), with that plane's statistics.
+  const offR = bgr ? 2 * plane : 0, offB = bgr ? 0 : 2 * plane;
+  const mR = mean[bgr ? 2 : 0]!, sR = scale[bgr ? 2 : 0]!, mG = mean[1]!, sG = scale[1]!, mB = mean[bgr ? 0 : 2]!, sB = scale[bgr ? 0 : 2]!;
+  for (let i = from, o = rowStart + from, p = from * 3; i < to; i++, o++, p += 3) {
+    out[o + offR] = (ra[p]! * gy + rb[p]! * fy - mR) * sR;
+    out[o + plane] = (ra[p + 1]! * gy + rb[p + 1]! * fy - mG) * sG;
+    out[o + offB] = (ra[p + 2]! * gy + rb[p + 2]! * fy - mB) * sB;
+  }
+}
+
+/** Blends two interpolated rows into luma; `copyStride` > 0 also writes it to the next two planes. */
+function blendGray(ra: Float32Array, rb: Float32Array, gy: number, fy: number, out: Float32Array, rowStart: number,
+  from: number, to: number, copyStride: number, m0: number, s0: number): void {
+  for (let i = from, o = rowStart + from, p = from * 3; i < to; i++, o++, p += 3) {
+    const l = (0.299 * (ra[p]! * gy + rb[p]! * fy) + 0.587 * (ra[p + 1]! * gy + rb[p + 1]! * fy) + 0.114 * (ra[p + 2]! * gy + rb[p + 2]! * fy) - m0) * s0;
+    out[o] = l;
+    if (copyStride > 0) out[o + copyStride] = out[o + 2 * copyStride] = l;
   }
 }
 

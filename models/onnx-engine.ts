@@ -36,6 +36,19 @@ export const MODEL_FILES = {
 export type ModelName = keyof typeof MODEL_FILES;
 const MODEL_NAMES = Object.keys(MODEL_FILES) as ModelName[];
 
+/** Input shape of each model (all take one float32 tensor). */
+export const INPUT_DIMS: Readonly<Record<ModelName, readonly number[]>> = {
+  detect: DETECT_DIMS,
+  landmark: LANDMARK_DIMS,
+  feature: FEATURE_DIMS,
+  liveness: [1, 3, LIVENESS_SIZE, LIVENESS_SIZE],
+  age: [1, 3, AGE_GENDER_SIZE, AGE_GENDER_SIZE],
+  gender: [1, 3, AGE_GENDER_SIZE, AGE_GENDER_SIZE],
+  expression: [1, 3, EXPRESSION_SIZE, EXPRESSION_SIZE],
+  eye: [1, 1, EYE_SIZE, EYE_SIZE],
+  pose: POSE_DIMS,
+};
+
 export const DEFAULT_MODEL_DIR = join(dirname(fileURLToPath(import.meta.url)), 'weights');
 
 export interface OnnxEngineOptions {
@@ -45,6 +58,12 @@ export interface OnnxEngineOptions {
   intraOpThreads?: number;
   /** Detector thresholds and scales (see DetectOptions). */
   detect?: Partial<DetectOptions>;
+  /**
+   * Run each model once on a blank input at start (default true): the first
+   * run of a session allocates and plans, taking several times longer, and
+   * should not land on the first request.
+   */
+  warmUp?: boolean;
 }
 
 /** The ONNX engine, with instrumentation for the benchmark and analyze tools. */
@@ -202,13 +221,13 @@ class Engine implements OnnxFaceEngine {
     const started = performance.now();
     const input = new Float32Array(3 * LIVENESS_SIZE * LIVENESS_SIZE);
     livenessInput(this.pyramid(image), face.box, input);
-    const score = decodeLiveness(await this.output('liveness', input, [1, 3, LIVENESS_SIZE, LIVENESS_SIZE]));
+    const score = decodeLiveness(await this.output('liveness', input, INPUT_DIMS.liveness));
     this.lastTimings.liveness = elapsed(started);
     return score;
   }
 
   private async ssr(model: 'age' | 'gender', input: Float32Array): Promise<SsrOutputs> {
-    const out = await this.run(model, input, [1, 3, AGE_GENDER_SIZE, AGE_GENDER_SIZE]);
+    const out = await this.run(model, input, INPUT_DIMS[model]);
     const get = (name: string) => out[name]!.data as Float32Array;
     const three = <T>(f: (name: string) => T, names: readonly string[]) => names.map(f) as [T, T, T];
     return {
@@ -232,12 +251,12 @@ class Engine implements OnnxFaceEngine {
 
     const expressionIn = new Float32Array(3 * EXPRESSION_SIZE * EXPRESSION_SIZE);
     expressionInput(pyr, face.box, expressionIn);
-    const { expression, score: expressionScore } = decodeExpression(await this.output('expression', expressionIn, [1, 3, EXPRESSION_SIZE, EXPRESSION_SIZE]));
+    const { expression, score: expressionScore } = decodeExpression(await this.output('expression', expressionIn, INPUT_DIMS.expression));
 
     const eye = async (side: 'left' | 'right') => {
       const input = new Float32Array(EYE_SIZE * EYE_SIZE);
       eyeInput(pyr, eyeBox(face.landmarks, side), input);
-      const score = decodeEyeOpen(await this.output('eye', input, [1, 1, EYE_SIZE, EYE_SIZE]));
+      const score = decodeEyeOpen(await this.output('eye', input, INPUT_DIMS.eye));
       return { open: score >= 0.5, score };
     };
     const eyes = { left: await eye('left'), right: await eye('right') };
@@ -278,6 +297,13 @@ export async function createOnnxEngine(options: OnnxEngineOptions = {}): Promise
     for (const name of MODEL_NAMES) {
       sessions[name] = await SessionQueue.open(name, join(modelDir, MODEL_FILES[name]), { intraOpThreads });
       opened.push(sessions[name]);
+    }
+    if (options.warmUp ?? true) {
+      for (const name of MODEL_NAMES) {
+        const dims = INPUT_DIMS[name];
+        await sessions[name].run(new Float32Array(dims.reduce((a, b) => a * b, 1)), dims);
+        sessions[name].resetStats();
+      }
     }
     const versions = Object.fromEntries(MODEL_NAMES.map((m) => [m, hashes[MODEL_FILES[m]]!.slice(0, SHA_PREFIX)]));
     return new Engine(sessions, `feature-${versions.feature}`, Object.freeze(versions), { ...defaultDetectOptions, ...options.detect });

@@ -90,30 +90,34 @@ export function faceBlur(pyr: Pyramid, box: Box): number {
  * contrast; a flat patch, with no variation at all, counts as 1.
  */
 export function blurEffect(gray: Float32Array, size: number): number {
-  const h = 9;
+  const h = 9, half = h >> 1;
+  // One line at a time, padded by replicating its ends, then low-passed.
+  const line = new Float32Array(size + 2 * half);
+  const blurred = new Float32Array(size);
   let worst = 0;
-  for (const vertical of [false, true]) {
-    // Step between neighbours along the direction, and across it.
-    const along = vertical ? size : 1;
-    const across = vertical ? 1 : size;
+  for (let dir = 0; dir < 2; dir++) {
+    // Step between neighbours along the direction, and between lines.
+    const along = dir === 0 ? 1 : size;
+    const across = dir === 0 ? size : 1;
     let sumD = 0, sumV = 0;
-    const blurred = new Float32Array(size);
-    for (let line = 0; line < size; line++) {
-      const base = line * across;
-      // Low-pass along the line with a centred mean filter, edges replicated.
+    for (let l = 0; l < size; l++) {
+      const base = l * across;
+      for (let i = 0; i < size; i++) line[i + half] = gray[base + i * along]!;
+      for (let k = 0; k < half; k++) {
+        line[k] = line[half]!;
+        line[size + half + k] = line[size + half - 1]!;
+      }
+      // Centred 1x9 mean as a running sum.
+      let s = 0;
+      for (let k = 0; k < h; k++) s += line[k]!;
       for (let i = 0; i < size; i++) {
-        let s = 0;
-        for (let k = -(h >> 1); k <= h >> 1; k++) {
-          const j = i + k < 0 ? 0 : i + k >= size ? size - 1 : i + k;
-          s += gray[base + j * along]!;
-        }
         blurred[i] = s / h;
+        if (i + h < line.length) s += line[i + h]! - line[i]!;
       }
       for (let i = 1; i < size; i++) {
-        const d = Math.abs(gray[base + i * along]! - gray[base + (i - 1) * along]!);
-        const dB = Math.abs(blurred[i]! - blurred[i - 1]!);
+        const d = Math.abs(line[i + half]! - line[i + half - 1]!);
         sumD += d;
-        sumV += Math.max(0, d - dB);
+        sumV += Math.max(0, d - Math.abs(blurred[i]! - blurred[i - 1]!));
       }
     }
     worst = Math.max(worst, sumD > 1e-6 ? (sumD - sumV) / sumD : 1);

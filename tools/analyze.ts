@@ -16,14 +16,8 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-async function analyze(engine: OnnxFaceEngine, path: string) {
+async function analyze(engine: OnnxFaceEngine, bytes: Uint8Array) {
   const started = performance.now();
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(path);
-  } catch (err) {
-    fail(`cannot read ${path}: ${(err as Error).message}`);
-  }
   const image = await engine.decode(bytes, LIMITS);
   const decodeMs = engine.lastTimings.decode ?? 0;
   const detected = await engine.detect(image);
@@ -86,9 +80,17 @@ async function main(): Promise<void> {
   const threads = values.threads === undefined ? undefined : Number(values.threads);
   if (threads !== undefined && !(Number.isInteger(threads) && threads > 0)) fail('--threads must be a positive integer');
 
+  const path = positionals[0]!;
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    fail(`cannot read ${path}: ${(err as Error).message}`);
+  }
+
   const engine = await createOnnxEngine({ modelDir: values['model-dir'], intraOpThreads: threads });
   try {
-    process.stdout.write(JSON.stringify(await analyze(engine, positionals[0]!)) + '\n');
+    process.stdout.write(JSON.stringify(await analyze(engine, bytes)) + '\n');
   } catch (err) {
     if (isFaceError(err)) fail(`${err.code}: ${err.message}`);
     throw err;

@@ -1,0 +1,128 @@
+import { expect } from 'chai';
+import { Pyramid, halve, rectMap, sampleInto, type Affine, type RgbPlane, type SampleSpec } from '../../models/image-ops.js';
+import { blurEffect, binnedAngle } from '../../models/quality.js';
+import { softmax, ssrMerge } from '../../models/attributes.js';
+
+function randomImage(width: number, height: number, seed = 1): RgbPlane {
+  let s = seed;
+  const rgb = new Uint8Array(width * height * 3).map(() => {
+    s = (s * 1103515245 + 12345) & 0x7fffffff;
+    return s & 0xff;
+  });
+  return { width, height, rgb };
+}
+
+const spec = (map: Affine, extra: Partial<SampleSpec> = {}): SampleSpec => ({
+  width: 37, height: 29, map, channels: 'rgb', mean: [10, 20, 30], scale: [0.5, 0.25, 2], border: 77, ...extra,
+});
+
+function sample(pyr: Pyramid, s: SampleSpec): Float32Array {
+  const planes = s.channels === 'gray' ? 1 : 3;
+  const out = new Float32Array(planes * s.width * s.height);
+  sampleInto(pyr, s, out);
+  return out;
+}
+
+function maxDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
+
+describe('sampleInto', () => {
+  const img = randomImage(41, 33);
+  const pyr = new Pyramid(img);
+
+  it('gives the same crops on the separable path as on the general affine path', () => {
+    // A rotation of 1e-12 rad forces the general path with the same geometry.
+    const eps = 1e-12;
+    for (const [map, border] of [
+      [rectMap(-5, -7, 50, 40, 37, 29), 77],
+      [rectMap(3.3, 2.2, 20, 15, 37, 29), 'replicate'],
+      [rectMap(-10, 5, 60, 30, 37, 29), 'replicate'],
+    ] as const) {
+      for (const channels of ['rgb', 'bgr', 'gray', 'gray3'] as const) {
+        const fast = sample(pyr, spec(map, { border, channels }));
+        const general = sample(pyr, spec([map[0], eps, map[2], eps, map[4], map[5]], { border, channels }));
+        expect(maxDiff(fast, general), `${channels} ${border}`).to.be.lessThan(1e-3);
+      }
+    }
+  });
+
+  it('reproduces the source exactly under the identity map, with channel order and normalisation', () => {
+    const s = spec([1, 0, 0, 0, 1, 0], { width: img.width, height: img.height, mean: [0, 0, 0], scale: [1, 1, 1] });
+    const rgbOut = sample(pyr, s);
+    const bgrOut = sample(pyr, { ...s, channels: 'bgr' });
+    const plane = img.width * img.height;
+    for (const p of [0, 17, plane - 1]) {
+      for (let c = 0; c < 3; c++) {
+        expect(rgbOut[c * plane + p]).to.equal(img.rgb[3 * p + c]);
+        expect(bgrOut[c * plane + p]).to.equal(img.rgb[3 * p + 2 - c]);
+      }
+    }
+  });
+
+  it('fills samples outside the image with the border value', () => {
+    const out = sample(pyr, spec([1, 0, -1000, 0, 1, -1000], { mean: [0, 0, 0], scale: [1, 1, 1] }));
+    expect(out.every((v) => v === 77)).to.equal(true);
+  });
+
+  it('samples a coarser pyramid level when shrinking a lot, averaging instead of skipping pixels', () => {
+    // Alternating black/white columns: point sampling would alias, averaging gives grey.
+    const stripes: RgbPlane = { width: 64, height: 64, rgb: new Uint8Array(64 * 64 * 3) };
+    for (let y = 0; y < 64; y++) for (let x = 0; x < 64; x += 2) stripes.rgb.fill(255, (y * 64 + x) * 3, (y * 64 + x) * 3 + 3);
+    const out = sample(new Pyramid(stripes), { width: 8, height: 8, map: rectMap(0, 0, 64, 64, 8, 8), channels: 'gray', mean: [0], scale: [1], border: 'replicate' });
+    for (const v of out) expect(v).to.be.closeTo(127.5, 1);
+  });
+});
+
+describe('halve', () => {
+  it('averages 2x2 blocks and drops an odd last row and column', () => {
+    const src: RgbPlane = { width: 3, height: 3, rgb: new Uint8Array(27) };
+    src.rgb.set([0, 0, 0, 100, 100, 100, 9, 9, 9, 200, 200, 200, 100, 100, 100, 9, 9, 9], 0);
+    const h = halve(src);
+    expect([h.width, h.height]).to.deep.equal([1, 1]);
+    expect([...h.rgb]).to.deep.equal([100, 100, 100]);
+  });
+});
+
+describe('blurEffect', () => {
+  const size = 64;
+  const patch = (f: (x: number, y: number) => number) => Float32Array.from({ length: size * size }, (_, i) => f(i % size, Math.floor(i / size)));
+
+  it('is low for fine detail, higher for smooth ramps, and 1 for a flat patch', () => {
+    const sharp = blurEffect(patch((x, y) => ((x >> 1) + (y >> 1)) % 2 ? 200 : 50), size);
+    const smooth = blurEffect(patch((x, y) => 128 + 100 * Math.sin(x / 6) * Math.cos(y / 6)), size);
+    expect(sharp).to.be.lessThan(0.2);
+    expect(smooth).to.be.greaterThan(0.6);
+    expect(blurEffect(patch(() => 99), size)).to.equal(1);
+  });
+
+  it('does not depend on brightness or contrast', () => {
+    const base = patch((x, y) => 100 + 40 * Math.sin(x / 2 + y / 3));
+    const brighter = base.map((v) => v * 1.5 + 20);
+    expect(blurEffect(brighter, size)).to.be.closeTo(blurEffect(base, size), 1e-4);
+  });
+});
+
+describe('model output decoding', () => {
+  it('takes the softmax expectation of the 66 pose bins, 3 degrees each from -99', () => {
+    const peak = new Float32Array(66).fill(-50);
+    peak[33] = 50;
+    expect(binnedAngle(peak)).to.be.closeTo(0, 1e-6);
+    expect(binnedAngle(new Float32Array(66))).to.be.closeTo(-1.5, 1e-9);
+  });
+
+  it('merges SSR-Net stages', () => {
+    const p = (a: number, b: number, c: number) => Float32Array.of(a, b, c);
+    const zero = p(0, 0, 0);
+    // All mass on bin 2 of stage 1 only: 2 / 3 of the range.
+    const merged = ssrMerge({ prob: [p(0, 0, 1), zero, zero], delta: [0, 0, 0], offset: [zero, zero, zero] }, 101);
+    expect(merged).to.be.closeTo((2 / 3) * 101, 1e-9);
+  });
+
+  it('computes a stable softmax', () => {
+    const s = softmax([1000, 1000]);
+    expect(s[0]).to.be.closeTo(0.5, 1e-12);
+  });
+});

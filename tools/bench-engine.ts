@@ -1,0 +1,117 @@
+// npm run bench:engine [-- --threads N --runs N --rounds N]
+// 1. Raw inference of each model: warm, median of N runs of a bare session
+//    on a random input (no preprocessing).
+// 2. The enrolment pipeline (decode, detect, landmarks, align, feature,
+//    quality) on every photo of ../shared/faces/people, per stage, per face.
+// 3. The ratio pipeline / raw, where raw is the sum of the raw medians of the
+//    model runs the pipeline made (detector passes + landmark + feature + pose).
+import { readFile, readdir } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { DEFAULT_MODEL_DIR, INPUT_DIMS, MODEL_FILES, createOnnxEngine, type ModelName } from '../models/onnx-engine.js';
+import { SessionQueue } from '../models/session-queue.js';
+import type { DecodeLimits } from '../models/engine.js';
+
+const PROJECT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const PEOPLE = join(PROJECT, '..', 'shared', 'faces', 'people');
+const LIMITS: DecodeLimits = { maxBytes: 16 << 20, maxPixels: 40_000_000, minSide: 1, formats: ['jpeg', 'png', 'bmp'] };
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const fmt = (v: number) => v.toFixed(2).padStart(9);
+
+const { values } = parseArgs({
+  options: {
+    threads: { type: 'string', default: String(availableParallelism()) },
+    runs: { type: 'string', default: '30' },
+    rounds: { type: 'string', default: '3' },
+  },
+});
+const threads = Number(values.threads), runs = Number(values.runs), rounds = Number(values.rounds);
+for (const [name, v] of Object.entries({ threads, runs, rounds })) {
+  if (!Number.isInteger(v) || v < 1) throw new RangeError(`--${name} must be a positive integer`);
+}
+
+async function rawInference(): Promise<Record<ModelName, number>> {
+  const result = {} as Record<ModelName, number>;
+  for (const name of Object.keys(MODEL_FILES) as ModelName[]) {
+    const session = await SessionQueue.open(name, join(DEFAULT_MODEL_DIR, MODEL_FILES[name]), { intraOpThreads: threads });
+    const dims = INPUT_DIMS[name];
+    const input = Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => Math.random() * 2 - 1);
+    const times: number[] = [];
+    for (let i = 0; i < runs + 3; i++) {
+      const t = performance.now();
+      await session.run(input, dims);
+      if (i >= 3) times.push(performance.now() - t);
+    }
+    result[name] = median(times);
+    await session.close();
+  }
+  return result;
+}
+
+async function pipeline() {
+  const files: string[] = [];
+  for (const person of (await readdir(PEOPLE)).sort()) {
+    for (const f of (await readdir(join(PEOPLE, person))).sort()) files.push(join(PEOPLE, person, f));
+  }
+  const photos = await Promise.all(files.map((f) => readFile(f)));
+  const engine = await createOnnxEngine({ intraOpThreads: threads });
+  const stages = ['decode', 'detect', 'landmarks', 'align', 'feature', 'quality'] as const;
+  const perStage: Record<string, number[]> = Object.fromEntries(stages.map((s) => [s, []]));
+  const totals: number[] = [];
+  const inferMs: number[] = [];
+  const passes: number[] = [];
+  try {
+    // Round 0 warms caches and the allocator; it is not counted.
+    for (let round = 0; round <= rounds; round++) {
+      for (const bytes of photos) {
+        engine.resetInferenceStats();
+        const t = performance.now();
+        const image = await engine.decode(bytes, LIMITS);
+        const [face] = await engine.detect(image);
+        if (!face) throw new Error('no face in a people/ photo');
+        await engine.embed(image, face);
+        await engine.quality(image, face);
+        const total = performance.now() - t;
+        if (round === 0) continue;
+        const lt = engine.lastTimings;
+        perStage.decode!.push(lt.decode!);
+        perStage.detect!.push(lt.detect!);
+        perStage.landmarks!.push(lt.landmarks!);
+        perStage.align!.push(lt.align!);
+        perStage.feature!.push(lt.feature!);
+        perStage.quality!.push(lt.pose! + lt.quality!);
+        totals.push(total);
+        passes.push(engine.lastDetectPasses);
+        inferMs.push(Object.values(engine.inferenceStats()).reduce((s, x) => s + x.ms, 0));
+      }
+    }
+  } finally {
+    await engine.close();
+  }
+  return { faces: files.length, perStage, totals, inferMs, passes };
+}
+
+const raw = await rawInference();
+console.log(`Raw inference, warm, median of ${runs} (intra-op threads: ${threads})`);
+console.log('  model        ms');
+for (const [name, ms] of Object.entries(raw)) console.log(`  ${name.padEnd(10)}${fmt(ms)}`);
+
+const p = await pipeline();
+const rawPerFace = mean(p.passes) * raw.detect + raw.landmark + raw.feature + raw.pose;
+const pipelineMs = mean(p.totals);
+console.log(`\nEnrolment pipeline over ${p.faces} people/ photos x ${rounds} rounds (ms per face)`);
+console.log('  stage          mean   median');
+for (const [stage, xs] of Object.entries(p.perStage)) console.log(`  ${stage.padEnd(10)}${fmt(mean(xs))}${fmt(median(xs))}`);
+console.log(`  ${'pipeline'.padEnd(10)}${fmt(pipelineMs)}${fmt(median(p.totals))}`);
+console.log(`\n  detector passes per photo: ${mean(p.passes).toFixed(2)}`);
+console.log(`  raw inference the pipeline runs (passes*detect + landmark + feature + pose): ${rawPerFace.toFixed(2)} ms`);
+console.log(`  inference measured inside the pipeline: ${mean(p.inferMs).toFixed(2)} ms; everything else: ${(pipelineMs - mean(p.inferMs)).toFixed(2)} ms`);
+console.log(`  ratio pipeline / raw inference: ${(pipelineMs / rawPerFace).toFixed(3)} (goal <= 1.15)`);
