@@ -1,0 +1,6 @@
+// Public surface of the storage package: the FaceStore contract and its LMDB
+// implementation. Everything under storage/lmdb/ other than what is
+// re-exported here is internal.
+export type * from './store.js';
+export { openLmdbStore, LMDB_STORE_DEFAULTS } from './lmdb/lmdb-store.js';
+export type { LmdbStoreOptions, LmdbFaceStore } from './lmdb/lmdb-store.js';

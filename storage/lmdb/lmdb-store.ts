@@ -1,0 +1,539 @@
+// FaceStore on one LMDB environment (lmdb-js). Key layouts: layout.ts;
+// durability: durability.ts; deltas: delta.ts; compaction: compaction.ts.
+//
+// Every mutating method is one write transaction that reads the state it
+// depends on inside that transaction, so concurrent calls serialise: lmdb-js
+// runs queued transaction callbacks one at a time, in order, and commits them
+// in batches. Each method resolves only once its batch is durable.
+//
+// Timestamps: change entries get `at = max(clock(), group.updatedAt)`, so
+// `at` never decreases along a group's versions even if the clock steps back;
+// compaction relies on that to stop at the first entry that is too young.
+import { FaceError, ErrorCode, isFaceError } from '../../server/core/errors.js';
+import type { FaceToken, GroupId, GroupName, ImageId, LibraryId } from '../../server/core/ids.js';
+import { digestAdd, digestFromHex, digestRemove, digestToHex, EMPTY_DIGEST } from '../../device-protocol/digest.js';
+import type { RootDatabase, Transaction } from 'lmdb';
+import type {
+  BindingRecord,
+  BindingUser,
+  ChangeRecord,
+  CommittedChange,
+  CompactionPolicy,
+  CompactionResult,
+  FaceRecord,
+  FaceStore,
+  GroupDelta,
+  GroupRecord,
+  GroupSnapshot,
+  ImageRecord,
+} from '../store.js';
+import { appendChange } from './change-log.js';
+import {
+  featureToBytes,
+  fromStoredBinding,
+  fromStoredChange,
+  fromStoredFace,
+  fromStoredGroup,
+  fromStoredImage,
+  toStoredBinding,
+  toStoredFace,
+  toStoredImage,
+} from './codec.js';
+import { CommitNotifier, type ListenerErrorHandler } from './commit-notifier.js';
+import { compactGroup, nextGroupWithMarks } from './compaction.js';
+import { answerability, deltaFromLog, type LogEntry } from './delta.js';
+import { durableTransaction, openEnvironment } from './durability.js';
+import { type Databases, type StoredChange, type StoredGroup, openDatabases, prefixRange, SCHEMA_VERSION } from './layout.js';
+
+export interface LmdbStoreOptions {
+  /** Directory of the LMDB environment; created if missing. Required. */
+  path: string;
+  /**
+   * Milliseconds lmdb-js waits to gather writes into one commit. Default 0:
+   * commit at the next event turn (everything queued in the current turn
+   * shares one transaction and one fsync).
+   */
+  commitDelay?: number;
+  /**
+   * lmdb-js `overlappingSync`: fsync after releasing the writer lock, so the
+   * next batch can start meanwhile. Default true (false on Windows, where
+   * lmdb-js advises against it). Writes are durable before they resolve
+   * either way; see durability.ts.
+   */
+  overlappingSync?: boolean;
+  /**
+   * Max log entries a compaction touches per write transaction (keeps
+   * transactions short while other writes wait). Default 10000.
+   */
+  compactionBatchSize?: number;
+  /** Groups compacted concurrently (their transactions share commits). Default 16. */
+  compactionParallelism?: number;
+  /** Called when an `onCommit` listener throws. Default: console.error. */
+  onListenerError?: ListenerErrorHandler;
+  /** Clock for createdAt/updatedAt/boundAt/at. Default Date.now. */
+  clock?: () => number;
+}
+
+export const LMDB_STORE_DEFAULTS = {
+  commitDelay: 0,
+  overlappingSync: process.platform !== 'win32',
+  compactionBatchSize: 10_000,
+  compactionParallelism: 16,
+} as const;
+
+const EMPTY_DIGEST_HEX = digestToHex(EMPTY_DIGEST);
+
+/** Opens (creating if needed) the store at `options.path`. */
+export async function openLmdbStore(options: LmdbStoreOptions): Promise<LmdbFaceStore> {
+  if (!options || typeof options.path !== 'string' || options.path === '') {
+    throw new FaceError(ErrorCode.Internal, 'openLmdbStore: options.path is required');
+  }
+  const env = openEnvironment({
+    path: options.path,
+    commitDelay: options.commitDelay ?? LMDB_STORE_DEFAULTS.commitDelay,
+    overlappingSync: options.overlappingSync ?? LMDB_STORE_DEFAULTS.overlappingSync,
+  });
+  const db = openDatabases(env);
+  try {
+    await durableTransaction(env, () => {
+      const schema = db.meta.get('schema');
+      if (schema === undefined) db.meta.putSync('schema', SCHEMA_VERSION);
+      else if (schema !== SCHEMA_VERSION) {
+        throw new FaceError(ErrorCode.Internal, `face store at ${options.path} has schema ${schema}, expected ${SCHEMA_VERSION}`);
+      }
+    });
+  } catch (error) {
+    await env.close();
+    throw toFaceError(error, 'open');
+  }
+  return new LmdbFaceStore(db, options);
+}
+
+interface WriteOutcome<T> {
+  result: T;
+  changes: CommittedChange[];
+}
+
+export class LmdbFaceStore implements FaceStore {
+  private readonly notifier: CommitNotifier;
+  private readonly clock: () => number;
+  private readonly compactionBatchSize: number;
+  private readonly compactionParallelism: number;
+  private readonly inflight = new Set<Promise<unknown>>();
+  private closing: Promise<void> | undefined;
+
+  /** Use openLmdbStore. */
+  constructor(
+    private readonly db: Databases,
+    options: LmdbStoreOptions,
+  ) {
+    this.clock = options.clock ?? Date.now;
+    this.compactionBatchSize = Math.max(1, options.compactionBatchSize ?? LMDB_STORE_DEFAULTS.compactionBatchSize);
+    this.compactionParallelism = Math.max(1, options.compactionParallelism ?? LMDB_STORE_DEFAULTS.compactionParallelism);
+    this.notifier = new CommitNotifier(
+      options.onListenerError ??
+        ((error, change) => console.error(`face store: onCommit listener failed for group ${change.change.groupId} v${change.change.version}`, error)),
+    );
+  }
+
+  private get env(): RootDatabase {
+    return this.db.env;
+  }
+
+  // ---- images and faces ---------------------------------------------------
+
+  async addImage(image: ImageRecord, face?: FaceRecord): Promise<void> {
+    await this.write('addImage', () => {
+      if (face && this.db.faceMeta.get(face.faceToken) !== undefined) {
+        throw new FaceError(ErrorCode.Internal, `face token already exists: ${face.faceToken}`);
+      }
+      this.db.imageMeta.putSync(image.imageId, toStoredImage(image));
+      this.db.imageBytes.putSync(image.imageId, Buffer.from(image.bytes.buffer, image.bytes.byteOffset, image.bytes.byteLength));
+      if (face) {
+        this.db.faceMeta.putSync(face.faceToken, toStoredFace(face));
+        if (face.deletedAt === null && face.feature.length > 0) {
+          this.db.faceFeatures.putSync(face.faceToken, featureToBytes(face.feature));
+        }
+      }
+      return { result: undefined, changes: [] };
+    });
+  }
+
+  async getImage(imageId: ImageId): Promise<ImageRecord | undefined> {
+    this.assertOpen();
+    const meta = this.db.imageMeta.get(imageId);
+    if (!meta) return undefined;
+    return fromStoredImage(imageId, meta, this.db.imageBytes.get(imageId));
+  }
+
+  async getFace(token: FaceToken): Promise<FaceRecord | undefined> {
+    this.assertOpen();
+    return this.readFace(token);
+  }
+
+  async getFaces(tokens: readonly FaceToken[]): Promise<Array<FaceRecord | undefined>> {
+    this.assertOpen();
+    return this.read((transaction) => tokens.map((token) => this.readFace(token, transaction)));
+  }
+
+  async deleteFace(token: FaceToken): Promise<CommittedChange[]> {
+    return this.write('deleteFace', () => {
+      const face = this.db.faceMeta.get(token);
+      if (!face || face.deletedAt !== null) {
+        throw new FaceError(ErrorCode.FaceTokenNotFound, `face token not found: ${token}`, { faceToken: token });
+      }
+      const groupIds = Array.from(prefixRange(this.db.faceGroups, token), (row) => row.key[1]);
+      const changes: CommittedChange[] = [];
+      for (const groupId of groupIds) {
+        const group = this.db.groups.get(groupId);
+        if (!group || group.deletedAt !== null) {
+          // Not reachable (deleteGroup removes reverse entries); heal the index.
+          this.db.faceGroups.removeSync([token, groupId]);
+          continue;
+        }
+        changes.push(this.applyUnbind(group, token));
+      }
+      const now = this.clock();
+      this.db.faceMeta.putSync(token, { ...face, deletedAt: now });
+      this.db.faceFeatures.removeSync(token);
+      return { result: changes, changes };
+    });
+  }
+
+  // ---- groups -----------------------------------------------------------
+
+  async createGroup(library: LibraryId, name: GroupName): Promise<CommittedChange> {
+    return this.write('createGroup', () => {
+      if (this.db.groupByName.get([library, name]) !== undefined) {
+        throw new FaceError(ErrorCode.GroupNameConflict, `group name exists: ${name}`, { groupName: name });
+      }
+      const version = (this.db.nameVersions.get([library, name]) ?? 0) + 1;
+      const groupId = this.db.meta.get('nextGroupId') ?? 1;
+      const at = this.clock();
+      const group: StoredGroup = {
+        groupId,
+        library,
+        name,
+        version,
+        createdAt: at,
+        updatedAt: at,
+        faceCount: 0,
+        tokenDigest: EMPTY_DIGEST_HEX,
+        deletedAt: null,
+      };
+      this.db.meta.putSync('nextGroupId', groupId + 1);
+      this.db.groups.putSync(groupId, group);
+      this.db.groupByName.putSync([library, name], groupId);
+      this.db.nameVersions.putSync([library, name], version);
+      // Versions below the creating one belong to no state of this group id.
+      this.db.logState.putSync(groupId, { floor: version, horizon: version });
+      const change = this.logChange(group, { op: 'create', at });
+      return { result: change, changes: [change] };
+    });
+  }
+
+  async deleteGroup(library: LibraryId, name: GroupName): Promise<CommittedChange> {
+    return this.write('deleteGroup', () => {
+      const group = this.liveGroupByName(library, name);
+      const tokens = Array.from(prefixRange(this.db.bindings, group.groupId), (row) => row.key[1]);
+      for (const token of tokens) {
+        this.db.bindings.removeSync([group.groupId, token]);
+        this.db.faceGroups.removeSync([token, group.groupId]);
+      }
+      const at = this.nextAt(group);
+      const updated: StoredGroup = {
+        ...group,
+        version: group.version + 1,
+        updatedAt: at,
+        faceCount: 0,
+        tokenDigest: EMPTY_DIGEST_HEX,
+        deletedAt: at,
+      };
+      this.db.groups.putSync(group.groupId, updated);
+      this.db.groupByName.removeSync([library, name]);
+      this.db.nameVersions.putSync([library, name], updated.version);
+      const change = this.logChange(updated, { op: 'delete', at });
+      return { result: change, changes: [change] };
+    });
+  }
+
+  async getGroup(library: LibraryId, name: GroupName): Promise<GroupRecord | undefined> {
+    this.assertOpen();
+    return this.read((transaction) => {
+      const groupId = this.db.groupByName.get([library, name], { transaction });
+      const group = groupId === undefined ? undefined : this.db.groups.get(groupId, { transaction });
+      return group ? fromStoredGroup(group) : undefined;
+    });
+  }
+
+  async getGroupById(groupId: GroupId): Promise<GroupRecord | undefined> {
+    this.assertOpen();
+    const group = this.db.groups.get(groupId);
+    return group ? fromStoredGroup(group) : undefined;
+  }
+
+  async listGroups(library: LibraryId): Promise<GroupRecord[]> {
+    this.assertOpen();
+    return this.read((transaction) => {
+      const out: GroupRecord[] = [];
+      for (const row of prefixRange(this.db.groupByName, library, { transaction })) {
+        const group = this.db.groups.get(row.value, { transaction });
+        if (group) out.push(fromStoredGroup(group));
+      }
+      return out;
+    });
+  }
+
+  // ---- bindings -----------------------------------------------------------
+
+  async bind(library: LibraryId, name: GroupName, token: FaceToken, user?: BindingUser): Promise<CommittedChange | null> {
+    return this.write('bind', () => {
+      const group = this.liveGroupByName(library, name);
+      const face = this.db.faceMeta.get(token);
+      // A face belongs to one library; from another library it does not exist.
+      if (!face || face.deletedAt !== null || face.library !== library) {
+        throw new FaceError(ErrorCode.FaceTokenNotFound, `face token not found: ${token}`, { faceToken: token });
+      }
+      if (this.db.bindings.get([group.groupId, token]) !== undefined) return { result: null, changes: [] };
+      const at = this.nextAt(group);
+      this.db.bindings.putSync([group.groupId, token], toStoredBinding(user, at));
+      this.db.faceGroups.putSync([token, group.groupId], true);
+      const updated: StoredGroup = {
+        ...group,
+        version: group.version + 1,
+        updatedAt: at,
+        faceCount: group.faceCount + 1,
+        tokenDigest: digestToHex(digestAdd(digestFromHex(group.tokenDigest), token)),
+      };
+      this.db.groups.putSync(group.groupId, updated);
+      const change = this.logChange(updated, { op: 'bind', faceToken: token, at });
+      return { result: change, changes: [change] };
+    });
+  }
+
+  async unbind(library: LibraryId, name: GroupName, token: FaceToken): Promise<CommittedChange> {
+    return this.write('unbind', () => {
+      const group = this.liveGroupByName(library, name);
+      if (this.db.bindings.get([group.groupId, token]) === undefined) {
+        throw new FaceError(ErrorCode.BindingNotFound, `face ${token} is not bound to group ${name}`, { faceToken: token, groupName: name });
+      }
+      const change = this.applyUnbind(group, token);
+      return { result: change, changes: [change] };
+    });
+  }
+
+  async listBindings(groupId: GroupId, page: { after?: FaceToken; limit: number }): Promise<BindingRecord[]> {
+    this.assertOpen();
+    const limit = Math.floor(page.limit);
+    if (!(limit > 0)) return [];
+    return this.read((transaction) =>
+      Array.from(
+        prefixRange(this.db.bindings, groupId, { ...(page.after !== undefined ? { after: page.after } : {}), limit, transaction }),
+        (row) => fromStoredBinding(row.key[1], row.value),
+      ),
+    );
+  }
+
+  async snapshotGroup(groupId: GroupId): Promise<GroupSnapshot | undefined> {
+    this.assertOpen();
+    return this.read((transaction) => {
+      const group = this.db.groups.get(groupId, { transaction });
+      if (!group) return undefined;
+      const bindings = Array.from(prefixRange(this.db.bindings, groupId, { transaction }), (row) =>
+        fromStoredBinding(row.key[1], row.value),
+      );
+      return { group: fromStoredGroup(group), bindings };
+    });
+  }
+
+  async groupsOfFace(token: FaceToken): Promise<GroupRecord[]> {
+    this.assertOpen();
+    return this.read((transaction) => {
+      const out: GroupRecord[] = [];
+      for (const row of prefixRange(this.db.faceGroups, token, { transaction })) {
+        const group = this.db.groups.get(row.key[1], { transaction });
+        if (group && group.deletedAt === null) out.push(fromStoredGroup(group));
+      }
+      return out;
+    });
+  }
+
+  // ---- change log -----------------------------------------------------------
+
+  async readChanges(groupId: GroupId, page: { afterVersion: number; limit: number }): Promise<ChangeRecord[]> {
+    this.assertOpen();
+    const limit = Math.floor(page.limit);
+    if (!(limit > 0)) return [];
+    return this.read((transaction) =>
+      Array.from(prefixRange(this.db.changes, groupId, { after: page.afterVersion, limit, transaction }), (row) =>
+        fromStoredChange(groupId, row.key[1], row.value),
+      ),
+    );
+  }
+
+  async deltaSince(groupId: GroupId, fromVersion: number): Promise<GroupDelta | null> {
+    this.assertOpen();
+    return this.read((transaction) => {
+      const group = this.db.groups.get(groupId, { transaction });
+      if (!group || group.deletedAt !== null) return null;
+      const state = this.db.logState.get(groupId, { transaction });
+      if (!state) return null;
+      const answer = answerability(fromVersion, group.version, state);
+      if (answer === 'unanswerable') return null;
+      if (fromVersion === group.version) return { fromVersion, toVersion: group.version, upserted: [], removed: [] };
+      // Range scan of the log from (gid, from+1): work ~ changes after `from`.
+      const entries = (function* (db: Databases): Generator<LogEntry> {
+        for (const row of prefixRange(db.changes, groupId, { after: fromVersion, transaction })) {
+          const version = row.key[1];
+          if (version > group.version) break;
+          yield { version, op: row.value.op, faceToken: row.value.faceToken };
+        }
+      })(this.db);
+      return deltaFromLog(entries, fromVersion, group.version, answer === 'exact');
+    });
+  }
+
+  async compact(policy: CompactionPolicy, now: number = this.clock()): Promise<CompactionResult> {
+    this.assertOpen();
+    const keep = Math.max(0, Math.floor(policy.keepChangesPerGroup));
+    const normalized: CompactionPolicy = { keepChangesPerGroup: keep, maxAgeMs: Math.max(0, policy.maxAgeMs) };
+    let removedEntries = 0;
+    const compacted = new Set<number>();
+    // Walk the groups that have compaction marks, a few at a time so their
+    // transactions share commits; each group's transaction reads that
+    // group's current state, so concurrent binds interleave safely.
+    let cursor = 0;
+    let exhausted = false;
+    const nextGroup = (): number | undefined => {
+      if (exhausted) return undefined;
+      const groupId = nextGroupWithMarks(this.db, cursor);
+      if (groupId === undefined) exhausted = true;
+      else cursor = groupId;
+      return groupId;
+    };
+    const worker = async (): Promise<void> => {
+      for (let groupId = nextGroup(); groupId !== undefined; groupId = nextGroup()) {
+        for (;;) {
+          const gid = groupId;
+          const result = await this.write('compact', () => ({
+            result: compactGroup(this.db, gid, normalized, now, this.compactionBatchSize),
+            changes: [],
+          }));
+          removedEntries += result.removedEntries;
+          if (result.removedEntries > 0) compacted.add(gid);
+          if (!result.more) break;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: this.compactionParallelism }, worker));
+    return { removedEntries, groupsCompacted: compacted.size };
+  }
+
+  onCommit(listener: (change: CommittedChange) => void): () => void {
+    return this.notifier.subscribe(listener);
+  }
+
+  /** Refuses new calls, waits for pending writes, then closes the environment. */
+  close(): Promise<void> {
+    if (!this.closing) {
+      this.closing = (async () => {
+        while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+        await this.env.close();
+      })();
+    }
+    return this.closing;
+  }
+
+  // ---- internals ------------------------------------------------------------
+
+  /** Runs `body` as one durable write transaction; notifies listeners after the durable commit. */
+  private write<T>(operation: string, body: () => WriteOutcome<T>): Promise<T> {
+    this.assertOpen();
+    let outcome: WriteOutcome<T> | undefined;
+    let ticket: number | undefined;
+    const committed = durableTransaction(this.env, () => {
+      outcome = body();
+      // Last statement of the callback: nothing can throw after the reservation.
+      if (outcome.changes.length > 0) ticket = this.notifier.reserve();
+    });
+    const done = committed.then(
+      () => {
+        if (ticket !== undefined) this.notifier.complete(ticket, outcome!.changes);
+        return outcome!.result;
+      },
+      (error: unknown) => {
+        if (ticket !== undefined) this.notifier.abandon(ticket);
+        throw toFaceError(error, operation);
+      },
+    );
+    this.inflight.add(done);
+    const forget = () => this.inflight.delete(done);
+    done.then(forget, forget);
+    return done;
+  }
+
+  /** Runs `body` in one explicit read transaction (one consistent snapshot). */
+  private read<T>(body: (transaction: Transaction) => T): T {
+    const transaction = this.env.useReadTransaction();
+    try {
+      return body(transaction);
+    } finally {
+      transaction.done();
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closing) throw new FaceError(ErrorCode.Internal, 'face store is closed');
+  }
+
+  private readFace(token: FaceToken, transaction?: Transaction): FaceRecord | undefined {
+    const options = transaction ? { transaction } : undefined;
+    const face = this.db.faceMeta.get(token, options);
+    if (!face) return undefined;
+    const feature = face.deletedAt === null ? this.db.faceFeatures.get(token, options) : undefined;
+    return fromStoredFace(token, face, feature);
+  }
+
+  /** Inside a write transaction: the live group of that name, or GROUP_NOT_FOUND. */
+  private liveGroupByName(library: LibraryId, name: GroupName): StoredGroup {
+    const groupId = this.db.groupByName.get([library, name]);
+    const group = groupId === undefined ? undefined : this.db.groups.get(groupId);
+    if (!group || group.deletedAt !== null) {
+      throw new FaceError(ErrorCode.GroupNotFound, `group not found: ${name}`, { groupName: name });
+    }
+    return group;
+  }
+
+  /** Inside a write transaction: removes a binding known to exist and logs the unbind. */
+  private applyUnbind(group: StoredGroup, token: string): CommittedChange {
+    const at = this.nextAt(group);
+    this.db.bindings.removeSync([group.groupId, token]);
+    this.db.faceGroups.removeSync([token, group.groupId]);
+    const updated: StoredGroup = {
+      ...group,
+      version: group.version + 1,
+      updatedAt: at,
+      faceCount: group.faceCount - 1,
+      tokenDigest: digestToHex(digestRemove(digestFromHex(group.tokenDigest), token)),
+    };
+    this.db.groups.putSync(group.groupId, updated);
+    return this.logChange(updated, { op: 'unbind', faceToken: token, at });
+  }
+
+  /** Appends the change that produced `group.version` and returns what listeners get. */
+  private logChange(group: StoredGroup, change: StoredChange): CommittedChange {
+    appendChange(this.db, group.groupId, group.version, change);
+    return { group: fromStoredGroup(group), change: fromStoredChange(group.groupId, group.version, change) };
+  }
+
+  /** A timestamp for the group's next change: never before its last one. */
+  private nextAt(group: StoredGroup): number {
+    return Math.max(this.clock(), group.updatedAt);
+  }
+}
+
+function toFaceError(error: unknown, operation: string): FaceError {
+  if (isFaceError(error)) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new FaceError(ErrorCode.Internal, `face store ${operation} failed: ${message}`, {}, { cause: error });
+}
