@@ -59,6 +59,11 @@ export interface OnnxEngineOptions {
   /** Detector thresholds and scales (see DetectOptions). */
   detect?: Partial<DetectOptions>;
   /**
+   * Treat denormal floats as zero in every session (default true). Much
+   * faster on x86 with these models; false reproduces stock ORT numerics.
+   */
+  flushDenormals?: boolean;
+  /**
    * Run each model once on a blank input at start (default true): the first
    * run of a session allocates and plans, taking several times longer, and
    * should not land on the first request.
@@ -200,7 +205,12 @@ class Engine implements OnnxFaceEngine {
     checkFace(face);
     let started = performance.now();
     const input = new Float32Array(3 * ALIGN_SIZE * ALIGN_SIZE);
-    alignedInput(this.pyramid(image), face.landmarks, input);
+    try {
+      alignedInput(this.pyramid(image), face.landmarks, input);
+    } catch (err) {
+      // Degenerate landmarks (all five points coincide): no alignment exists.
+      throw new FaceError(ErrorCode.IllegalArgument, `cannot align face: ${(err as Error).message}`, { args: ['face'] }, { cause: err });
+    }
     this.lastTimings.align = elapsed(started);
     started = performance.now();
     const raw = await this.output('feature', input, FEATURE_DIMS);
@@ -295,7 +305,7 @@ export async function createOnnxEngine(options: OnnxEngineOptions = {}): Promise
   try {
     const sessions = {} as Record<ModelName, SessionQueue>;
     for (const name of MODEL_NAMES) {
-      sessions[name] = await SessionQueue.open(name, join(modelDir, MODEL_FILES[name]), { intraOpThreads });
+      sessions[name] = await SessionQueue.open(name, join(modelDir, MODEL_FILES[name]), { intraOpThreads, flushDenormals: options.flushDenormals ?? true });
       opened.push(sessions[name]);
     }
     if (options.warmUp ?? true) {

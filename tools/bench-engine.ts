@@ -1,4 +1,4 @@
-// npm run bench:engine [-- --threads N --runs N --rounds N]
+// npm run bench:engine [-- --threads N --runs N --rounds N --keep-denormals]
 // 1. Raw inference of each model: warm, median of N runs of a bare session
 //    on a random input (no preprocessing).
 // 2. The enrolment pipeline (decode, detect, landmarks, align, feature,
@@ -31,8 +31,11 @@ const { values } = parseArgs({
     threads: { type: 'string', default: String(availableParallelism()) },
     runs: { type: 'string', default: '30' },
     rounds: { type: 'string', default: '3' },
+    // Stock ORT numerics: several times slower inference (see session-queue.ts).
+    'keep-denormals': { type: 'boolean', default: false },
   },
 });
+const flushDenormals = !values['keep-denormals'];
 const threads = Number(values.threads), runs = Number(values.runs), rounds = Number(values.rounds);
 for (const [name, v] of Object.entries({ threads, runs, rounds })) {
   if (!Number.isInteger(v) || v < 1) throw new RangeError(`--${name} must be a positive integer`);
@@ -41,7 +44,7 @@ for (const [name, v] of Object.entries({ threads, runs, rounds })) {
 async function rawInference(): Promise<Record<ModelName, number>> {
   const result = {} as Record<ModelName, number>;
   for (const name of Object.keys(MODEL_FILES) as ModelName[]) {
-    const session = await SessionQueue.open(name, join(DEFAULT_MODEL_DIR, MODEL_FILES[name]), { intraOpThreads: threads });
+    const session = await SessionQueue.open(name, join(DEFAULT_MODEL_DIR, MODEL_FILES[name]), { intraOpThreads: threads, flushDenormals });
     const dims = INPUT_DIMS[name];
     const input = Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => Math.random() * 2 - 1);
     const times: number[] = [];
@@ -62,12 +65,13 @@ async function pipeline() {
     for (const f of (await readdir(join(PEOPLE, person))).sort()) files.push(join(PEOPLE, person, f));
   }
   const photos = await Promise.all(files.map((f) => readFile(f)));
-  const engine = await createOnnxEngine({ intraOpThreads: threads });
+  const engine = await createOnnxEngine({ intraOpThreads: threads, flushDenormals });
   const stages = ['decode', 'detect', 'landmarks', 'align', 'feature', 'quality'] as const;
   const perStage: Record<string, number[]> = Object.fromEntries(stages.map((s) => [s, []]));
   const totals: number[] = [];
   const inferMs: number[] = [];
   const passes: number[] = [];
+  const perModel: Record<string, { runs: number; ms: number }> = {};
   try {
     // Round 0 warms caches and the allocator; it is not counted.
     for (let round = 0; round <= rounds; round++) {
@@ -90,17 +94,23 @@ async function pipeline() {
         perStage.quality!.push(lt.pose! + lt.quality!);
         totals.push(total);
         passes.push(engine.lastDetectPasses);
-        inferMs.push(Object.values(engine.inferenceStats()).reduce((s, x) => s + x.ms, 0));
+        const stats = engine.inferenceStats();
+        inferMs.push(Object.values(stats).reduce((sum, x) => sum + x.ms, 0));
+        for (const [model, x] of Object.entries(stats)) {
+          const acc = (perModel[model] ??= { runs: 0, ms: 0 });
+          acc.runs += x.runs;
+          acc.ms += x.ms;
+        }
       }
     }
   } finally {
     await engine.close();
   }
-  return { faces: files.length, perStage, totals, inferMs, passes };
+  return { faces: files.length, perStage, totals, inferMs, passes, perModel };
 }
 
 const raw = await rawInference();
-console.log(`Raw inference, warm, median of ${runs} (intra-op threads: ${threads})`);
+console.log(`Raw inference, warm, median of ${runs} (intra-op threads: ${threads}, denormals ${flushDenormals ? 'flushed' : 'kept'})`);
 console.log('  model        ms');
 for (const [name, ms] of Object.entries(raw)) console.log(`  ${name.padEnd(10)}${fmt(ms)}`);
 
@@ -111,6 +121,10 @@ console.log(`\nEnrolment pipeline over ${p.faces} people/ photos x ${rounds} rou
 console.log('  stage          mean   median');
 for (const [stage, xs] of Object.entries(p.perStage)) console.log(`  ${stage.padEnd(10)}${fmt(mean(xs))}${fmt(median(xs))}`);
 console.log(`  ${'pipeline'.padEnd(10)}${fmt(pipelineMs)}${fmt(median(p.totals))}`);
+console.log('\n  model inference inside the pipeline vs raw (ms per run)');
+for (const [model, x] of Object.entries(p.perModel)) {
+  if (x.runs > 0) console.log(`  ${model.padEnd(10)}${fmt(x.ms / x.runs)}${fmt(raw[model as ModelName])}`);
+}
 console.log(`\n  detector passes per photo: ${mean(p.passes).toFixed(2)}`);
 console.log(`  raw inference the pipeline runs (passes*detect + landmark + feature + pose): ${rawPerFace.toFixed(2)} ms`);
 console.log(`  inference measured inside the pipeline: ${mean(p.inferMs).toFixed(2)} ms; everything else: ${(pipelineMs - mean(p.inferMs)).toFixed(2)} ms`);
