@@ -7,9 +7,10 @@
 // them as they are wherever the original (OpenCV, BGR) pipeline did not
 // convert colours, i.e. it feeds RGB to models trained on BGR. Measured on
 // the shared colour photos, liveness and age/gender behave as BGR models:
-// with BGR input all 23 bbt faces get the right gender (17 with RGB) and
-// every real face gets liveness > 0.97 (RGB input calls several of them
-// fake). The expression model (7 FER-2013 classes; FER-2013 is grayscale)
+// with BGR input all 23 bbt faces get the right gender (21 with RGB) and
+// every face of the colour scenes/ photos gets liveness >= 0.97 (RGB input
+// puts five of them under 0.5). No spoof photos were available to check the
+// other side of the liveness model. The expression model (7 FER-2013 classes; FER-2013 is grayscale)
 // is fed luma in all three channels: its answers are then stable under
 // small crop changes, and it names 5 of the 7 scenes/ expressions, against
 // 3-4 with colour input.
@@ -104,6 +105,7 @@ export function ssrMerge(o: SsrOutputs, v: number): number {
 /** Class order of fr_expression.onnx (FER-2013), as the demo app labels it. */
 export const EXPRESSIONS: readonly Expression[] = ['angry', 'disgusted', 'fearful', 'happy', 'sad', 'surprised', 'neutral'];
 
+/** The square face box itself (the reference's 1.2x crop anchored at the box corner gives the same answers here). */
 export function expressionInput(pyr: Pyramid, box: Box, out: Float32Array): void {
   crop(pyr, box, EXPRESSION_SIZE, 'gray3', [0], [1 / 255], out);
 }

@@ -269,6 +269,7 @@ class Engine implements OnnxFaceEngine {
       const score = decodeEyeOpen(await this.output('eye', input, INPUT_DIMS.eye));
       return { open: score >= 0.5, score };
     };
+    // left/right as seen in the image (landmarks 36-41 are the image-left eye).
     const eyes = { left: await eye('left'), right: await eye('right') };
     this.lastTimings.attributes = elapsed(started);
     // The demo app calls a face male above 0.6; we use the symmetric 0.5.
