@@ -16,7 +16,8 @@
 //    of the removal, so the group's `floor` rises to v: `deltaSince(from < floor)`
 //    returns null and that terminal gets a full copy. Every entry at or below
 //    the floor is then unreachable (deltas read versions > from >= floor), so
-//    it is swept, including latest binds of still-bound faces.
+//    it is swept, including latest binds of still-bound faces. (Those are all
+//    old and outside the newest K too: versions below an old entry outside K.)
 // 3. the create entry (no face; deltas never read it since floor >= its version),
 //    once v <= V - K and old.
 // 4. a deleted group's whole log, once its delete entry is old (deltaSince is
@@ -66,7 +67,7 @@ export function compactGroup(db: Databases, groupId: number, policy: CompactionP
   for (const version of marks) {
     touched++;
     const entry = db.changes.get([groupId, version]);
-    if (!entry || version <= floor) {
+    if (!entry || version < floor) {
       db.compactable.removeSync([groupId, version]);
       if (entry) {
         db.changes.removeSync([groupId, version]);
@@ -100,12 +101,15 @@ export function compactGroup(db: Databases, groupId: number, policy: CompactionP
     }
   }
 
-  // Sweep everything at or below the floor (unreachable by any delta).
+  // Sweep everything below the floor (unreachable by any delta). Strictly
+  // below: at the initial floor sits the young-or-old create entry, which
+  // goes by rule 3 like any other entry; a floor raised by a tombstone has
+  // that tombstone dropped already.
   const sweepLimit = Math.max(1, budget - touched);
   const below: number[] = [];
   for (const row of prefixRange(db.changes, groupId, { limit: sweepLimit + 1 })) {
     const version = row.key[1] as number;
-    if (version > floor) break;
+    if (version >= floor) break;
     below.push(version);
   }
   for (const version of below.slice(0, sweepLimit)) dropEntry(db, groupId, version);

@@ -1,0 +1,573 @@
+// The FaceStore contract suite: every backend must pass it. Run it with
+// `runFaceStoreContract(name, openStore)` from a *.test.ts file.
+//
+// `openStore` gives a fresh, empty store per test. When it also returns
+// `reopen`, the persistence tests close the store and open the same data
+// again (the harness's `cleanup` must then close whichever store is current).
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import { isFaceError } from '../../server/core/errors.js';
+import type { FaceToken } from '../../server/core/ids.js';
+import type { CommittedChange, CompactionPolicy, FaceStore } from '../../storage/store.js';
+import {
+  addFaces,
+  checkAgainstModel,
+  checkDelta,
+  digestHex,
+  expectFaceError,
+  faceRecord,
+  faceToken,
+  featureFor,
+  gid,
+  gname,
+  imageRecord,
+  lib,
+  prng,
+  randomOps,
+  StoreModel,
+  type ModelGroup,
+  type RandomOpsOptions,
+} from './store-model.js';
+
+export interface OpenedStore {
+  store: FaceStore;
+  /** Closes the current store (also one returned by `reopen`) and removes its data. */
+  cleanup: () => Promise<void>;
+  /** Opens the same data again; the caller has closed the previous store first. */
+  reopen?: () => Promise<FaceStore>;
+}
+
+const L = lib('default');
+const OTHER = lib('app-2');
+
+export function runFaceStoreContract(name: string, openStore: () => Promise<OpenedStore>): void {
+  describe(`FaceStore contract: ${name}`, function () {
+    let opened: OpenedStore;
+    let store: FaceStore;
+
+    beforeEach(async function () {
+      opened = await openStore();
+      store = opened.store;
+    });
+
+    afterEach(async function () {
+      await opened.cleanup();
+    });
+
+    describe('images and faces', function () {
+      it('stores an image byte for byte and a face with its exact feature', async function () {
+        const bytes = new Uint8Array(randomBytes(1 << 20));
+        const face = faceRecord(1, L);
+        await store.addImage({ ...imageRecord(1, bytes), mime: 'image/png' }, face);
+        const image = await store.getImage(face.imageId);
+        expect(image).to.not.equal(undefined);
+        expect(image!.mime).to.equal('image/png');
+        expect([image!.width, image!.height, image!.createdAt]).to.deep.equal([640, 480, imageRecord(1).createdAt]);
+        expect(Buffer.from(image!.bytes).equals(Buffer.from(bytes))).to.equal(true);
+        const got = await store.getFace(face.faceToken);
+        expect(got).to.not.equal(undefined);
+        expect(got!.feature).to.be.instanceOf(Float32Array);
+        expect(Array.from(got!.feature)).to.deep.equal(Array.from(featureFor(1)));
+        const { feature: _f, ...rest } = got!;
+        const { feature: _g, ...expected } = face;
+        expect(rest).to.deep.equal(expected);
+      });
+
+      it('stores an image without a face, and answers undefined for unknown ids', async function () {
+        await store.addImage(imageRecord(7));
+        expect((await store.getImage(imageRecord(7).imageId))!.bytes).to.deep.equal(imageRecord(7).bytes);
+        expect(await store.getImage(imageRecord(8).imageId)).to.equal(undefined);
+        expect(await store.getFace(faceToken(8))).to.equal(undefined);
+      });
+
+      it('getFaces answers in the order given, undefined where absent', async function () {
+        const tokens = await addFaces(store, L, 1, 3);
+        const got = await store.getFaces([tokens[2]!, faceToken(99), tokens[0]!]);
+        expect(got.map((f) => f?.faceToken)).to.deep.equal([tokens[2], undefined, tokens[0]]);
+        expect(await store.getFaces([])).to.deep.equal([]);
+      });
+
+      it('deleteFace keeps the record and image, drops the feature, and refuses a second delete', async function () {
+        const [token] = await addFaces(store, L, 1, 1);
+        expect(await store.deleteFace(token!)).to.deep.equal([]);
+        const face = await store.getFace(token!);
+        expect(face!.deletedAt).to.be.a('number');
+        expect(face!.feature.length).to.equal(0);
+        expect(face!.modelVersion).to.equal('test-model-1');
+        expect(await store.getImage(face!.imageId)).to.not.equal(undefined);
+        await expectFaceError(store.deleteFace(token!), 'FACE_TOKEN_NOT_FOUND');
+        await expectFaceError(store.deleteFace(faceToken(42)), 'FACE_TOKEN_NOT_FOUND');
+      });
+    });
+
+    describe('groups and versions', function () {
+      it('counts versions: create 1, bind/unbind/delete +1, re-create continues with a new group id', async function () {
+        const [a, b] = await addFaces(store, L, 1, 2);
+        const created = await store.createGroup(L, gname('g'));
+        expect(created.change).to.include({ version: 1, op: 'create' });
+        expect(created.group).to.include({ version: 1, faceCount: 0, tokenDigest: '0000000000000000', deletedAt: null, name: 'g', library: L });
+        const g1 = created.group.groupId;
+        expect((await store.bind(L, gname('g'), a!))!.group.version).to.equal(2);
+        expect(await store.bind(L, gname('g'), a!), 'binding again changes nothing').to.equal(null);
+        expect((await store.getGroup(L, gname('g')))!.version).to.equal(2);
+        expect((await store.bind(L, gname('g'), b!))!.group.version).to.equal(3);
+        expect((await store.unbind(L, gname('g'), a!)).group.version).to.equal(4);
+        const deleted = await store.deleteGroup(L, gname('g'));
+        expect(deleted.change).to.include({ version: 5, op: 'delete', groupId: g1 });
+        expect(deleted.group.deletedAt).to.be.a('number');
+        expect(await store.getGroup(L, gname('g'))).to.equal(undefined);
+        const again = await store.createGroup(L, gname('g'));
+        expect(again.group.version, 're-created name continues the counter').to.equal(6);
+        expect(again.group.groupId).to.not.equal(g1);
+        expect(again.group.faceCount).to.equal(0);
+        const old = await store.getGroupById(g1);
+        expect(old).to.include({ version: 5, groupId: g1 });
+        expect(old!.deletedAt).to.be.a('number');
+        expect((await store.getGroup(L, gname('g')))!.groupId).to.equal(again.group.groupId);
+        // Same name in another library is another group with its own counter.
+        expect((await store.createGroup(OTHER, gname('g'))).group.version).to.equal(1);
+      });
+
+      it('lists the live groups of a library sorted by name', async function () {
+        for (const n of ['delta', 'alpha', 'charlie', 'bravo']) await store.createGroup(L, gname(n));
+        await store.createGroup(OTHER, gname('zulu'));
+        await store.deleteGroup(L, gname('charlie'));
+        expect((await store.listGroups(L)).map((g) => g.name)).to.deep.equal(['alpha', 'bravo', 'delta']);
+        expect((await store.listGroups(OTHER)).map((g) => g.name)).to.deep.equal(['zulu']);
+        expect(await store.listGroups(lib('none'))).to.deep.equal([]);
+      });
+
+      it('reports errors with their codes', async function () {
+        const [a] = await addFaces(store, L, 1, 1);
+        await store.createGroup(L, gname('g'));
+        await expectFaceError(store.createGroup(L, gname('g')), 'GROUP_NAME_CONFLICT');
+        await expectFaceError(store.deleteGroup(L, gname('nope')), 'GROUP_NOT_FOUND');
+        await expectFaceError(store.bind(L, gname('nope'), a!), 'GROUP_NOT_FOUND');
+        await expectFaceError(store.unbind(L, gname('nope'), a!), 'GROUP_NOT_FOUND');
+        await expectFaceError(store.bind(L, gname('g'), faceToken(77)), 'FACE_TOKEN_NOT_FOUND');
+        await expectFaceError(store.unbind(L, gname('g'), a!), 'BINDING_NOT_FOUND');
+        await store.deleteFace(a!);
+        await expectFaceError(store.bind(L, gname('g'), a!), 'FACE_TOKEN_NOT_FOUND');
+        // Failed calls changed nothing.
+        const group = await store.getGroup(L, gname('g'));
+        expect(group!.version).to.equal(1);
+        expect(await store.readChanges(group!.groupId, { afterVersion: 0, limit: 10 })).to.have.length(1);
+      });
+    });
+
+    describe('bindings', function () {
+      it('keeps user data, pages by face token, and tracks faceCount and tokenDigest', async function () {
+        const tokens = await addFaces(store, L, 1, 25);
+        const { group } = await store.createGroup(L, gname('g'));
+        for (const [i, t] of tokens.entries()) {
+          await store.bind(L, gname('g'), t, i % 2 === 0 ? { userId: `user-${i}`, userInfo: `info ${i}` } : undefined);
+        }
+        const pages: FaceToken[][] = [];
+        let after: FaceToken | undefined;
+        for (;;) {
+          const page = await store.listBindings(group.groupId, after === undefined ? { limit: 10 } : { after, limit: 10 });
+          if (page.length === 0) break;
+          pages.push(page.map((b) => b.faceToken));
+          after = page[page.length - 1]!.faceToken;
+        }
+        expect(pages.map((p) => p.length)).to.deep.equal([10, 10, 5]);
+        expect(pages.flat()).to.deep.equal(tokens);
+        const first = (await store.listBindings(group.groupId, { limit: 1 }))[0]!;
+        expect(first).to.include({ faceToken: tokens[0], userId: 'user-0', userInfo: 'info 0' });
+        expect(first.boundAt).to.be.a('number');
+        const second = (await store.listBindings(group.groupId, { after: tokens[0]!, limit: 1 }))[0]!;
+        expect(second).to.not.have.property('userId');
+        const record = await store.getGroup(L, gname('g'));
+        expect(record!.faceCount).to.equal(25);
+        expect(record!.tokenDigest).to.equal(digestHex(tokens));
+        await store.unbind(L, gname('g'), tokens[3]!);
+        const after3 = await store.getGroup(L, gname('g'));
+        expect(after3!.faceCount).to.equal(24);
+        expect(after3!.tokenDigest).to.equal(digestHex(tokens.filter((_, i) => i !== 3)));
+        expect(await store.listBindings(gid(999), { limit: 10 })).to.deep.equal([]);
+      });
+
+      it('snapshotGroup returns the group and all its bindings at one version', async function () {
+        const tokens = await addFaces(store, L, 1, 5);
+        const { group } = await store.createGroup(L, gname('g'));
+        for (const t of tokens) await store.bind(L, gname('g'), t);
+        const snapshot = await store.snapshotGroup(group.groupId);
+        expect(snapshot!.group.version).to.equal(6);
+        expect(snapshot!.bindings.map((b) => b.faceToken)).to.deep.equal(tokens);
+        expect(await store.snapshotGroup(gid(999))).to.equal(undefined);
+      });
+
+      it('deleteFace unbinds the face from every group (each bumps and logs) and marks it deleted', async function () {
+        const [a, b] = await addFaces(store, L, 1, 2);
+        for (const n of ['g1', 'g2', 'g3', 'g4']) await store.createGroup(L, gname(n));
+        for (const n of ['g1', 'g2', 'g3']) await store.bind(L, gname(n), a!);
+        await store.bind(L, gname('g2'), b!);
+        expect((await store.groupsOfFace(a!)).map((g) => g.name).sort()).to.deep.equal(['g1', 'g2', 'g3']);
+        const changes = await store.deleteFace(a!);
+        expect(changes).to.have.length(3);
+        for (const c of changes) {
+          expect(c.change).to.include({ op: 'unbind', faceToken: a, version: c.group.version });
+          expect(c.group.version).to.equal(c.group.name === 'g2' ? 4 : 3);
+        }
+        expect(changes.map((c) => c.group.name).sort()).to.deep.equal(['g1', 'g2', 'g3']);
+        expect(await store.groupsOfFace(a!)).to.deep.equal([]);
+        expect((await store.getGroup(L, gname('g2')))!).to.include({ faceCount: 1, tokenDigest: digestHex([b!]) });
+        expect((await store.getGroup(L, gname('g4')))!.version).to.equal(1);
+        expect((await store.getFace(a!))!.deletedAt).to.be.a('number');
+        const g1 = await store.getGroup(L, gname('g1'));
+        expect((await store.readChanges(g1!.groupId, { afterVersion: 2, limit: 5 })).map((c) => c.op)).to.deep.equal(['unbind']);
+      });
+
+      it('deleteGroup removes all bindings (and the reverse index), bumps once and frees the name', async function () {
+        const tokens = await addFaces(store, L, 1, 4);
+        const { group } = await store.createGroup(L, gname('g'));
+        await store.createGroup(L, gname('h'));
+        for (const t of tokens) await store.bind(L, gname('g'), t);
+        await store.bind(L, gname('h'), tokens[0]!);
+        const deleted = await store.deleteGroup(L, gname('g'));
+        expect(deleted.group).to.include({ version: 6, faceCount: 0 });
+        expect(await store.listBindings(group.groupId, { limit: 10 })).to.deep.equal([]);
+        expect((await store.groupsOfFace(tokens[0]!)).map((g) => g.name)).to.deep.equal(['h']);
+        expect(await store.groupsOfFace(tokens[1]!)).to.deep.equal([]);
+        const snapshot = await store.snapshotGroup(group.groupId);
+        expect(snapshot!.group.deletedAt).to.be.a('number');
+        expect(snapshot!.bindings).to.deep.equal([]);
+        expect(await store.deltaSince(group.groupId, 3), 'deleted group: no delta').to.equal(null);
+        await expectFaceError(store.bind(L, gname('g'), tokens[0]!), 'GROUP_NOT_FOUND');
+        await expectFaceError(store.deleteGroup(L, gname('g')), 'GROUP_NOT_FOUND');
+        // The faces are intact and can be bound to the re-created group.
+        await store.createGroup(L, gname('g'));
+        expect((await store.bind(L, gname('g'), tokens[1]!))!.group.version).to.equal(8);
+        // A face deleted afterwards only touches live groups.
+        expect((await store.deleteFace(tokens[1]!)).map((c) => c.group.version)).to.deep.equal([9]);
+      });
+    });
+
+    describe('change log and deltas', function () {
+      it('logs every change completely and in order; readChanges pages', async function () {
+        const [a, b] = await addFaces(store, L, 1, 2);
+        const { group } = await store.createGroup(L, gname('g'));
+        await store.bind(L, gname('g'), a!);
+        await store.bind(L, gname('g'), b!);
+        await store.unbind(L, gname('g'), a!);
+        const all = await store.readChanges(group.groupId, { afterVersion: 0, limit: 100 });
+        expect(all.map((c) => [c.version, c.op, c.faceToken])).to.deep.equal([
+          [1, 'create', undefined],
+          [2, 'bind', a],
+          [3, 'bind', b],
+          [4, 'unbind', a],
+        ]);
+        for (const c of all) expect(c.groupId).to.equal(group.groupId);
+        expect((await store.readChanges(group.groupId, { afterVersion: 1, limit: 2 })).map((c) => c.version)).to.deep.equal([2, 3]);
+        expect(await store.readChanges(group.groupId, { afterVersion: 4, limit: 2 })).to.deep.equal([]);
+      });
+
+      it('deltaSince: edge cases', async function () {
+        const [a, b] = await addFaces(store, L, 1, 2);
+        const { group } = await store.createGroup(L, gname('g'));
+        await store.bind(L, gname('g'), a!); // v2
+        await store.bind(L, gname('g'), b!); // v3
+        await store.unbind(L, gname('g'), b!); // v4
+        expect(await store.deltaSince(group.groupId, 4)).to.deep.equal({ fromVersion: 4, toVersion: 4, upserted: [], removed: [] });
+        expect(await store.deltaSince(group.groupId, 5), 'ahead of the store').to.equal(null);
+        expect(await store.deltaSince(gid(12345), 1), 'unknown group').to.equal(null);
+        expect(await store.deltaSince(group.groupId, 1)).to.deep.equal({ fromVersion: 1, toVersion: 4, upserted: [a], removed: [] });
+        expect(await store.deltaSince(group.groupId, 2), 'bound and unbound inside the range').to.deep.equal({
+          fromVersion: 2,
+          toVersion: 4,
+          upserted: [],
+          removed: [],
+        });
+        expect(await store.deltaSince(group.groupId, 3)).to.deep.equal({ fromVersion: 3, toVersion: 4, upserted: [], removed: [b] });
+        await store.bind(L, gname('g'), b!); // v5
+        await store.unbind(L, gname('g'), a!); // v6
+        await store.bind(L, gname('g'), a!); // v7: a unbound and re-bound, must be re-sent
+        expect(await store.deltaSince(group.groupId, 4)).to.deep.equal({ fromVersion: 4, toVersion: 7, upserted: [a, b], removed: [] });
+      });
+
+      it('random operation sequences: state, digests and complete logs match a brute-force model', async function () {
+        this.timeout(30_000);
+        for (const seed of [1, 2]) {
+          const rng = prng(seed);
+          const model = new StoreModel();
+          const library = lib(`lib-${seed}`);
+          const opts: RandomOpsOptions = { library, names: ['a', 'b', 'c'], facePool: [], nextFace: { n: 1000 * seed }, prefix: `S${seed}` };
+          opts.facePool.push(...(await addFaces(store, library, opts.nextFace.n, 12, opts.prefix)));
+          opts.nextFace.n += 12;
+          await randomOps(store, model, rng, 250, opts);
+          await checkAgainstModel(store, model, { completeLog: true });
+          for (const token of opts.facePool) {
+            const holders = [...model.groups.values()].filter((g) => !g.deleted && g.bound.has(token)).map((g) => g.groupId).sort();
+            expect((await store.groupsOfFace(token)).map((g) => g.groupId).sort()).to.deep.equal(holders);
+          }
+        }
+      });
+
+      it('deltaSince from every version equals the brute-force difference (exact, uncompacted)', async function () {
+        this.timeout(30_000);
+        for (const seed of [3, 4, 5]) {
+          const rng = prng(seed);
+          const model = new StoreModel();
+          const library = lib(`lib-${seed}`);
+          const opts: RandomOpsOptions = { library, names: ['a', 'b'], facePool: [], nextFace: { n: 1000 * seed }, prefix: `D${seed}` };
+          opts.facePool.push(...(await addFaces(store, library, opts.nextFace.n, 10, opts.prefix)));
+          opts.nextFace.n += 10;
+          await randomOps(store, model, rng, 200, opts);
+          await checkAllDeltas(store, model, { exact: true, mustAnswer: () => true });
+        }
+      });
+    });
+
+    describe('compaction', function () {
+      it('bounds the log: superseded entries and old tombstones go, the newest K stay', async function () {
+        const [a, b, c] = await addFaces(store, L, 1, 3);
+        const { group: g1 } = await store.createGroup(L, gname('g1'));
+        const { group: g2 } = await store.createGroup(L, gname('g2'));
+        for (let i = 0; i < 40; i++) {
+          await store.bind(L, gname('g1'), a!);
+          await store.unbind(L, gname('g1'), a!);
+        }
+        await store.bind(L, gname('g1'), b!);
+        await store.bind(L, gname('g1'), c!);
+        for (let i = 0; i < 10; i++) await store.bind(L, gname('g2'), a!).then(() => store.unbind(L, gname('g2'), a!));
+        await store.deleteGroup(L, gname('g2'));
+        const before = await store.getGroupById(g1.groupId);
+        const K = 5;
+        const result = await store.compact({ keepChangesPerGroup: K, maxAgeMs: 0 }, Date.now() + 1000);
+        expect(result.removedEntries).to.be.greaterThan(70);
+        expect(result.groupsCompacted).to.equal(2);
+        const kept = await store.readChanges(g1.groupId, { afterVersion: 0, limit: 1000 });
+        expect(kept.length).to.be.at.most(K + before!.faceCount);
+        const newest = kept.slice(-K).map((c) => c.version);
+        expect(newest).to.deep.equal([before!.version - 4, before!.version - 3, before!.version - 2, before!.version - 1, before!.version]);
+        expect(await store.readChanges(g2.groupId, { afterVersion: 0, limit: 1000 }), 'old deleted group: log dropped').to.deep.equal([]);
+        // The newest K versions stay answerable.
+        const delta = await store.deltaSince(g1.groupId, before!.version - K);
+        expect(delta).to.not.equal(null);
+        expect(delta!.upserted).to.include.members([b!, c!]);
+        // Compaction changed no version and no binding; the store keeps working.
+        expect((await store.getGroupById(g1.groupId))!.version).to.equal(before!.version);
+        expect((await store.bind(L, gname('g1'), a!))!.group.version).to.equal(before!.version + 1);
+        // A second pass over a compacted log has little or nothing left to do.
+        const again = await store.compact({ keepChangesPerGroup: K, maxAgeMs: 0 }, Date.now() + 1000);
+        expect(again.removedEntries).to.be.at.most(2);
+      });
+
+      it('keeps young changes whole, whatever K says', async function () {
+        const [a] = await addFaces(store, L, 1, 1);
+        const { group } = await store.createGroup(L, gname('g'));
+        for (let i = 0; i < 10; i++) {
+          await store.bind(L, gname('g'), a!);
+          await store.unbind(L, gname('g'), a!);
+        }
+        const result = await store.compact({ keepChangesPerGroup: 0, maxAgeMs: 3_600_000 }, Date.now());
+        expect(result.removedEntries).to.equal(0);
+        expect(await store.readChanges(group.groupId, { afterVersion: 0, limit: 100 })).to.have.length(21);
+      });
+
+      it('keeps deltaSince correct for every answerable version across compactions and further writes', async function () {
+        this.timeout(40_000);
+        for (const seed of [6, 7, 8]) {
+          const rng = prng(seed);
+          const model = new StoreModel();
+          const library = lib(`lib-${seed}`);
+          const opts: RandomOpsOptions = { library, names: ['a', 'b', 'c'], facePool: [], nextFace: { n: 1000 * seed }, prefix: `C${seed}` };
+          opts.facePool.push(...(await addFaces(store, library, opts.nextFace.n, 8, opts.prefix)));
+          opts.nextFace.n += 8;
+          const compactions: Array<{ policy: CompactionPolicy; now: number; versions: Map<number, number> }> = [];
+          for (let round = 0; round < 4; round++) {
+            await randomOps(store, model, rng, 120, opts);
+            // Pick the age cut at a random logged change so part of the log is old.
+            const ats = [...model.groups.values()].flatMap((g) => g.log.map((c) => c.at));
+            const cut = rng.pick(ats);
+            const now = Date.now() + 1000;
+            const policy: CompactionPolicy = { keepChangesPerGroup: rng.int(10), maxAgeMs: now - cut };
+            const versions = new Map([...model.groups.values()].map((g) => [g.groupId, g.version]));
+            compactions.push({ policy, now, versions });
+            await store.compact(policy, now);
+            await checkAgainstModel(store, model, { completeLog: false });
+            // Right after compaction: the newest K entries and all young entries are still there.
+            for (const group of model.groups.values()) {
+              if (group.deleted) continue;
+              const kept = new Set((await store.readChanges(gid(group.groupId), { afterVersion: 0, limit: 1e6 })).map((c) => c.version));
+              for (const c of group.log) {
+                const young = now - c.at < policy.maxAgeMs;
+                const newest = c.version > group.version - policy.keepChangesPerGroup;
+                if (young || newest) expect(kept.has(c.version), `group ${group.groupId} v${c.version} kept`).to.equal(true);
+              }
+            }
+            const mustAnswer = (group: ModelGroup, from: number) =>
+              compactions.every(({ policy: p, now: n, versions: v }) => {
+                const at = group.log.find((c) => c.version === from + 1)?.at;
+                const versionThen = v.get(group.groupId) ?? -Infinity;
+                return from >= versionThen - p.keepChangesPerGroup || (at !== undefined && n - at < p.maxAgeMs);
+              });
+            await checkAllDeltas(store, model, { exact: false, mustAnswer });
+          }
+        }
+      });
+    });
+
+    describe('onCommit', function () {
+      it('tells listeners once per change, after the commit, in commit order; a throwing listener breaks nothing', async function () {
+        const tokens = await addFaces(store, L, 1, 12);
+        const seenA: CommittedChange[] = [];
+        const seenC: CommittedChange[] = [];
+        const visible: Array<Promise<boolean>> = [];
+        store.onCommit((c) => {
+          seenA.push(c);
+          visible.push(store.getGroupById(c.change.groupId).then((g) => g !== undefined && g.version >= c.change.version));
+        });
+        store.onCommit(() => {
+          throw new Error('listener failure (expected in this test)');
+        });
+        const unsubscribe = store.onCommit((c) => seenC.push(c));
+        await Promise.all(['g1', 'g2', 'g3'].map((n) => store.createGroup(L, gname(n))));
+        const rng = prng(99);
+        const calls: Array<Promise<unknown>> = [];
+        for (let i = 0; i < 150; i++) {
+          const n = gname(rng.pick(['g1', 'g2', 'g3']));
+          const t = rng.pick(tokens.slice(0, 10));
+          calls.push(rng.next() < 0.6 ? store.bind(L, n, t) : store.unbind(L, n, t).catch((e) => (isFaceError(e) ? null : Promise.reject(e))));
+        }
+        calls.push(store.deleteFace(tokens[0]!));
+        await Promise.all(calls);
+        expect(seenA).to.deep.equal(seenC);
+        expect(await Promise.all(visible)).to.not.include(false);
+        const perGroup = new Map<number, number[]>();
+        for (const c of seenA) {
+          expect(c.group.version).to.equal(c.change.version);
+          expect(c.group.groupId).to.equal(c.change.groupId);
+          perGroup.set(c.change.groupId, [...(perGroup.get(c.change.groupId) ?? []), c.change.version]);
+        }
+        for (const [groupId, versions] of perGroup) {
+          const group = await store.getGroupById(gid(groupId));
+          expect(versions, `group ${groupId}: every version once, in order`).to.deep.equal(Array.from({ length: group!.version }, (_, i) => i + 1));
+          const log = await store.readChanges(gid(groupId), { afterVersion: 0, limit: 1000 });
+          const told = seenA.filter((c) => c.change.groupId === groupId).map((c) => c.change);
+          expect(told).to.deep.equal(log);
+        }
+        unsubscribe();
+        await store.createGroup(L, gname('g4'));
+        expect(seenC.length).to.equal(seenA.length - 1);
+      });
+    });
+
+    describe('concurrency', function () {
+      it('500 concurrent bind/unbind calls on one group: version = 1 + effective changes, gapless ordered log', async function () {
+        this.timeout(30_000);
+        const tokens = await addFaces(store, L, 1, 40);
+        const { group } = await store.createGroup(L, gname('busy'));
+        const rng = prng(500);
+        const calls = Array.from({ length: 500 }, () => ({ op: rng.next() < 0.55 ? 'bind' : 'unbind', token: rng.pick(tokens) }));
+        const results = await Promise.allSettled(
+          calls.map((c) => (c.op === 'bind' ? store.bind(L, gname('busy'), c.token) : store.unbind(L, gname('busy'), c.token))),
+        );
+        const versions: number[] = [];
+        for (const r of results) {
+          if (r.status === 'rejected') {
+            expect(isFaceError(r.reason) && r.reason.code === 'BINDING_NOT_FOUND', String(r.reason)).to.equal(true);
+          } else if (r.value !== null) versions.push((r.value as CommittedChange).change.version);
+        }
+        const record = await store.getGroupById(group.groupId);
+        expect(record!.version).to.equal(1 + versions.length);
+        expect(versions.sort((x, y) => x - y)).to.deep.equal(Array.from({ length: versions.length }, (_, i) => i + 2));
+        const log = await store.readChanges(group.groupId, { afterVersion: 0, limit: 10_000 });
+        expect(log.map((c) => c.version)).to.deep.equal(Array.from({ length: record!.version }, (_, i) => i + 1));
+        const bound = new Set<string>();
+        for (const c of log.slice(1)) {
+          if (c.op === 'bind') {
+            expect(bound.has(c.faceToken!), `v${c.version} binds a bound face`).to.equal(false);
+            bound.add(c.faceToken!);
+          } else {
+            expect(bound.has(c.faceToken!), `v${c.version} unbinds an unbound face`).to.equal(true);
+            bound.delete(c.faceToken!);
+          }
+        }
+        const snapshot = await store.snapshotGroup(group.groupId);
+        expect(snapshot!.bindings.map((b) => b.faceToken)).to.deep.equal([...bound].sort());
+        expect(snapshot!.group).to.include({ faceCount: bound.size, tokenDigest: digestHex(bound) });
+      });
+    });
+
+    describe('lifecycle', function () {
+      it('close() waits for pending writes; later calls are refused', async function () {
+        const tokens = await addFaces(store, L, 1, 60);
+        await store.createGroup(L, gname('g'));
+        let settled = 0;
+        const pending = tokens.map((t) => store.bind(L, gname('g'), t).finally(() => settled++));
+        await store.close();
+        expect(settled).to.equal(tokens.length);
+        for (const r of await Promise.allSettled(pending)) expect(r.status).to.equal('fulfilled');
+        let refused = false;
+        try {
+          await store.getGroup(L, gname('g'));
+        } catch {
+          refused = true;
+        }
+        expect(refused).to.equal(true);
+        if (opened.reopen) {
+          store = await opened.reopen();
+          expect((await store.getGroup(L, gname('g')))!).to.include({ version: 61, faceCount: 60 });
+        }
+      });
+
+      it('keeps everything across close and reopen', async function () {
+        if (!opened.reopen) this.skip();
+        const bytes = new Uint8Array(randomBytes(300_000));
+        const face = faceRecord(1, L);
+        await store.addImage({ ...imageRecord(1, bytes), imageId: face.imageId }, face);
+        const others = await addFaces(store, L, 2, 3);
+        await store.createGroup(L, gname('keep'));
+        const { group: dropped } = await store.createGroup(L, gname('drop'));
+        await store.bind(L, gname('keep'), face.faceToken, { userId: 'alice', userInfo: 'door 3' });
+        for (const t of others) await store.bind(L, gname('keep'), t);
+        await store.bind(L, gname('drop'), others[0]!);
+        await store.deleteGroup(L, gname('drop'));
+        await store.deleteFace(others[2]!);
+        const keep = await store.snapshotGroup((await store.getGroup(L, gname('keep')))!.groupId);
+        const log = await store.readChanges(keep!.group.groupId, { afterVersion: 0, limit: 100 });
+        const delta = await store.deltaSince(keep!.group.groupId, 1);
+        await store.close();
+
+        store = await opened.reopen!();
+        expect(await store.snapshotGroup(keep!.group.groupId)).to.deep.equal(keep);
+        expect(await store.readChanges(keep!.group.groupId, { afterVersion: 0, limit: 100 })).to.deep.equal(log);
+        expect(await store.deltaSince(keep!.group.groupId, 1)).to.deep.equal(delta);
+        expect(Buffer.from((await store.getImage(face.imageId))!.bytes).equals(Buffer.from(bytes))).to.equal(true);
+        expect(Array.from((await store.getFace(face.faceToken))!.feature)).to.deep.equal(Array.from(face.feature));
+        expect((await store.getFace(others[2]!))!.deletedAt).to.be.a('number');
+        expect((await store.getGroupById(dropped.groupId))!.deletedAt).to.be.a('number');
+        const recreated = await store.createGroup(L, gname('drop'));
+        expect(recreated.group.version).to.equal(4);
+        expect(recreated.group.groupId).to.be.greaterThan(dropped.groupId);
+        expect((await store.bind(L, gname('keep'), others[1]!)), 'still bound after reopen').to.equal(null);
+      });
+    });
+  });
+}
+
+/** Checks deltaSince for every version of every group of the model (and just outside). */
+async function checkAllDeltas(
+  store: FaceStore,
+  model: StoreModel,
+  opts: { exact: boolean; mustAnswer: (group: ModelGroup, from: number) => boolean },
+): Promise<void> {
+  for (const group of model.groups.values()) {
+    const id = gid(group.groupId);
+    if (group.deleted) {
+      expect(await store.deltaSince(id, group.createVersion), `deleted group ${group.groupId}`).to.equal(null);
+      continue;
+    }
+    expect(await store.deltaSince(id, group.version + 1)).to.equal(null);
+    expect(await store.deltaSince(id, group.version)).to.deep.equal({ fromVersion: group.version, toVersion: group.version, upserted: [], removed: [] });
+    for (let from = group.createVersion - 1; from < group.version; from++) {
+      const delta = await store.deltaSince(id, from);
+      if (delta === null) {
+        expect(from < group.createVersion || !opts.mustAnswer(group, from), `group ${group.groupId} from v${from} must be answerable`).to.equal(true);
+        continue;
+      }
+      checkDelta(model, group, from, delta, opts.exact);
+    }
+  }
+}
