@@ -316,8 +316,10 @@ export async function createOnnxEngine(options: OnnxEngineOptions = {}): Promise
         sessions[name].resetStats();
       }
     }
-    const versions = Object.fromEntries(MODEL_NAMES.map((m) => [m, hashes[MODEL_FILES[m]]!.slice(0, SHA_PREFIX)]));
-    return new Engine(sessions, `feature-${versions.feature}`, Object.freeze(versions), { ...defaultDetectOptions, ...options.detect });
+    // "<model>-<sha256 prefix>": self-describing, and the feature entry is
+    // exactly searchModel, so /api/version's detail and sync's search_model agree.
+    const versions = Object.fromEntries(MODEL_NAMES.map((m) => [m, `${m}-${hashes[MODEL_FILES[m]]!.slice(0, SHA_PREFIX)}`]));
+    return new Engine(sessions, versions.feature!, Object.freeze(versions), { ...defaultDetectOptions, ...options.detect });
   } catch (err) {
     await Promise.all(opened.map((s) => s.close()));
     throw err;

@@ -33,12 +33,13 @@ describe('OnnxFaceEngine', function () {
     await engine?.close();
   });
 
-  it('names the feature model and every model version by sha256 prefix', () => {
+  it('names the feature model and every model version by model name and sha256 prefix', () => {
     expect(engine.searchModel).to.match(/^feature-[0-9a-f]{12}$/);
     expect(engine.featureLength).to.equal(512);
     expect(Object.keys(engine.modelVersions).sort()).to.deep.equal(
       ['age', 'detect', 'expression', 'eye', 'feature', 'gender', 'landmark', 'liveness', 'pose']);
-    expect(engine.searchModel).to.equal(`feature-${engine.modelVersions.feature}`);
+    for (const [model, version] of Object.entries(engine.modelVersions)) expect(version).to.match(new RegExp(`^${model}-[0-9a-f]{12}$`));
+    expect(engine.modelVersions.feature).to.equal(engine.searchModel);
   });
 
   it('finds exactly one face in each of the 40 people/ photos, including tight crops', () => {

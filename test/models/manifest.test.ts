@@ -38,7 +38,7 @@ describe('model manifest check', () => {
 
   it('starts from a folder of symlinks to intact files', async () => {
     const engine = await createOnnxEngine({ modelDir: fresh(), warmUp: false, intraOpThreads: 1 });
-    expect(engine.modelVersions.feature).to.have.length(12);
+    expect(engine.modelVersions.feature).to.match(/^feature-[0-9a-f]{12}$/);
     await engine.close();
   });
 
