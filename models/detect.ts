@@ -31,7 +31,7 @@ export interface DetectOptions {
   minFaceSize: number;
   /** Face side, in detector pixels, that `minFaceSize` is scaled to. */
   minFaceInput: number;
-  /** Overlap of neighbouring tiles, in detector pixels; faces up to this size lie wholly inside some tile. */
+  /** Overlap of neighbouring tiles, in detector pixels: faces up to this size lie wholly inside some tile, and tiles report no larger faces. */
   tileOverlap: number;
 }
 
@@ -56,6 +56,13 @@ export interface DetectPass {
   scale: number;
   ox: number;
   oy: number;
+  /**
+   * Largest box side (detector pixels) this pass reports. A tile pass only
+   * answers for faces small enough to be missed by the next coarser level;
+   * larger boxes there are mostly parts of a bigger face (a chin, an eye
+   * region) that score as faces once magnified.
+   */
+  maxSide: number;
   /** Window edges that cut through the image (tile boundaries, not image borders). */
   cut: { left: boolean; top: boolean; right: boolean; bottom: boolean };
 }
@@ -72,12 +79,12 @@ export function planPasses(width: number, height: number, options: DetectOptions
   const global = fit * (1 - 2 * options.globalMargin);
   const noCut = { left: false, top: false, right: false, bottom: false };
   const passes: DetectPass[] = [
-    { scale: global, ox: (width * global - DETECT_WIDTH) / 2, oy: (height * global - DETECT_HEIGHT) / 2, cut: noCut },
+    { scale: global, ox: (width * global - DETECT_WIDTH) / 2, oy: (height * global - DETECT_HEIGHT) / 2, maxSide: Infinity, cut: noCut },
   ];
   // Finer levels, halving down from the target scale, while they are
   // clearly finer than the global pass; consecutive levels are then at most
-  // 2.5x apart, so a face too big for one level's tile overlap is at least
-  // tileOverlap / 2.5 detector pixels at the next coarser one.
+  // 2.5x apart, so a face too big for one level's tiles (over tileOverlap)
+  // is at least tileOverlap / 2.5 detector pixels at the next coarser one.
   const levels: number[] = [];
   for (let s = options.minFaceInput / options.minFaceSize; s >= global * 1.25; s /= 2) levels.unshift(s);
   for (const scale of levels) {
@@ -88,6 +95,7 @@ export function planPasses(width: number, height: number, options: DetectOptions
           scale,
           ox,
           oy,
+          maxSide: options.tileOverlap,
           cut: { left: ox > 0.5, top: oy > 0.5, right: ox + DETECT_WIDTH < sw - 0.5, bottom: oy + DETECT_HEIGHT < sh - 0.5 },
         });
       }
@@ -120,6 +128,7 @@ export function decodePass(scores: Float32Array, boxes: Float32Array, pass: Dete
     if (score < options.scoreThreshold) continue;
     const wx1 = boxes[4 * i]! * DETECT_WIDTH, wy1 = boxes[4 * i + 1]! * DETECT_HEIGHT;
     const wx2 = boxes[4 * i + 2]! * DETECT_WIDTH, wy2 = boxes[4 * i + 3]! * DETECT_HEIGHT;
+    if (Math.max(wx2 - wx1, wy2 - wy1) > pass.maxSide) continue;
     // A face crossing a tile boundary is only partly visible here; an
     // overlapping tile or a coarser level sees it whole.
     if ((pass.cut.left && wx1 < edge) || (pass.cut.top && wy1 < edge)
