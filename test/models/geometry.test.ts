@@ -4,7 +4,7 @@ import {
   ALIGN_TEMPLATE, applySimilarity, estimateSimilarity, fivePoints, inverseMap, type Similarity,
 } from '../../models/align.js';
 import { iou, nms, type ScoredBox } from '../../models/nms.js';
-import { defaultDetectOptions, planPasses, DETECT_WIDTH, DETECT_HEIGHT } from '../../models/detect.js';
+import { decodePass, defaultDetectOptions, planPasses, DETECT_WIDTH, DETECT_HEIGHT, type DetectPass } from '../../models/detect.js';
 import { squareBox } from '../../models/landmarks.js';
 import { completeness } from '../../models/quality.js';
 
@@ -126,6 +126,42 @@ describe('planPasses', () => {
     }
     const xs = [...new Set(tiles.map((t) => t.ox))].sort((a, b) => a - b);
     for (let i = 1; i < xs.length; i++) expect(xs[i - 1]! + DETECT_WIDTH - xs[i]!).to.be.at.least(defaultDetectOptions.tileOverlap);
+  });
+});
+
+describe('decodePass', () => {
+  // Anchors as (score, x1, y1, x2, y2) in detector pixels.
+  function outputs(anchors: [number, number, number, number, number][]) {
+    const scores = new Float32Array(anchors.length * 2), boxes = new Float32Array(anchors.length * 4);
+    anchors.forEach(([score, x1, y1, x2, y2], i) => {
+      scores.set([1 - score, score], 2 * i);
+      boxes.set([x1 / DETECT_WIDTH, y1 / DETECT_HEIGHT, x2 / DETECT_WIDTH, y2 / DETECT_HEIGHT], 4 * i);
+    });
+    return { scores, boxes };
+  }
+  const noCut = { left: false, top: false, right: false, bottom: false };
+
+  it('keeps boxes over the threshold and maps them back to image pixels', () => {
+    const pass: DetectPass = { scale: 0.5, ox: -10, oy: 20, maxSide: Infinity, cut: noCut };
+    const { scores, boxes } = outputs([[0.9, 40, 40, 80, 90], [0.5, 200, 100, 240, 150]]);
+    const found = decodePass(scores, boxes, pass, defaultDetectOptions);
+    expect(found).to.have.length(1);
+    const b = found[0]!;
+    // (detector px + window origin) / scale
+    [b.x1, b.y1, b.x2, b.y2].forEach((v, i) => expect(v).to.be.closeTo([60, 120, 140, 220][i]!, 1e-3));
+    expect(b.score).to.be.closeTo(0.9, 1e-6);
+  });
+
+  it('drops boxes cut by an inner tile edge and faces larger than the tile answers for', () => {
+    const pass: DetectPass = { scale: 1, ox: 100, oy: 0, maxSide: 64, cut: { left: true, top: false, right: true, bottom: false } };
+    const { scores, boxes } = outputs([
+      [0.99, 0, 50, 40, 100], // touches the cut left edge
+      [0.99, 290, 50, 320, 100], // touches the cut right edge
+      [0.99, 100, 20, 200, 150], // 130 px: left to a coarser level
+      [0.99, 150, 0, 190, 50], // top edge is the image border: kept
+    ]);
+    const found = decodePass(scores, boxes, pass, defaultDetectOptions);
+    expect(found.map((b) => Math.round(b.x1))).to.deep.equal([250]);
   });
 });
 
