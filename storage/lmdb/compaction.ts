@@ -148,6 +148,25 @@ function dropWholeLog(db: Databases, groupId: number, budget: number): GroupComp
   return { removedEntries: removed, more };
 }
 
+/**
+ * Read-only pre-check: could `compactGroup` remove anything now? Lets a pass
+ * skip (without a write transaction and its fsync) the groups whose oldest
+ * mark is still inside the newest K or too young.
+ */
+export function mayCompact(db: Databases, groupId: number, policy: CompactionPolicy, now: number): boolean {
+  const group = db.groups.get(groupId);
+  if (!group || group.deletedAt !== null) return true;
+  const floor = db.logState.get(groupId)?.floor ?? 0;
+  for (const row of prefixRange(db.changes, groupId, { limit: 1 })) if (row.key[1] < floor) return true;
+  for (const row of prefixRange(db.compactable, groupId, { limit: 1 })) {
+    const version = row.key[1];
+    const entry = db.changes.get([groupId, version]);
+    if (!entry || version < floor) return true;
+    return version <= group.version - policy.keepChangesPerGroup && now - entry.at >= policy.maxAgeMs;
+  }
+  return false;
+}
+
 /** The smallest group id above `after` that has compaction marks (one seek). */
 export function nextGroupWithMarks(db: Databases, after: number): number | undefined {
   for (const key of db.compactable.getKeys({ start: [after + 1], limit: 1 })) return key[0];

@@ -40,7 +40,7 @@ import {
   toStoredImage,
 } from './codec.js';
 import { CommitNotifier, type ListenerErrorHandler } from './commit-notifier.js';
-import { compactGroup, nextGroupWithMarks } from './compaction.js';
+import { compactGroup, mayCompact, nextGroupWithMarks } from './compaction.js';
 import { answerability, deltaFromLog, type LogEntry } from './delta.js';
 import { durableTransaction, openEnvironment } from './durability.js';
 import { type Databases, type StoredChange, type StoredGroup, openDatabases, prefixRange, SCHEMA_VERSION } from './layout.js';
@@ -413,6 +413,7 @@ export class LmdbFaceStore implements FaceStore {
     };
     const worker = async (): Promise<void> => {
       for (let groupId = nextGroup(); groupId !== undefined; groupId = nextGroup()) {
+        if (!mayCompact(this.db, groupId, normalized, now)) continue;
         for (;;) {
           const gid = groupId;
           const result = await this.write('compact', () => ({
