@@ -5,16 +5,16 @@ import type { Point } from './engine.js';
 import { sampleInto, type Affine, type Pyramid } from './image-ops.js';
 
 export const ALIGN_SIZE = 112;
-export const FEATURE_DIMS = [1, 3, ALIGN_SIZE, ALIGN_SIZE] as const;
+export const FEATURE_DIMS = Object.freeze([1, 3, ALIGN_SIZE, ALIGN_SIZE] as const);
 
 /** Eye centres, nose tip, mouth corners in the 112x112 crop (ArcFace / InsightFace template). */
-export const ALIGN_TEMPLATE: readonly Point[] = [
+export const ALIGN_TEMPLATE: readonly Point[] = Object.freeze([
   [38.2946, 51.6963],
   [73.5318, 51.5014],
   [56.0252, 71.7366],
   [41.5493, 92.3655],
   [70.7299, 92.2041],
-];
+]);
 
 const mean = (pts: readonly Point[], i: readonly number[]): Point => [
   i.reduce((s, k) => s + pts[k]![0], 0) / i.length,

@@ -103,7 +103,7 @@ export function ssrMerge(o: SsrOutputs, v: number): number {
 // --- expression: the face box, 224x224 luma x3 /255, FER-2013 class order --
 
 /** Class order of fr_expression.onnx (FER-2013), as the demo app labels it. */
-export const EXPRESSIONS: readonly Expression[] = ['angry', 'disgusted', 'fearful', 'happy', 'sad', 'surprised', 'neutral'];
+export const EXPRESSIONS: readonly Expression[] = Object.freeze(['angry', 'disgusted', 'fearful', 'happy', 'sad', 'surprised', 'neutral'] as const);
 
 /** The square face box itself (the reference's 1.2x crop anchored at the box corner gives the same answers here). */
 export function expressionInput(pyr: Pyramid, box: Box, out: Float32Array): void {

@@ -16,7 +16,7 @@ import { sampleInto, type Pyramid } from './image-ops.js';
 
 export const DETECT_WIDTH = 320;
 export const DETECT_HEIGHT = 240;
-export const DETECT_DIMS = [1, 3, DETECT_HEIGHT, DETECT_WIDTH] as const;
+export const DETECT_DIMS = Object.freeze([1, 3, DETECT_HEIGHT, DETECT_WIDTH] as const);
 
 export interface DetectOptions {
   /** Minimum face score (softmax "face" class). */
@@ -41,7 +41,7 @@ export interface DetectOptions {
  * and less. A global margin of 5% is enough for the tight people/ crops; at
  * 10% the flat grey border let a 0.89 false box straddle it (scenes/happy.jpg).
  */
-export const defaultDetectOptions: Readonly<DetectOptions> = {
+export const defaultDetectOptions: Readonly<DetectOptions> = Object.freeze({
   scoreThreshold: 0.7,
   nmsIou: 0.4,
   mergeContainment: 0.6,
@@ -49,7 +49,7 @@ export const defaultDetectOptions: Readonly<DetectOptions> = {
   minFaceSize: 40,
   minFaceInput: 20,
   tileOverlap: 64,
-};
+});
 
 /** One 320x240 window of the image scaled by `scale`, at (ox, oy) in scaled pixels. */
 export interface DetectPass {

@@ -9,7 +9,7 @@ import { rectMap, sampleInto, type Pyramid } from './image-ops.js';
 import type { ScoredBox } from './nms.js';
 
 export const LANDMARK_SIZE = 64;
-export const LANDMARK_DIMS = [1, 1, LANDMARK_SIZE, LANDMARK_SIZE] as const;
+export const LANDMARK_DIMS = Object.freeze([1, 1, LANDMARK_SIZE, LANDMARK_SIZE] as const);
 
 /** The detector box squared to its height, around its centre (may extend past the image). */
 export function squareBox(b: ScoredBox): Box {

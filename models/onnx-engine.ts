@@ -22,7 +22,7 @@ import { verifyModelFiles } from './manifest.js';
 import { SessionQueue, type SessionStats } from './session-queue.js';
 import type * as ort from 'onnxruntime-node';
 
-export const MODEL_FILES = {
+export const MODEL_FILES = Object.freeze({
   detect: 'fr_detect.onnx',
   landmark: 'fr_landmark.onnx',
   feature: 'fr_feature.onnx',
@@ -32,12 +32,12 @@ export const MODEL_FILES = {
   expression: 'fr_expression.onnx',
   eye: 'fr_eye.onnx',
   pose: 'fr_pose.onnx',
-} as const;
+} as const);
 export type ModelName = keyof typeof MODEL_FILES;
 const MODEL_NAMES = Object.keys(MODEL_FILES) as ModelName[];
 
 /** Input shape of each model (all take one float32 tensor). */
-export const INPUT_DIMS: Readonly<Record<ModelName, readonly number[]>> = {
+export const INPUT_DIMS: Readonly<Record<ModelName, readonly number[]>> = Object.freeze({
   detect: DETECT_DIMS,
   landmark: LANDMARK_DIMS,
   feature: FEATURE_DIMS,
@@ -47,7 +47,7 @@ export const INPUT_DIMS: Readonly<Record<ModelName, readonly number[]>> = {
   expression: [1, 3, EXPRESSION_SIZE, EXPRESSION_SIZE],
   eye: [1, 1, EYE_SIZE, EYE_SIZE],
   pose: POSE_DIMS,
-};
+});
 
 export const DEFAULT_MODEL_DIR = join(dirname(fileURLToPath(import.meta.url)), 'weights');
 

@@ -4,11 +4,11 @@ import type { Box, FaceQuality } from './engine.js';
 import { grayPatch, rectMap, sampleInto, type Pyramid } from './image-ops.js';
 
 export const POSE_SIZE = 224;
-export const POSE_DIMS = [1, 3, POSE_SIZE, POSE_SIZE] as const;
+export const POSE_DIMS = Object.freeze([1, 3, POSE_SIZE, POSE_SIZE] as const);
 
 /** ImageNet normalisation on 0..255 values: (x - 255*mean) / (255*std). */
-export const IMAGENET_MEAN = [0.485 * 255, 0.456 * 255, 0.406 * 255] as const;
-export const IMAGENET_SCALE = [1 / (0.229 * 255), 1 / (0.224 * 255), 1 / (0.225 * 255)] as const;
+export const IMAGENET_MEAN = Object.freeze([0.485 * 255, 0.456 * 255, 0.406 * 255] as const);
+export const IMAGENET_SCALE = Object.freeze([1 / (0.229 * 255), 1 / (0.224 * 255), 1 / (0.225 * 255)] as const);
 
 /** A box grown by `factor` around its centre. */
 export function scaleBox(box: Box, factor: number): Box {
