@@ -167,6 +167,9 @@ export interface FaceStore {
    * Net effect between `fromVersion` and the group's current version, in work
    * proportional to the changes in between. null when the kept log no longer
    * reaches back to `fromVersion` (or the group is unknown): send a full copy.
+   * Also null for a deleted group, for a `fromVersion` above the current
+   * version, and for one below the version this group id was created with
+   * (those versions belong to an earlier group of the same name).
    */
   deltaSince(groupId: GroupId, fromVersion: number): Promise<GroupDelta | null>;
   compact(policy: CompactionPolicy, now?: number): Promise<CompactionResult>;

@@ -30,7 +30,7 @@
 // log-state            groupId                     LogState {floor, horizon}; see delta.ts
 // meta                 string                      'schema' -> SCHEMA_VERSION,
 //                                                  'nextGroupId' -> next group id to hand out
-import type { Database, RootDatabase } from 'lmdb';
+import type { Database, RootDatabase, Transaction } from 'lmdb';
 import type { ChangeOp, Rect } from '../store.js';
 import type { FaceQuality } from '../../models/engine.js';
 
@@ -147,9 +147,9 @@ export function openDatabases(env: RootDatabase): Databases {
 export function* prefixRange<K extends [string | number, string | number], V>(
   db: Database<V, K>,
   prefix: K[0],
-  opts: { after?: K[1]; from?: K[1]; limit?: number; transaction?: import('lmdb').Transaction } = {},
+  opts: { after?: K[1]; limit?: number; transaction?: Transaction } = {},
 ): Generator<{ key: K; value: V }> {
-  const start = opts.after !== undefined ? [prefix, opts.after] : opts.from !== undefined ? [prefix, opts.from] : [prefix];
+  const start = opts.after !== undefined ? [prefix, opts.after] : [prefix];
   const range = db.getRange({
     start: start as K,
     exclusiveStart: opts.after !== undefined,
