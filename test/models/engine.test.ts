@@ -151,16 +151,15 @@ describe('OnnxFaceEngine', function () {
     const again = await engine.embed(sample[0]!.image, sample[0]!.faces[0]!);
     expect(cosineSimilarity(results[0]!, again)).to.be.closeTo(1, 1e-5);
   });
-});
 
-describe('OnnxFaceEngine.close', () => {
-  it('releases the sessions; later calls fail with a clear error', async () => {
-    const engine = await createOnnxEngine({ intraOpThreads: 1, warmUp: false });
-    const image = await engine.decode(scene('face-rectangular.png'), LIMITS);
-    const [face] = await engine.detect(image);
+  // Last: closes the shared engine (after() closing it again is a no-op).
+  it('close() lets queued calls finish, releases the sessions, then refuses calls with a clear error', async () => {
+    const { image, faces } = people[0]!;
+    const pending = engine.embed(image, faces[0]!);
     await engine.close();
-    await engine.close(); // idempotent
-    for (const call of [() => engine.detect(image), () => engine.embed(image, face!), () => engine.decode(scene('blank-white.png'), LIMITS)]) {
+    expect(await pending).to.have.length(512);
+    await engine.close();
+    for (const call of [() => engine.detect(image), () => engine.embed(image, faces[0]!), () => engine.decode(scene('blank-white.png'), LIMITS)]) {
       const err = await call().catch((e: unknown) => e);
       expect(err).to.be.instanceOf(FaceError);
       expect((err as FaceError).message).to.match(/closed/);
