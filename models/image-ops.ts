@@ -1,8 +1,8 @@
 // Plain typed-array image operations for model preprocessing. Every model
 // input is one affine resampling of the decoded image (a crop+resize is an
 // axis-aligned affine, the face alignment a similarity), written straight
-// into a planar float tensor with the model's normalisation. One tight loop
-// instead of per-face sharp pipelines keeps preprocessing in microseconds.
+// into a planar float tensor with the model's normalisation: one tight loop
+// per crop (well under a millisecond) instead of a sharp pipeline per face.
 
 /** Packed 8-bit RGB pixels, row-major (the shape of DecodedImage). */
 export interface RgbPlane {

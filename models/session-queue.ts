@@ -31,9 +31,9 @@ export function ortSessionOptions(options: SessionOptions): ort.InferenceSession
         // steal the cores from the next model (measured: feature 50 -> 120 ms).
         intra_op: { allow_spinning: '0' },
         inter_op: { allow_spinning: '0' },
-        // Several of these models carry denormal weights, which x86 computes
-        // in microcode: flushing them makes fr_feature ~5x and fr_gender
-        // ~40x faster; on the people/ photos the features keep a cosine
+        // Several of these models compute with denormal floats, which take a
+        // slow microcode path on x86: flushing them to zero makes fr_feature
+        // ~5x and fr_gender ~40x faster; on the people/ photos the features keep a cosine
         // > 0.9999999 to the unflushed ones and the other outputs are equal.
         set_denormal_as_zero: options.flushDenormals === false ? '0' : '1',
       },
@@ -53,10 +53,6 @@ export class SessionQueue {
 
   static async open(name: string, path: string, options: SessionOptions): Promise<SessionQueue> {
     return new SessionQueue(name, await ort.InferenceSession.create(path, ortSessionOptions(options)));
-  }
-
-  get inputNames(): readonly string[] {
-    return this.session.inputNames;
   }
 
   get stats(): Readonly<SessionStats> {
