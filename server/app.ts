@@ -1,0 +1,160 @@
+// Wires one server: store + engine + core, the dialects' routers on one Koa
+// app, and the http.Server. Knows no business rules; owns the lifecycle.
+import { mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import Koa from 'koa';
+import Router from '@koa/router';
+import { pino, type Logger } from 'pino';
+import type { ServerConfig } from './config.js';
+import { resolveAccessKeys, type AccessKeys } from './keys.js';
+import { Authenticator } from './http/auth.js';
+import { ServerMetrics } from './http/metrics.js';
+import { Enrolment } from './core/enrolment.js';
+import { FaceLibrary } from './core/face-library.js';
+import { facepassRouter } from './facepass/routes.js';
+import { facepassNotFound } from './facepass/envelope.js';
+import type { FaceEngine } from '../models/engine.js';
+import { createOnnxEngine } from '../models/index.js';
+import type { FaceStore } from '../storage/store.js';
+import { openLmdbStore } from '../storage/index.js';
+import { SERVER_VERSION } from './version.js';
+
+export interface FaceServerOptions {
+  config: ServerConfig;
+  /** Defaults to a pino logger at config.logLevel. */
+  logger?: Logger;
+  /** An engine owned by the caller (not closed by the server); by default the server loads and owns one. */
+  engine?: FaceEngine;
+}
+
+export class FaceServer {
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    readonly config: ServerConfig,
+    readonly logger: Logger,
+    readonly keys: AccessKeys,
+    readonly store: FaceStore,
+    readonly engine: FaceEngine,
+    private readonly ownsEngine: boolean,
+    readonly httpServer: Server,
+    private readonly timers: NodeJS.Timeout[],
+  ) {}
+
+  static async start(options: FaceServerOptions): Promise<FaceServer> {
+    const { config } = options;
+    const logger = options.logger ?? pino({ level: config.logLevel });
+    mkdirSync(config.dataDir, { recursive: true });
+    const keys = resolveAccessKeys(config.dataDir, config.adminKey, config.deviceKey);
+
+    const engine = options.engine ?? (await createOnnxEngine({ modelDir: config.modelDir, intraOpThreads: config.engineThreads }));
+    let store: FaceStore;
+    try {
+      store = await openLmdbStore({ path: join(config.dataDir, 'store') });
+    } catch (err) {
+      if (!options.engine) await engine.close();
+      throw err;
+    }
+
+    const auth = new Authenticator(config.auth, keys);
+    const metrics = new ServerMetrics();
+    const library = new FaceLibrary(store);
+    const enrolment = new Enrolment(engine, store);
+
+    const app = new Koa();
+    app.proxy = false;
+    app.silent = true;
+    app.use(async (ctx, next) => {
+      ctx.state.receivedAt = Date.now();
+      await next();
+    });
+    app.use(metrics.middleware());
+    app.use(async (ctx, next) => {
+      await next();
+      logger.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Date.now() - ctx.state.receivedAt }, 'request');
+    });
+
+    const facepass = facepassRouter({
+      config,
+      auth,
+      logger,
+      library,
+      enrolment,
+      version: { server: SERVER_VERSION, detail: { feature: engine.searchModel, ...engine.modelVersions } },
+    });
+    const ops = new Router();
+    ops.get('/metrics', async (ctx) => {
+      if (!auth.allows(ctx.req.headers, 'admin')) {
+        ctx.status = 401;
+        return;
+      }
+      ctx.type = metrics.registry.contentType;
+      ctx.body = await metrics.registry.metrics();
+    });
+    app.use(facepass.routes()).use(facepass.allowedMethods());
+    app.use(ops.routes());
+    app.use(async (ctx) => facepassNotFound(ctx));
+    app.on('error', (err) => logger.error({ err }, 'koa error'));
+
+    const httpServer = createServer(app.callback());
+    // Slow-loris protection: a client must send its headers and body in time.
+    httpServer.headersTimeout = 30_000;
+    httpServer.requestTimeout = 120_000;
+
+    const timers: NodeJS.Timeout[] = [];
+    const server = new FaceServer(config, logger, keys, store, engine, !options.engine, httpServer, timers);
+    if (config.compaction.intervalMs > 0) {
+      const timer = setInterval(() => void server.compact(), config.compaction.intervalMs);
+      timer.unref();
+      timers.push(timer);
+    }
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(config.port, config.host, () => {
+        httpServer.off('error', reject);
+        resolve();
+      });
+    });
+    return server;
+  }
+
+  get port(): number {
+    return (this.httpServer.address() as AddressInfo).port;
+  }
+
+  /** Base URL on the loopback interface, for tests and tools. */
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  private async compact(): Promise<void> {
+    try {
+      const result = await this.store.compact(this.config.compaction);
+      if (result.removedEntries > 0) this.logger.info(result, 'change log compacted');
+    } catch (err) {
+      this.logger.error({ err }, 'change log compaction failed');
+    }
+  }
+
+  /**
+   * Stops accepting connections, lets in-flight requests finish (up to
+   * shutdownGraceMs), then closes the store and (if owned) the engine.
+   */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    const closed = new Promise<void>((resolve) => this.httpServer.close(() => resolve()));
+    this.httpServer.closeIdleConnections();
+    const grace = setTimeout(() => this.httpServer.closeAllConnections(), this.config.shutdownGraceMs);
+    await closed;
+    clearTimeout(grace);
+    await this.store.close();
+    if (this.ownsEngine) await this.engine.close();
+  }
+}

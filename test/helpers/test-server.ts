@@ -1,0 +1,55 @@
+// Starts a FaceServer on port 0 with a temporary data dir, for integration tests.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultConfig, type ServerConfig } from '../../server/config.js';
+import { FaceServer } from '../../server/app.js';
+import type { FaceEngine } from '../../models/engine.js';
+
+export const TEST_ADMIN_KEY = 'test-admin-key-0123456789';
+export const TEST_DEVICE_KEY = 'test-device-key-0123456789';
+
+export interface TestServer {
+  server: FaceServer;
+  url: string;
+  dataDir: string;
+  /** Restarts on the same data dir (and a new port). */
+  restart(): Promise<void>;
+  /** Closes the server and removes the data dir. */
+  cleanup(): Promise<void>;
+}
+
+export function testConfig(dataDir: string, overrides: Partial<ServerConfig> = {}): ServerConfig {
+  return {
+    ...defaultConfig(),
+    port: 0,
+    host: '127.0.0.1',
+    dataDir,
+    logLevel: 'silent',
+    adminKey: TEST_ADMIN_KEY,
+    deviceKey: TEST_DEVICE_KEY,
+    engineThreads: 2,
+    ...overrides,
+  };
+}
+
+export async function startTestServer(engine: FaceEngine, overrides: Partial<ServerConfig> = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'face-server-test-'));
+  const config = testConfig(dataDir, overrides);
+  const handle: TestServer = {
+    server: await FaceServer.start({ config, engine }),
+    get url() {
+      return handle.server.url;
+    },
+    dataDir,
+    async restart() {
+      await handle.server.close();
+      handle.server = await FaceServer.start({ config, engine });
+    },
+    async cleanup() {
+      await handle.server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return handle;
+}
