@@ -156,6 +156,8 @@ export interface FaceStore {
   unbind(library: LibraryId, name: GroupName, token: FaceToken): Promise<CommittedChange>;
   /** Bindings of a group sorted by face token, `limit` after `after`. */
   listBindings(groupId: GroupId, page: { after?: FaceToken; limit: number }): Promise<BindingRecord[]>;
+  /** Bindings of the given faces in a group, in the order given; `undefined` where not bound. */
+  getBindings(groupId: GroupId, tokens: readonly FaceToken[]): Promise<Array<BindingRecord | undefined>>;
   /** All bindings of a group at one version, read in one short transaction. */
   snapshotGroup(groupId: GroupId): Promise<GroupSnapshot | undefined>;
   /** Live groups the face is bound to. */

@@ -334,6 +334,16 @@ export class LmdbFaceStore implements FaceStore {
     );
   }
 
+  async getBindings(groupId: GroupId, tokens: readonly FaceToken[]): Promise<Array<BindingRecord | undefined>> {
+    this.assertOpen();
+    return this.read((transaction) =>
+      tokens.map((token) => {
+        const stored = this.db.bindings.get([groupId, token], { transaction });
+        return stored ? fromStoredBinding(token, stored) : undefined;
+      }),
+    );
+  }
+
   async snapshotGroup(groupId: GroupId): Promise<GroupSnapshot | undefined> {
     this.assertOpen();
     return this.read((transaction) => {

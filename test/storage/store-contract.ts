@@ -187,6 +187,17 @@ export function runFaceStoreContract(name: string, openStore: () => Promise<Open
         expect(await store.listBindings(gid(999), { limit: 10 })).to.deep.equal([]);
       });
 
+      it('getBindings looks up given faces in order, undefined where not bound', async function () {
+        const tokens = await addFaces(store, L, 1, 3);
+        const { group } = await store.createGroup(L, gname('g'));
+        await store.bind(L, gname('g'), tokens[0]!, { userId: 'u0' });
+        await store.bind(L, gname('g'), tokens[2]!);
+        const found = await store.getBindings(group.groupId, [tokens[2]!, tokens[1]!, tokens[0]!]);
+        expect(found.map((b) => b?.faceToken)).to.deep.equal([tokens[2], undefined, tokens[0]]);
+        expect(found[2]).to.include({ userId: 'u0' });
+        expect(await store.getBindings(gid(999), [tokens[0]!])).to.deep.equal([undefined]);
+      });
+
       it('snapshotGroup returns the group and all its bindings at one version', async function () {
         const tokens = await addFaces(store, L, 1, 5);
         const { group } = await store.createGroup(L, gname('g'));
