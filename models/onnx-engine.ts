@@ -19,7 +19,7 @@ import {
   decodeEyeOpen, decodeLiveness, expressionInput, eyeBox, eyeInput, livenessInput, ssrMerge, type SsrOutputs,
 } from './attributes.js';
 import { verifyModelFiles } from './manifest.js';
-import { SessionQueue, type SessionStats } from './session-queue.js';
+import { SessionQueue, type SessionOptions, type SessionStats } from './session-queue.js';
 import type * as ort from 'onnxruntime-node';
 
 export const MODEL_FILES = Object.freeze({
@@ -49,12 +49,20 @@ export const INPUT_DIMS: Readonly<Record<ModelName, readonly number[]>> = Object
   pose: POSE_DIMS,
 });
 
+/**
+ * Models that run in well under a millisecond get one intra-op thread
+ * whatever `intraOpThreads` says: waking a second thread for each of their
+ * small operators costs more than it saves (measured: landmark 0.3 ms on one
+ * thread, 0.4-0.7 ms on two).
+ */
+const SINGLE_THREADED: ReadonlySet<ModelName> = new Set(['landmark', 'eye', 'age', 'gender']);
+
 export const DEFAULT_MODEL_DIR = join(dirname(fileURLToPath(import.meta.url)), 'weights');
 
 export interface OnnxEngineOptions {
   /** Folder with the .onnx files and their manifest.json; default models/weights. */
   modelDir?: string;
-  /** Intra-op threads of each session; default os.availableParallelism(). */
+  /** Intra-op threads of each session (tiny models use one); default os.availableParallelism(). */
   intraOpThreads?: number;
   /** Detector thresholds and scales (see DetectOptions). */
   detect?: Partial<DetectOptions>;
@@ -291,6 +299,11 @@ class Engine implements OnnxFaceEngine {
   }
 }
 
+/** Session options of one model (also used by the benchmark for its bare sessions). */
+export function sessionOptions(model: ModelName, intraOpThreads: number, flushDenormals = true): SessionOptions {
+  return { intraOpThreads: SINGLE_THREADED.has(model) ? 1 : intraOpThreads, flushDenormals };
+}
+
 /**
  * Verifies the model files against `<modelDir>/manifest.json` (throws
  * ModelIntegrityError naming the file on a missing file or sha256
@@ -306,7 +319,7 @@ export async function createOnnxEngine(options: OnnxEngineOptions = {}): Promise
   try {
     const sessions = {} as Record<ModelName, SessionQueue>;
     for (const name of MODEL_NAMES) {
-      sessions[name] = await SessionQueue.open(name, join(modelDir, MODEL_FILES[name]), { intraOpThreads, flushDenormals: options.flushDenormals ?? true });
+      sessions[name] = await SessionQueue.open(name, join(modelDir, MODEL_FILES[name]), sessionOptions(name, intraOpThreads, options.flushDenormals ?? true));
       opened.push(sessions[name]);
     }
     if (options.warmUp ?? true) {
