@@ -1,0 +1,26 @@
+// The push channel server (protocol §12). Public surface for app.ts, tests
+// and benchmarks.
+//
+// Design notes:
+// - Coalescing: commits mark the pending notice of each connection holding
+//   the group; one hub-wide timer flushes `coalesceMs` (default 25 ms) after
+//   the first change of a burst. Each flush sends at most one entry per group
+//   with its latest version, so a connection never gets more notices than
+//   there were changes. Connections whose socket buffer is above
+//   `maxBufferedBytes` are skipped and retried (their entries keep merging).
+// - Liveness: one hub-wide ping sweep every `heartbeatMs` terminates the
+//   connections that did not answer the previous ping; one deadline queue
+//   closes connections without a ClientHello after `helloTimeoutMs` (4400).
+// - Supersede: a second connection naming the same device id (ClientHello
+//   device_id, else X-Device-Id) closes the older one with 4409. Devices
+//   known only by their address never supersede (NAT).
+// - ClientHello is accepted once (§12); a second one is a bad frame (4400):
+//   to change its groups, a terminal reconnects.
+// - Frame size: `ws` enforces MAX_PUSH_FRAME_BYTES from the frame header
+//   (fragments summed) before buffering and closes with 1009 (RFC 6455
+//   "Message Too Big"); ws fixes that code before the application hears of
+//   it, so the 4413 of §12 cannot be sent without buffering the frame first.
+//   decodePushFrame checks the size again (4413) as a second line.
+export { PushHub, type PushHubDeps, type PushLogger } from './hub.js';
+export { DEFAULT_PUSH_OPTIONS, resolvePushOptions, type PushHubOptions } from './options.js';
+export type { NoticeSentEvent, PushHubEvents, PushHubStats } from './metrics.js';
