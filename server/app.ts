@@ -18,8 +18,11 @@ import { facepassNotFound } from './facepass/envelope.js';
 import type { FaceEngine } from '../models/engine.js';
 import { createOnnxEngine } from '../models/index.js';
 import type { FaceStore } from '../storage/store.js';
-import { openLmdbStore } from '../storage/index.js';
+import { openLmdbStore, openLmdbSyncStatus, type SyncStatusStore } from '../storage/index.js';
+import { SyncService } from './sync/sync-service.js';
+import { syncRouter } from './facepass/sync-routes.js';
 import { SERVER_VERSION } from './version.js';
+import { PushHub, type PushHubOptions } from './push/index.js';
 
 export interface FaceServerOptions {
   config: ServerConfig;
@@ -27,16 +30,21 @@ export interface FaceServerOptions {
   logger?: Logger;
   /** An engine owned by the caller (not closed by the server); by default the server loads and owns one. */
   engine?: FaceEngine;
+  /** Push channel tuning (heartbeat, hello timeout, coalescing); defaults in server/push/options.ts. */
+  push?: Partial<PushHubOptions>;
 }
 
 export class FaceServer {
   private closing: Promise<void> | undefined;
+  /** The push channel (protocol §12); assigned in start(), closed first in shutdown(). */
+  push!: PushHub;
 
   private constructor(
     readonly config: ServerConfig,
     readonly logger: Logger,
     readonly keys: AccessKeys,
     readonly store: FaceStore,
+    private readonly syncStatus: SyncStatusStore,
     readonly engine: FaceEngine,
     private readonly ownsEngine: boolean,
     readonly httpServer: Server,
@@ -51,8 +59,10 @@ export class FaceServer {
 
     const engine = options.engine ?? (await createOnnxEngine({ modelDir: config.modelDir, intraOpThreads: config.engineThreads }));
     let store: FaceStore;
+    let syncStatus: SyncStatusStore;
     try {
       store = await openLmdbStore({ path: join(config.dataDir, 'store') });
+      syncStatus = await openLmdbSyncStatus({ path: join(config.dataDir, 'sync-status') });
     } catch (err) {
       if (!options.engine) await engine.close();
       throw err;
@@ -84,6 +94,13 @@ export class FaceServer {
       enrolment,
       version: { server: SERVER_VERSION, detail: { feature: engine.searchModel, ...engine.modelVersions } },
     });
+    const sync = syncRouter({
+      config,
+      auth,
+      logger,
+      sync: new SyncService(store, engine.searchModel, engine.featureLength),
+      status: syncStatus,
+    });
     const ops = new Router();
     ops.get('/metrics', async (ctx) => {
       if (!auth.allows(ctx.req.headers, 'admin')) {
@@ -94,6 +111,7 @@ export class FaceServer {
       ctx.body = await metrics.registry.metrics();
     });
     app.use(facepass.routes()).use(facepass.allowedMethods());
+    app.use(sync.routes()).use(sync.allowedMethods());
     app.use(ops.routes());
     app.use(async (ctx) => facepassNotFound(ctx));
     app.on('error', (err) => logger.error({ err }, 'koa error'));
@@ -102,9 +120,13 @@ export class FaceServer {
     // Slow-loris protection: a client must send its headers and body in time.
     httpServer.headersTimeout = 30_000;
     httpServer.requestTimeout = 120_000;
+    // Push channel: every upgrade request goes to the hub (auth and path are checked there).
+    const push = new PushHub({ auth, store, searchModel: engine.searchModel, logger }, options.push);
+    httpServer.on('upgrade', (req, socket, head) => push.handleUpgrade(req, socket, head));
 
     const timers: NodeJS.Timeout[] = [];
-    const server = new FaceServer(config, logger, keys, store, engine, !options.engine, httpServer, timers);
+    const server = new FaceServer(config, logger, keys, store, syncStatus, engine, !options.engine, httpServer, timers);
+    server.push = push;
     if (config.compaction.intervalMs > 0) {
       const timer = setInterval(() => void server.compact(), config.compaction.intervalMs);
       timer.unref();
@@ -152,8 +174,11 @@ export class FaceServer {
     const closed = new Promise<void>((resolve) => this.httpServer.close(() => resolve()));
     this.httpServer.closeIdleConnections();
     const grace = setTimeout(() => this.httpServer.closeAllConnections(), this.config.shutdownGraceMs);
+    // Upgraded WebSocket sockets keep httpServer.close() waiting until they are closed.
+    await this.push.close();
     await closed;
     clearTimeout(grace);
+    await this.syncStatus.close();
     await this.store.close();
     if (this.ownsEngine) await this.engine.close();
   }

@@ -4,3 +4,5 @@
 export type * from './store.js';
 export { openLmdbStore, LMDB_STORE_DEFAULTS } from './lmdb/lmdb-store.js';
 export type { LmdbStoreOptions, LmdbFaceStore } from './lmdb/lmdb-store.js';
+export type * from './sync-status.js';
+export { openLmdbSyncStatus } from './lmdb/lmdb-sync-status.js';

@@ -1,6 +1,7 @@
 // The FacePass envelope: {code, message, timestamp, timecost, data}, with
 // `data` always an object ({} when empty, never null), `timestamp` the time
 // the request arrived (ms) and `timecost` its duration (ms).
+import { Readable } from 'node:stream';
 import type { Context, Next } from 'koa';
 import type { Logger } from 'pino';
 import { ErrorCode, FaceError, isFaceError } from '../core/errors.js';
@@ -12,11 +13,16 @@ export interface FacePassState {
   receivedAt: number;
 }
 
-/** A handler's success: the `data` object, or a file to send as is. */
-export type FacePassResult = Record<string, unknown> | { file: Uint8Array; mime: string };
+/** A handler's success: the `data` object, a file to send as is, or a binary stream. */
+export type FacePassResult =
+  | Record<string, unknown>
+  | { file: Uint8Array; mime: string }
+  | { stream: Readable; mime: string };
 
 const isFile = (result: FacePassResult): result is { file: Uint8Array; mime: string } =>
-  result.file instanceof Uint8Array && typeof result.mime === 'string';
+  'file' in result && result.file instanceof Uint8Array && typeof result.mime === 'string';
+const isStream = (result: FacePassResult): result is { stream: Readable; mime: string } =>
+  'stream' in result && result.stream instanceof Readable && typeof result.mime === 'string';
 
 function envelope(ctx: Context, code: number, message: string, data: Record<string, unknown>) {
   const receivedAt = (ctx.state as FacePassState).receivedAt ?? Date.now();
@@ -61,6 +67,12 @@ export function facepassRoute(
         throw new FaceError(ErrorCode.Unauthorized, 'missing or wrong access key');
       }
       const result = await handler(ctx);
+      if (isStream(result)) {
+        ctx.status = 200;
+        ctx.type = result.mime;
+        ctx.body = result.stream;
+        return;
+      }
       if (isFile(result)) {
         ctx.status = 200;
         ctx.type = result.mime;

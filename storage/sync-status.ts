@@ -1,0 +1,36 @@
+// Last sync per terminal (spec 底库同步状态查询): what the server last sent
+// each device, kept across restarts. Separate from FaceStore because it is
+// bookkeeping about terminals, not face-library state, and is written on
+// every sync (a lost record is re-written by the next sync).
+
+export interface GroupSyncStatus {
+  groupName: string;
+  groupId: number;
+  localVersion: number;
+  cloudVersion: number;
+  /** 0 = the response was written to the end, 1 = it failed. */
+  resultCode: 0 | 1;
+  /** resultCode 0 ? cloudVersion : localVersion (spec). */
+  resultVersion: number;
+  faceTokensAdded: number;
+  faceTokensDeleted: number;
+}
+
+export interface DeviceSyncStatus {
+  /** The key the record is kept under: X-Device-Id when sent, else the IP. */
+  device: string;
+  deviceId: string | null;
+  ip: string;
+  /** The terminal software version (`info.version`). */
+  clientVersion: string;
+  syncTime: number;
+  searchModel: string;
+  groups: GroupSyncStatus[];
+}
+
+export interface SyncStatusStore {
+  record(status: DeviceSyncStatus): Promise<void>;
+  /** All devices, by device key. */
+  list(): Promise<DeviceSyncStatus[]>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,180 @@
+import { expect } from 'chai';
+import sharp from 'sharp';
+import { createOnnxEngine } from '../../models/index.js';
+import type { FaceEngine } from '../../models/engine.js';
+import { SyncKind, TerminalClient, TerminalGallery, type SyncReport } from '../../device-protocol/index.js';
+import { DEFAULT_LIBRARY, type GroupName } from '../../server/core/ids.js';
+import { FacePassClient } from '../helpers/facepass-client.js';
+import { readPersonPhoto } from '../helpers/paths.js';
+import { startTestServer, TEST_DEVICE_KEY, type TestServer } from '../helpers/test-server.js';
+
+const WHITE = { r: 255, g: 255, b: 255 };
+const PHOTOS: Array<[string, number]> = [['amy', 2], ['bernadette', 1], ['howard', 1], ['leonard', 1], ['penny', 1], ['raj', 1]];
+
+async function enrollablePhoto(person: string, n: number): Promise<Buffer> {
+  const face = await sharp(readPersonPhoto(person, n)).resize(300, 300).toBuffer();
+  return sharp(face).extend({ top: 200, bottom: 200, left: 200, right: 200, background: WHITE }).png().toBuffer();
+}
+
+const bytesOf = (feature: Float32Array) => Buffer.from(feature.buffer, feature.byteOffset, feature.byteLength);
+
+describe('terminal sync end to end', function () {
+  let engine: FaceEngine;
+  let ts: TestServer;
+  let admin: FacePassClient;
+  const tokens: string[] = [];
+
+  /** The terminal's copy of `name` must equal the server's group: tokens, user data, float32 features bit for bit. */
+  async function expectInSync(gallery: TerminalGallery, name: string): Promise<void> {
+    const group = await ts.server.store.getGroup(DEFAULT_LIBRARY, name as GroupName);
+    const local = gallery.group(name)!;
+    expect(group, `server group ${name}`).to.not.equal(undefined);
+    const snapshot = (await ts.server.store.snapshotGroup(group!.groupId))!;
+    expect(local.groupId).to.equal(group!.groupId);
+    expect(local.version).to.equal(snapshot.group.version);
+    expect([...local.faces.keys()].sort()).to.deep.equal(snapshot.bindings.map((b) => b.faceToken).sort());
+    const faces = await ts.server.store.getFaces(snapshot.bindings.map((b) => b.faceToken));
+    snapshot.bindings.forEach((binding, i) => {
+      const mine = local.faces.get(binding.faceToken)!;
+      expect(bytesOf(mine.feature).equals(bytesOf(faces[i]!.feature)), `feature of ${binding.faceToken}`).to.equal(true);
+      expect(mine.userId).to.equal(binding.userId);
+      expect(mine.userInfo).to.equal(binding.userInfo);
+    });
+  }
+
+  function terminal(gallery: TerminalGallery, groups: string[], deviceId = 'door-1'): TerminalClient {
+    return new TerminalClient({ baseUrl: ts.url, key: TEST_DEVICE_KEY, deviceId, groups, gallery });
+  }
+
+  const KIND_NAMES: Record<number, string> = {
+    [SyncKind.Unchanged]: 'UNCHANGED',
+    [SyncKind.Delta]: 'DELTA',
+    [SyncKind.Full]: 'FULL',
+    [SyncKind.GroupGone]: 'GROUP_GONE',
+    [SyncKind.Reset]: 'RESET',
+  };
+  const kinds = (report: SyncReport) => report.groups.map((group) => KIND_NAMES[group.kind]);
+
+  before(async function () {
+    engine = await createOnnxEngine({ intraOpThreads: 2 });
+    ts = await startTestServer(engine);
+    admin = new FacePassClient(ts.url);
+    for (const [person, n] of PHOTOS) {
+      const res = await admin.addFace(await enrollablePhoto(person, n));
+      expect(res.code, res.message).to.equal(0);
+      tokens.push(res.data.face_token!);
+    }
+    for (const name of ['lobby', 'garage']) expect((await admin.post('/api/group/v1/create', { group_name: name })).code).to.equal(0);
+  });
+
+  after(async function () {
+    await ts?.cleanup();
+    await engine?.close();
+  });
+
+  it('syncs a full copy first, then deltas, then nothing when unchanged', async function () {
+    const gallery = new TerminalGallery({ groups: ['lobby', 'garage'] });
+    const client = terminal(gallery, ['lobby', 'garage']);
+    for (const token of tokens.slice(0, 4)) await admin.post('/api/group/v1/bind', { group_name: 'lobby', face_token: token });
+    await admin.post('/api/group/v1/bind', { group_name: 'garage', face_token: tokens[5] });
+
+    let report = await client.syncOnce();
+    expect(report.reset).to.equal(true); // a new terminal has no model yet
+    expect(gallery.searchModel).to.equal(engine.searchModel);
+    await expectInSync(gallery, 'lobby');
+    await expectInSync(gallery, 'garage');
+
+    await admin.post('/api/group/v1/unbind', { group_name: 'lobby', face_token: tokens[0] });
+    await admin.post('/api/group/v1/bind', { group_name: 'lobby', face_token: tokens[4] });
+    // Bound and unbound inside the range: must not appear at all.
+    await admin.post('/api/group/v1/bind', { group_name: 'lobby', face_token: tokens[5] });
+    await admin.post('/api/group/v1/unbind', { group_name: 'lobby', face_token: tokens[5] });
+    report = await client.syncOnce();
+    expect(kinds(report)).to.deep.equal(['DELTA', 'UNCHANGED']);
+    expect(report.groups[0]).to.include({ upserted: 1, removed: 1 });
+    await expectInSync(gallery, 'lobby');
+
+    report = await client.syncOnce();
+    expect(kinds(report)).to.deep.equal(['UNCHANGED', 'UNCHANGED']);
+    await client.close();
+  });
+
+  it('follows a face delete, a group delete (kept locally) and a re-created group (full copy)', async function () {
+    const gallery = new TerminalGallery({ groups: ['lobby', 'garage'] });
+    const client = terminal(gallery, ['lobby', 'garage']);
+    await client.syncOnce();
+
+    expect((await admin.post('/api/face/v1/delete', { face_token: tokens[1] })).code).to.equal(0);
+    let report = await client.syncOnce();
+    expect(kinds(report)[0]).to.equal('DELTA');
+    await expectInSync(gallery, 'lobby');
+
+    const garageBefore = gallery.group('garage')!;
+    expect((await admin.post('/api/group/v1/delete', { group_name: 'garage' })).code).to.equal(0);
+    report = await client.syncOnce();
+    expect(kinds(report)).to.deep.equal(['UNCHANGED', 'GROUP_GONE']);
+    expect(gallery.group('garage')!.faces.size).to.equal(garageBefore.faces.size);
+
+    expect((await admin.post('/api/group/v1/create', { group_name: 'garage' })).code).to.equal(0);
+    await admin.post('/api/group/v1/bind', { group_name: 'garage', face_token: tokens[2] });
+    report = await client.syncOnce();
+    expect(kinds(report)).to.deep.equal(['UNCHANGED', 'FULL']);
+    await expectInSync(gallery, 'garage');
+    await client.close();
+  });
+
+  it('resets everything when the terminal holds features of another model', async function () {
+    const gallery = new TerminalGallery({ groups: ['lobby'] });
+    const client = terminal(gallery, ['lobby']);
+    await client.syncOnce();
+    const stale = new TerminalGallery({ searchModel: 'feature-oldmodel0000', groups: ['lobby'] });
+    stale.commit(stale.state, { ...gallery.state, searchModel: 'feature-oldmodel0000' });
+    const staleClient = terminal(stale, ['lobby'], 'door-2');
+    const report = await staleClient.syncOnce();
+    expect(report.reset).to.equal(true);
+    expect(kinds(report)).to.deep.equal(['RESET']);
+    expect(stale.searchModel).to.equal(engine.searchModel);
+    await expectInSync(stale, 'lobby');
+    await client.close();
+    await staleClient.close();
+  });
+
+  it('records each sync per device for the status query', async function () {
+    const client = terminal(new TerminalGallery({ groups: ['lobby'] }), ['lobby'], 'door-3');
+    await client.syncOnce();
+    await client.syncOnce();
+    await client.close();
+    const res = await new FacePassClient(ts.url, TEST_DEVICE_KEY).get<{ devices: Array<Record<string, any>> }>('/api/service/sync/v1/status');
+    expect(res.code).to.equal(0);
+    const door = res.data.devices.find((d) => d.device_id === 'door-3')!;
+    expect(res.data.devices.map((d) => d.device_id)).to.include.members(['door-1', 'door-2', 'door-3']);
+    expect(door.ip).to.match(/127\.0\.0\.1/);
+    expect(door.version).to.be.a('string');
+    expect(door.sync_status.info.search_model).to.equal(engine.searchModel);
+    expect(door.sync_status.sync_time).to.be.a('number');
+    const lobby = door.groups.find((g: Record<string, unknown>) => g.group_name === 'lobby');
+    expect(lobby).to.include.all.keys('group_id', 'local_version', 'cloud_version', 'result_code', 'result_version', 'result');
+    expect(lobby.result_code).to.equal(0);
+    expect(lobby.result_version).to.equal(lobby.cloud_version);
+    expect(lobby.result).to.have.all.keys('facetoken_added', 'facetoken_deleted');
+    expect(door.sync_status.groups).to.deep.equal(door.groups);
+  });
+
+  it('answers malformed requests with FacePass codes', async function () {
+    const device = new FacePassClient(ts.url, TEST_DEVICE_KEY);
+    const cases: Array<[unknown, number, string]> = [
+      ['{bad', 104000, 'ILLEGAL_JSON_BODY'],
+      [{}, 104002, 'MISSING_ARGUMENT: info,groups'],
+      [{ info: { version: 'v1' }, groups: [] }, 104002, 'MISSING_ARGUMENT: search_model'],
+      [{ info: { search_model: 'x', version: 'v1' }, groups: 'lobby' }, 104001, 'ILLEGAL_ARGUMENT: groups'],
+      [{ info: { search_model: 'x', version: 'v1' }, groups: [{ group_name: 'lobby', local_version: -1 }] }, 104001, 'ILLEGAL_ARGUMENT: local_version'],
+      [{ info: { search_model: 'x', version: 'v1', feature_encoding: 'bf16' }, groups: [] }, 104001, 'ILLEGAL_ARGUMENT: feature_encoding'],
+    ];
+    for (const [body, code, message] of cases) {
+      const res = await device.post('/api/service/sync/v1', body);
+      expect([res.status, res.code, res.message], JSON.stringify(body)).to.deep.equal([400, code, message]);
+    }
+    const anonymous = await fetch(ts.url + '/api/service/sync/v1', { method: 'POST', body: '{}' });
+    expect(anonymous.status).to.equal(401);
+  });
+});
