@@ -382,7 +382,7 @@ describe('push channel', function () {
   });
 
   describe('reference TerminalClient', function () {
-    it('connects with the device key and receives notices for its groups', async function () {
+    it('connects with the device key, receives notices for its groups and syncs after them', async function () {
       await store.createGroup(DEFAULT_LIBRARY, group('tc_group'));
       const client = new TerminalClient({
         baseUrl: ts.url,
@@ -392,8 +392,10 @@ describe('push channel', function () {
         createWebSocket: (url, init) => new WebSocket(url, { headers: init.headers }) as unknown as WebSocketLike,
         backoff: { initialMs: 50, maxMs: 1000 },
       });
-      // The client also syncs over HTTP after connecting; whether that works is
-      // the sync endpoint's business (its own tests), not the push channel's.
+      // The client pulls a sync after connecting and after each stale notice;
+      // the last step checks that the notice led to the face arriving.
+      let synced: () => void = () => {};
+      client.on('synced', () => synced());
       const connected = new Promise<ServerHello>((resolve) => client.on('connected', (e) => resolve(e.hello)));
       const notifications: GroupVersion[][] = [];
       let notified: () => void = () => {};
@@ -410,6 +412,13 @@ describe('push channel', function () {
         const bound = (await store.bind(DEFAULT_LIBRARY, group('tc_group'), faces[4]!))!;
         await Promise.race([got, sleep(5000)]);
         expect(notifications.flat()).to.deep.include({ groupName: 'tc_group', groupId: current.groupId, version: bound.change.version });
+        const deadline = Date.now() + 5000;
+        while (client.gallery.group('tc_group')?.version !== bound.change.version && Date.now() < deadline) {
+          await Promise.race([new Promise<void>((resolve) => (synced = resolve)), sleep(200)]);
+        }
+        const local = client.gallery.group('tc_group')!;
+        expect(local.version, 'synced after the notice').to.equal(bound.change.version);
+        expect([...local.faces.keys()]).to.deep.equal([faces[4]]);
       } finally {
         await client.close();
       }
