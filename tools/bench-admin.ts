@@ -23,20 +23,14 @@ import { availableParallelism, cpus, loadavg, platform, arch, tmpdir, totalmem }
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import sharp from 'sharp';
 import { FaceServer } from '../server/app.js';
 import { defaultConfig, type ServerConfig } from '../server/config.js';
 import { DEFAULT_LIBRARY, type FaceToken, type GroupName } from '../server/core/ids.js';
 import { createOnnxEngine } from '../models/index.js';
 import { syntheticFace } from '../test/helpers/synthetic-faces.js';
-import { personPhotoPath } from '../test/helpers/paths.js';
+import { ENROLLABLE, enrollablePhoto } from '../test/helpers/photos.js';
 import type { FaceStore } from '../storage/store.js';
 
-// Photos of ../shared/faces/people that pass every admission check once framed.
-const PHOTOS: ReadonlyArray<[string, number]> = [
-  ['amy', 2], ['bernadette', 1], ['howard', 1], ['leonard', 1],
-  ['penny', 1], ['raj', 1], ['sheldon', 1], ['stuart', 1],
-];
 const ADD_CONCURRENCY = [1, 2, 4];
 
 const { values } = parseArgs({
@@ -370,13 +364,7 @@ try {
 
   // ---- 2 + 3: face add over HTTP vs the engine pipeline --------------------
 
-  const photos = await Promise.all(PHOTOS.map(async ([person, n]) => {
-    const face = await sharp(personPhotoPath(person, n)).resize(300, 300).toBuffer();
-    return sharp(face)
-      .extend({ top: 200, bottom: 200, left: 200, right: 200, background: { r: 255, g: 255, b: 255 } })
-      .png()
-      .toBuffer();
-  }));
+  const photos = await Promise.all(ENROLLABLE.map(([person, n]) => enrollablePhoto(person, n)));
   const photoKiB = mean(photos.map((p) => p.length)) / 1024;
 
   const stages = { decode: [] as number[], detect: [] as number[], quality: [] as number[], embed: [] as number[] };

@@ -7,21 +7,10 @@ import { DEFAULT_LIBRARY, type GroupName } from '../../server/core/ids.js';
 import { faceCropRegion } from '../../server/core/geometry.js';
 import { FacePassClient } from '../helpers/facepass-client.js';
 import { readPersonPhoto, readScene } from '../helpers/paths.js';
+import { enrollablePhoto, WHITE } from '../helpers/photos.js';
 import { startTestServer, TEST_DEVICE_KEY, type TestServer } from '../helpers/test-server.js';
 
 const TOKEN = /^[A-Za-z0-9=_-]{24}$/;
-
-const WHITE = { r: 255, g: 255, b: 255 };
-
-/**
- * The shared 150x150 crops are tight; upscaled 2x and framed by a white border
- * (700x700), the face is well over FaceMin (100 px) and smaller than the image,
- * so the face crop is a real crop.
- */
-async function enrollablePhoto(person: string, n: number): Promise<Buffer> {
-  const face = await sharp(readPersonPhoto(person, n)).resize(300, 300).toBuffer();
-  return sharp(face).extend({ top: 200, bottom: 200, left: 200, right: 200, background: WHITE }).png().toBuffer();
-}
 
 describe('FacePass admin API', function () {
   let engine: FaceEngine;
