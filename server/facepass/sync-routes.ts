@@ -104,7 +104,9 @@ export function syncRouter(deps: SyncRouteDeps): Router {
     }
     const outcome: SyncOutcome = { groups: [], complete: false, bytes: 0 };
     const record = (succeeded: boolean) =>
-      deps.status.record(statusOf(request, who, outcome, succeeded)).catch((err) => deps.logger.error({ err }, "recording sync status failed"));
+      deps.status
+        .record(statusOf(request, who, outcome, succeeded))
+        .catch((err) => deps.logger.error({ err }, 'recording sync status failed'));
     // Recorded as a success just before the trailer goes out (so a status
     // query after the terminal's sync sees it); re-recorded as a failure if
     // the response then does not reach its end.

@@ -31,7 +31,6 @@ export interface GroupOutcome {
   groupId: number;
   localVersion: number;
   cloudVersion: number;
-  kind: keyof typeof SyncKind;
   facesSent: number;
   removalsSent: number;
 }
@@ -45,11 +44,6 @@ export interface SyncOutcome {
   /** Why the stream was aborted with an error frame, if it was. */
   error?: unknown;
 }
-
-const KIND_NAME = Object.fromEntries(Object.entries(SyncKind).map(([name, value]) => [value, name])) as Record<
-  number,
-  keyof typeof SyncKind
->;
 
 const KIND_OF_PLAN: Record<GroupPlan['kind'], SyncKind> = {
   GROUP_GONE: SyncKind.GroupGone,
@@ -136,7 +130,6 @@ export class SyncService {
       groupId: request.groupId ?? 0,
       localVersion: request.localVersion,
       cloudVersion: 0,
-      kind: KIND_NAME[KIND_OF_PLAN[plan.kind]]!,
       facesSent: 0,
       removalsSent: 0,
     };
