@@ -100,6 +100,26 @@ export function sampleInto(pyr: Pyramid, spec: SampleSpec, out: Float32Array, of
   else sampleAffine(src, map, spec, out, offset);
 }
 
+/**
+ * The channel layout and per-channel normalisation of a SampleSpec, read once
+ * per call so the per-pixel loops work on plain locals (gray and gray3 use
+ * only channel 0).
+ */
+function channelPlan(spec: SampleSpec) {
+  const gray = spec.channels === 'gray' || spec.channels === 'gray3';
+  return {
+    gray,
+    gray3: spec.channels === 'gray3',
+    bgr: spec.channels === 'bgr',
+    m0: spec.mean[0]!,
+    s0: spec.scale[0]!,
+    m1: gray ? 0 : spec.mean[1]!,
+    s1: gray ? 0 : spec.scale[1]!,
+    m2: gray ? 0 : spec.mean[2]!,
+    s2: gray ? 0 : spec.scale[2]!,
+  };
+}
+
 /** General affine (rotation, for alignment): per-pixel bilinear interpolation. */
 function sampleAffine(src: RgbPlane, map: Affine, spec: SampleSpec, out: Float32Array, offset: number): void {
   const [a, b, c, d, e, f] = map;
@@ -108,12 +128,7 @@ function sampleAffine(src: RgbPlane, map: Affine, spec: SampleSpec, out: Float32
   const outW = spec.width, outH = spec.height, plane = outW * outH;
   const replicate = spec.border === 'replicate';
   const fill = replicate ? 0 : (spec.border as number);
-  const gray = spec.channels === 'gray' || spec.channels === 'gray3';
-  const gray3 = spec.channels === 'gray3';
-  const bgr = spec.channels === 'bgr';
-  const m0 = spec.mean[0]!, s0 = spec.scale[0]!;
-  const m1 = gray ? 0 : spec.mean[1]!, s1 = gray ? 0 : spec.scale[1]!;
-  const m2 = gray ? 0 : spec.mean[2]!, s2 = gray ? 0 : spec.scale[2]!;
+  const { gray, gray3, bgr, m0, s0, m1, s1, m2, s2 } = channelPlan(spec);
 
   // Everything below is plain locals (no closures: variables captured by a
   // closure live on the heap and slow the per-pixel path several times).
@@ -220,12 +235,7 @@ function sampleAxisAligned(src: RgbPlane, map: Affine, spec: SampleSpec, out: Fl
   // Source row index after border handling (-1 = outside).
   const rowIndex = (y: number) => (replicate ? (y < 0 ? 0 : y >= H ? H - 1 : y) : y < 0 || y >= H ? -1 : y);
 
-  const gray = spec.channels === 'gray' || spec.channels === 'gray3';
-  const gray3 = spec.channels === 'gray3';
-  const bgr = spec.channels === 'bgr';
-  const m0 = spec.mean[0]!, s0 = spec.scale[0]!;
-  const m1 = gray ? 0 : spec.mean[1]!, s1 = gray ? 0 : spec.scale[1]!;
-  const m2 = gray ? 0 : spec.mean[2]!, s2 = gray ? 0 : spec.scale[2]!;
+  const { gray, gray3, bgr, m0, s0, m1, s1, m2, s2 } = channelPlan(spec);
 
   // Columns whose interpolation touches the image; outside them (constant
   // border only) every output value is the normalised fill.
