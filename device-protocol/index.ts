@@ -44,6 +44,7 @@ export type {
 } from './frames.js';
 export type { StreamCounts } from './order.js';
 export { SyncStreamWriter, type HeaderInput, type WriterOptions } from './writer.js';
+export { GroupBodyEncoder, type EncodedGroupBody } from './group-body.js';
 export { decodeSyncStream, SyncStreamDecoder, type DecoderOptions, type SyncFrame } from './decoder.js';
 export {
   closeCodeFor,

@@ -9,7 +9,7 @@
 // It also keeps the counts the trailer must carry.
 import { FrameType, SyncKind } from './constants.js';
 import { syncError, SyncErrorCode } from './errors.js';
-import type { Frame } from './frames.js';
+import type { Frame, GroupResult } from './frames.js';
 
 export interface StreamCounts {
   groupCount: number;
@@ -18,6 +18,26 @@ export interface StreamCounts {
 }
 
 type Phase = 'start' | 'groups' | 'done';
+
+/** What the order check needs of a frame: its type, the group result, the number of records. */
+interface FrameSummary {
+  type: Frame<unknown>['type'];
+  group?: GroupResult;
+  items: number;
+}
+
+function summarize(frame: Frame<unknown>): FrameSummary {
+  switch (frame.type) {
+    case FrameType.Group:
+      return { type: frame.type, group: frame.group, items: 0 };
+    case FrameType.Faces:
+      return { type: frame.type, items: frame.faces.length };
+    case FrameType.Removed:
+      return { type: frame.type, items: frame.faceTokens.length };
+    default:
+      return { type: frame.type, items: 0 };
+  }
+}
 
 export class FrameOrder {
   #phase: Phase = 'start';
@@ -38,15 +58,23 @@ export class FrameOrder {
 
   /** Throws SYNC_ERR_BAD_ORDER if a frame of this type may not come next. Changes nothing. */
   check(frame: Frame<unknown>): void {
-    this.#visit(frame, false);
+    this.#visit(summarize(frame), false);
   }
 
   /** Throws SYNC_ERR_BAD_ORDER if `frame` may not come next; otherwise records it. */
   accept(frame: Frame<unknown>): void {
-    this.#visit(frame, true);
+    this.#visit(summarize(frame), true);
   }
 
-  #visit(frame: Frame<unknown>, record: boolean): void {
+  /**
+   * Records a run of already-encoded FaceBatch or RemovedBatch frames holding
+   * `items` records in all (a pre-encoded group body), with the same checks.
+   */
+  acceptRun(type: typeof FrameType.Faces | typeof FrameType.Removed, items: number): void {
+    this.#visit({ type, items }, true);
+  }
+
+  #visit(frame: FrameSummary, record: boolean): void {
     const fail = (why: string): never => {
       throw syncError(SyncErrorCode.BadOrder, why, { type: frame.type });
     };
@@ -60,7 +88,7 @@ export class FrameOrder {
         if (record) this.#phase = 'groups';
         return;
       case FrameType.Group: {
-        const { kind, snapshot } = frame.group;
+        const { kind, snapshot } = frame.group!;
         if (snapshot && kind !== SyncKind.Full && kind !== SyncKind.Reset) {
           fail('a snapshot reference is only allowed with FULL or RESET');
         }
@@ -77,13 +105,13 @@ export class FrameOrder {
         }
         if (this.#hasSnapshot) fail('face records are not allowed inline when the group has a snapshot reference');
         if (this.#sawRemoved) fail('face records must come before the removed tokens of their group');
-        if (record) this.#counts.faceCount += frame.faces.length;
+        if (record) this.#counts.faceCount += frame.items;
         return;
       case FrameType.Removed:
         if (this.#kind !== SyncKind.Delta) fail('removed tokens are only allowed after a DELTA group result');
         if (!record) return;
         this.#sawRemoved = true;
-        this.#counts.removedCount += frame.faceTokens.length;
+        this.#counts.removedCount += frame.items;
         return;
       case FrameType.Trailer:
       case FrameType.Error:

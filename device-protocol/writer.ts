@@ -14,18 +14,12 @@
 // On a failure after the first write, send w.abort(code, message) and end the
 // response; never finish() a stream that is missing data.
 import { crc32 } from 'node:zlib';
-import {
-  FrameType,
-  MAX_FRAME_BYTES,
-  PROTOCOL_VERSION_MAX,
-  TARGET_FRAME_BYTES,
-  type FeatureEncoding,
-} from './constants.js';
+import { FrameType, MAX_FRAME_BYTES, PROTOCOL_VERSION_MAX, TARGET_FRAME_BYTES } from './constants.js';
 import { syncError, SyncErrorCode } from './errors.js';
-import { encodedFeatureLength, encodeFeature } from './features.js';
+import { faceFrames, removedFrames, type BatchLimits, type FeatureLayout } from './batches.js';
 import { encodeFrame, type FaceRecord, type GroupResult, type StreamHeader, type WireFrame } from './frames.js';
+import { bodyFrameRuns, type EncodedGroupBody } from './group-body.js';
 import { FrameOrder, type StreamCounts } from './order.js';
-import { varintLength } from './varint.js';
 
 export interface WriterOptions {
   /** Hard limit per frame (default MAX_FRAME_BYTES, 1 MiB); a record that cannot fit throws. */
@@ -39,22 +33,16 @@ export type HeaderInput = Omit<StreamHeader, 'protocolVersion'> & { protocolVers
 
 const EMPTY = new Uint8Array(0);
 
-/** Bytes of a length-delimited field (tag < 16) holding `length` bytes. */
-const fieldSize = (length: number): number => 1 + varintLength(length) + length;
-const stringFieldSize = (value: string): number => fieldSize(Buffer.byteLength(value, 'utf8'));
-
 export class SyncStreamWriter {
   readonly #order = new FrameOrder();
-  readonly #maxFrameBytes: number;
-  readonly #targetFrameBytes: number;
-  #encoding: FeatureEncoding = 'float32';
-  #featureDim = 0;
+  readonly #limits: BatchLimits;
+  #layout: FeatureLayout = { featureEncoding: 'float32', featureDim: 0 };
   #crc = 0;
   #bytesWritten = 0;
 
   constructor(options: WriterOptions = {}) {
-    this.#maxFrameBytes = options.maxFrameBytes ?? MAX_FRAME_BYTES;
-    this.#targetFrameBytes = Math.min(options.targetFrameBytes ?? TARGET_FRAME_BYTES, this.#maxFrameBytes);
+    const maxFrameBytes = options.maxFrameBytes ?? MAX_FRAME_BYTES;
+    this.#limits = { maxFrameBytes, targetFrameBytes: Math.min(options.targetFrameBytes ?? TARGET_FRAME_BYTES, maxFrameBytes) };
   }
 
   /** Bytes returned so far. */
@@ -72,8 +60,7 @@ export class SyncStreamWriter {
       throw new RangeError(`featureDim must be a non-negative integer, got ${header.featureDim}`);
     }
     const bytes = this.#emit({ type: FrameType.Header, header });
-    this.#encoding = header.featureEncoding;
-    this.#featureDim = header.featureDim;
+    this.#layout = { featureEncoding: header.featureEncoding, featureDim: header.featureDim };
     return bytes;
   }
 
@@ -89,64 +76,36 @@ export class SyncStreamWriter {
   faces(batch: readonly FaceRecord[]): Uint8Array {
     if (batch.length === 0) return EMPTY;
     this.#order.check({ type: FrameType.Faces, faces: [] });
-    if (this.#featureDim === 0) throw syncError(SyncErrorCode.BadFeature, 'faces need a header with featureDim > 0');
-    // Encode and check every record before emitting any frame, so a bad
+    // faceFrames() checks every record before returning any frame, so a bad
     // record leaves the stream exactly as it was.
-    const featureField = fieldSize(encodedFeatureLength(this.#featureDim, this.#encoding));
-    const entries = batch.map((face) => {
-      if (face.feature.length !== this.#featureDim) {
-        throw syncError(
-          SyncErrorCode.BadFeature,
-          `feature of ${face.faceToken} has ${face.feature.length} components, the header says ${this.#featureDim}`,
-        );
-      }
-      const record: FaceRecord<Uint8Array> = {
-        faceToken: face.faceToken,
-        ...(face.userId !== undefined ? { userId: face.userId } : {}),
-        ...(face.userInfo !== undefined ? { userInfo: face.userInfo } : {}),
-        feature: encodeFeature(face.feature, this.#encoding),
-      };
-      const recordBytes =
-        stringFieldSize(record.faceToken) +
-        (record.userId !== undefined ? stringFieldSize(record.userId) : 0) +
-        (record.userInfo !== undefined ? stringFieldSize(record.userInfo) : 0) +
-        featureField;
-      return { item: record, bytes: fieldSize(recordBytes) };
-    });
-    return concat(this.#batches(entries, (faces) => ({ type: FrameType.Faces, faces })));
+    return concat(faceFrames(batch, this.#layout, this.#limits).map((frame) => this.#emit(frame)));
   }
 
   /** Face tokens removed from the current group (DELTA only), cut into frames like faces(). */
   removed(faceTokens: readonly string[]): Uint8Array {
-    const entries = faceTokens.map((token) => ({ item: token, bytes: stringFieldSize(token) }));
-    return concat(this.#batches(entries, (tokens) => ({ type: FrameType.Removed, faceTokens: tokens })));
+    return concat(removedFrames(faceTokens, this.#limits).map((frame) => this.#emit(frame)));
   }
 
-  /** Cuts entries (each with its encoded size inside the batch message) into frames of at most targetFrameBytes. */
-  #batches<T>(entries: { item: T; bytes: number }[], frame: (items: T[]) => WireFrame): Uint8Array[] {
-    // A single entry too large for any frame: refuse before emitting anything.
-    const largest = entries.reduce((max, e) => Math.max(max, e.bytes), 0);
-    if (fieldSize(largest) > this.#maxFrameBytes) {
-      throw syncError(SyncErrorCode.FrameTooLarge, `a record of ${largest} bytes cannot fit a frame of ${this.#maxFrameBytes}`, {
-        length: largest,
-        limit: this.#maxFrameBytes,
-      });
+  /**
+   * A group body encoded earlier by a GroupBodyEncoder (for example, cached),
+   * in place of faces() and removed() calls. Its encoding and dimension must
+   * be this stream's; the order, counts and CRC are kept as if its frames
+   * had been written one by one.
+   */
+  body(body: EncodedGroupBody): Uint8Array {
+    if (body.faceCount > 0 && (body.featureEncoding !== this.#layout.featureEncoding || body.featureDim !== this.#layout.featureDim)) {
+      throw syncError(
+        SyncErrorCode.BadFeature,
+        `group body is ${body.featureEncoding}/${body.featureDim}, the stream is ${this.#layout.featureEncoding}/${this.#layout.featureDim}`,
+      );
     }
-    const parts: Uint8Array[] = [];
-    let items: T[] = [];
-    let batchBytes = 0;
-    for (const { item, bytes } of entries) {
-      // fieldSize(): the batch message nested in its Frame field.
-      if (items.length > 0 && fieldSize(batchBytes + bytes) > this.#targetFrameBytes) {
-        parts.push(this.#emit(frame(items)));
-        items = [];
-        batchBytes = 0;
-      }
-      items.push(item);
-      batchBytes += bytes;
-    }
-    if (items.length > 0) parts.push(this.#emit(frame(items)));
-    return parts;
+    const runs = bodyFrameRuns(body);
+    // Check the whole run before recording any of it.
+    for (const run of runs) this.#order.check(run.type === FrameType.Faces ? { type: run.type, faces: [] } : { type: run.type, faceTokens: [] });
+    for (const run of runs) this.#order.acceptRun(run.type, run.items);
+    this.#crc = crc32(body.bytes, this.#crc);
+    this.#bytesWritten += body.bytes.length;
+    return body.bytes;
   }
 
   /** The trailer: counts and the CRC-32 of everything written before it. Nothing may follow. */
@@ -163,7 +122,7 @@ export class SyncStreamWriter {
   #emit(frame: WireFrame): Uint8Array {
     // Encode before accepting, so a frame that is too large leaves the
     // writer's state (order, counts, CRC) as it was.
-    const bytes = encodeFrame(frame, this.#maxFrameBytes);
+    const bytes = encodeFrame(frame, this.#limits.maxFrameBytes);
     this.#order.accept(frame);
     this.#crc = crc32(bytes, this.#crc);
     this.#bytesWritten += bytes.length;

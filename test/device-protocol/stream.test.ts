@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import protobuf from 'protobufjs';
 import {
   decodeSyncStream,
+  GroupBodyEncoder,
   digestOf,
   FrameType,
   SyncErrorCode,
@@ -136,6 +137,54 @@ describe('SyncStreamWriter', () => {
     expectCode(() => w.faces([face('a', { userInfo: 'x'.repeat(2000) })]), SyncErrorCode.FrameTooLarge);
     expectCode(() => w.faces([face('a', {}, 4)]), SyncErrorCode.BadFeature);
     expect(w.counts.faceCount).to.equal(0);
+  });
+
+  describe('pre-encoded group bodies', () => {
+    const layout = { featureEncoding: 'int8', featureDim: 128 } as const;
+    const header = { searchModel: 'm', serverTimeMs: 5, ...layout };
+    const delta = { groupName: 'g', groupId: 1, cloudVersion: 9, localVersion: 4, kind: SyncKind.Delta, faceCount: 300, tokenDigest: 7n };
+    const upserts = Array.from({ length: 300 }, (_, i) => face(`t${i}`, { userId: `u${i}` }, 128));
+    const removals = Array.from({ length: 50 }, (_, i) => `gone-${i}`);
+
+    it('splices into a stream byte for byte as if faces() and removed() had written it', () => {
+      const direct = new SyncStreamWriter({ targetFrameBytes: 8192 });
+      const expected = concatBytes(
+        direct.header(header), direct.groupResult(delta), direct.faces(upserts.slice(0, 120)), direct.faces(upserts.slice(120)),
+        direct.removed(removals), direct.finish(),
+      );
+      const body = new GroupBodyEncoder(layout, { targetFrameBytes: 8192 }).faces(upserts.slice(0, 120)).faces(upserts.slice(120)).removed(removals).finish();
+      expect([body.faceCount, body.removedCount]).to.deep.equal([300, 50]);
+      // Two streams share one body; each has its own CRC and counts.
+      for (let i = 0; i < 2; i++) {
+        const w = new SyncStreamWriter({ targetFrameBytes: 8192 });
+        const bytes = concatBytes(w.header(header), w.groupResult(delta), w.body(body), w.finish());
+        expect(hex(bytes)).to.equal(hex(expected));
+        expect(decodeAll(bytes).filter((f) => f.type === FrameType.Faces).length).to.be.greaterThan(1);
+      }
+    });
+
+    it('is refused where its frames may not stand or its encoding differs, leaving the stream unchanged', () => {
+      const body = new GroupBodyEncoder(layout).faces(upserts.slice(0, 3)).removed(['x']).finish();
+      const w = new SyncStreamWriter();
+      w.header(header);
+      w.groupResult({ ...delta, kind: SyncKind.Full, localVersion: 0 });
+      // FULL takes faces but no removals: nothing of the body may be recorded.
+      expectCode(() => w.body(body), SyncErrorCode.BadOrder);
+      expect(w.counts).to.deep.include({ faceCount: 0, removedCount: 0 });
+      const float32 = new GroupBodyEncoder({ featureEncoding: 'float32', featureDim: 128 }).faces(upserts.slice(0, 1)).finish();
+      expectCode(() => w.body(float32), SyncErrorCode.BadFeature);
+      const bytesBefore = w.bytesWritten;
+      w.body(new GroupBodyEncoder(layout).faces(upserts.slice(0, 2)).finish());
+      expect(w.counts.faceCount).to.equal(2);
+      expect(w.bytesWritten).to.be.greaterThan(bytesBefore);
+    });
+
+    it('keeps faces before removals and cannot be extended once finished', () => {
+      const encoder = new GroupBodyEncoder(layout).removed(['a']);
+      expectCode(() => encoder.faces(upserts.slice(0, 1)), SyncErrorCode.BadOrder);
+      encoder.finish();
+      expectCode(() => encoder.removed(['b']), SyncErrorCode.BadOrder);
+    });
   });
 
   it('ends a failed stream with an error frame that the decoder reports', () => {
