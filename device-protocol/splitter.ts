@@ -7,7 +7,7 @@
 // any of the frame's body is buffered. A body that arrives in pieces is copied
 // once into a buffer of its final size (no repeated concatenation); a body
 // that lies wholly inside one chunk is not copied at all.
-import { crc32 } from 'node:zlib';
+import { updateCrc32 } from './crc.js';
 import { MAX_FRAME_BYTES } from './constants.js';
 import { syncError, SyncErrorCode } from './errors.js';
 import { MAX_VARINT32_BYTES } from './varint.js';
@@ -90,7 +90,7 @@ export class FrameSplitter {
 
   #complete(body: Uint8Array): RawFrame {
     const crcBefore = this.#crc;
-    this.#crc = crc32(body, crc32(this.#prefix.subarray(0, this.#prefixLength), crcBefore));
+    this.#crc = updateCrc32(body, updateCrc32(this.#prefix.subarray(0, this.#prefixLength), crcBefore));
     this.#prefixLength = 0;
     this.#length = 0;
     return { body, crcBefore };

@@ -13,7 +13,7 @@
 //
 // On a failure after the first write, send w.abort(code, message) and end the
 // response; never finish() a stream that is missing data.
-import { crc32 } from 'node:zlib';
+import { updateCrc32 } from './crc.js';
 import { FrameType, MAX_FRAME_BYTES, PROTOCOL_VERSION_MAX, TARGET_FRAME_BYTES } from './constants.js';
 import { syncError, SyncErrorCode } from './errors.js';
 import { faceFrames, removedFrames, type BatchLimits, type FeatureLayout } from './batches.js';
@@ -103,7 +103,7 @@ export class SyncStreamWriter {
     // Check the whole run before recording any of it.
     for (const run of runs) this.#order.check(run.type === FrameType.Faces ? { type: run.type, faces: [] } : { type: run.type, faceTokens: [] });
     for (const run of runs) this.#order.acceptRun(run.type, run.items);
-    this.#crc = crc32(body.bytes, this.#crc);
+    this.#crc = updateCrc32(body.bytes, this.#crc);
     this.#bytesWritten += body.bytes.length;
     return body.bytes;
   }
@@ -124,7 +124,7 @@ export class SyncStreamWriter {
     // writer's state (order, counts, CRC) as it was.
     const bytes = encodeFrame(frame, this.#limits.maxFrameBytes);
     this.#order.accept(frame);
-    this.#crc = crc32(bytes, this.#crc);
+    this.#crc = updateCrc32(bytes, this.#crc);
     this.#bytesWritten += bytes.length;
     return bytes;
   }

@@ -179,6 +179,19 @@ describe('SyncStreamWriter', () => {
       expect(w.bytesWritten).to.be.greaterThan(bytesBefore);
     });
 
+    it('keeps the running CRC across an empty body, whatever memory backs it', () => {
+      // zlib's crc32 restarts from 0 on an empty view of a buffer-less ArrayBuffer: see crc.ts.
+      const empties = [
+        new GroupBodyEncoder(layout).finish(),
+        { ...layout, faceCount: 0, removedCount: 0, bytes: new Uint8Array(new ArrayBuffer(0)) },
+      ];
+      for (const body of empties) {
+        const w = new SyncStreamWriter();
+        const bytes = concatBytes(w.header(header), w.groupResult({ ...delta, faceCount: 0 }), w.body(body), w.finish());
+        expect(() => decodeAll(bytes)).to.not.throw();
+      }
+    });
+
     it('keeps faces before removals and cannot be extended once finished', () => {
       const encoder = new GroupBodyEncoder(layout).removed(['a']);
       expectCode(() => encoder.faces(upserts.slice(0, 1)), SyncErrorCode.BadOrder);
