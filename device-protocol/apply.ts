@@ -56,6 +56,8 @@ export interface GroupSyncReport {
   removed: number;
   /** The records came from a snapshot download. */
   viaSnapshot: boolean;
+  /** Requests the snapshot download took, resumptions included (0 without a snapshot). */
+  snapshotRequests: number;
   /** Set when the local copy disagrees with the server's count or digest; the group now has version 0 and no id. */
   mismatch?: MismatchReason;
 }
@@ -69,6 +71,8 @@ export interface SyncReport {
   needsResync: boolean;
   /** Bytes of the response body (snapshots not included). */
   bytes: number;
+  /** Bytes of snapshot bodies received, over all their requests. */
+  snapshotBytes: number;
 }
 
 interface StagedGroup {
@@ -78,6 +82,8 @@ interface StagedGroup {
   digest: bigint;
   upserted: number;
   removed: number;
+  snapshotRequests: number;
+  snapshotBytes: number;
 }
 
 /** Inserts or replaces faces, keeping the digest current (digest.ts: it is a sum, so it updates in O(1) per face). */
@@ -161,6 +167,8 @@ class Stage {
       digest: full ? EMPTY_DIGEST : before.digest,
       upserted: 0,
       removed: 0,
+      snapshotRequests: 0,
+      snapshotBytes: 0,
     };
     this.staged.push(staged);
     return staged;
@@ -213,6 +221,7 @@ export async function applySyncStream(
       upserted: s.upserted,
       removed: s.removed,
       viaSnapshot: result.snapshot !== undefined,
+      snapshotRequests: s.snapshotRequests,
       ...(mismatch ? { mismatch } : {}),
     });
   }
@@ -228,6 +237,7 @@ export async function applySyncStream(
     groups: reports,
     needsResync: reports.some((r) => r.mismatch !== undefined),
     bytes: decoder.bytesReceived,
+    snapshotBytes: stage.staged.reduce((sum, s) => sum + s.snapshotBytes, 0),
   };
 }
 
@@ -262,5 +272,7 @@ async function fillFromSnapshot(s: StagedGroup, header: StreamHeader, options: A
       group: result.groupName,
     });
   }
+  s.snapshotRequests = content.requests;
+  s.snapshotBytes = content.bytesTransferred;
   upsert(s, content.faces);
 }

@@ -31,6 +31,8 @@ export interface SnapshotContent {
   faces: FaceRecord[];
   /** Requests it took (1 when nothing broke). */
   requests: number;
+  /** Body bytes received over all requests (more than the snapshot's size when a download started over). */
+  bytesTransferred: number;
 }
 
 const DEFAULT_ATTEMPTS = 4;
@@ -60,6 +62,7 @@ export async function downloadSnapshot(ref: SnapshotRef, options: SnapshotOption
   let etag = strong(ref.etag);
   let progress = fresh();
   let lastError: unknown;
+  let bytesTransferred = 0;
 
   for (let request = 1; request <= attempts; request++) {
     if (options.signal?.aborted) throw syncError(SyncErrorCode.Closed, 'snapshot download aborted');
@@ -101,6 +104,7 @@ export async function downloadSnapshot(ref: SnapshotRef, options: SnapshotOption
     const resumed = res.status === 206;
     try {
       for await (const chunk of bodyChunks(res.body)) {
+        bytesTransferred += chunk.length;
         for (const frame of progress.decoder.push(chunk)) {
           if (frame.type === FrameType.Header) progress.header = frame.header;
           else if (frame.type === FrameType.Faces) progress.faces.push(...frame.faces);
@@ -129,7 +133,7 @@ export async function downloadSnapshot(ref: SnapshotRef, options: SnapshotOption
     if (ref.byteLength > 0 && decoder.bytesReceived !== ref.byteLength) {
       throw syncError(SyncErrorCode.Inconsistent, `snapshot is ${decoder.bytesReceived} bytes, its reference says ${ref.byteLength}`);
     }
-    return { header: header!, group, faces, requests: request };
+    return { header: header!, group, faces, requests: request, bytesTransferred };
   }
   throw syncError(SyncErrorCode.Snapshot, `snapshot ${url.href} incomplete after ${attempts} requests`, { url: url.href }, lastError);
 }

@@ -19,7 +19,11 @@ import type { FaceEngine } from '../models/engine.js';
 import { createOnnxEngine } from '../models/index.js';
 import type { FaceStore } from '../storage/store.js';
 import { openLmdbStore, openLmdbSyncStatus, type SyncStatusStore } from '../storage/index.js';
-import { SyncService } from './sync/sync-service.js';
+import { SyncService, SYNC_DEFAULTS } from './sync/sync-service.js';
+import { GroupBodyCache } from './sync/body-cache.js';
+import { SnapshotStore } from './sync/snapshot-store.js';
+import { WireFaceReader } from './sync/wire-faces.js';
+import { registerSyncMetrics } from './sync-metrics.js';
 import { syncRouter } from './facepass/sync-routes.js';
 import { SERVER_VERSION } from './version.js';
 import { PushHub, type PushHubOptions } from './push/index.js';
@@ -45,6 +49,8 @@ export class FaceServer {
     readonly keys: AccessKeys,
     readonly store: FaceStore,
     private readonly syncStatus: SyncStatusStore,
+    readonly snapshots: SnapshotStore,
+    readonly syncBodies: GroupBodyCache,
     readonly engine: FaceEngine,
     private readonly ownsEngine: boolean,
     readonly httpServer: Server,
@@ -58,15 +64,27 @@ export class FaceServer {
     const keys = resolveAccessKeys(config.dataDir, config.adminKey, config.deviceKey);
 
     const engine = options.engine ?? (await createOnnxEngine({ modelDir: config.modelDir, intraOpThreads: config.engineThreads }));
-    let store: FaceStore;
+    let store: FaceStore | undefined;
     let syncStatus: SyncStatusStore;
+    let snapshots: SnapshotStore;
     try {
       store = await openLmdbStore({ path: join(config.dataDir, 'store') });
       syncStatus = await openLmdbSyncStatus({ path: join(config.dataDir, 'sync-status') });
+      snapshots = await SnapshotStore.open({
+        dir: join(config.dataDir, 'snapshots'),
+        store,
+        faces: new WireFaceReader(store, engine.searchModel, engine.featureLength, SYNC_DEFAULTS.pageSize),
+        searchModel: engine.searchModel,
+        featureDim: engine.featureLength,
+        retainMs: config.sync.snapshotRetainMs,
+        logger,
+      });
     } catch (err) {
+      await store?.close();
       if (!options.engine) await engine.close();
       throw err;
     }
+    const syncBodies = new GroupBodyCache(config.sync.bodyCacheBytes);
 
     const auth = new Authenticator(config.auth, keys);
     const metrics = new ServerMetrics();
@@ -98,7 +116,11 @@ export class FaceServer {
       config,
       auth,
       logger,
-      sync: new SyncService(store, engine.searchModel, engine.featureLength),
+      sync: new SyncService(
+        { store, searchModel: engine.searchModel, featureDim: engine.featureLength, bodies: syncBodies, snapshots },
+        { snapshotThreshold: config.sync.snapshotThreshold },
+      ),
+      snapshots,
       status: syncStatus,
     });
     const ops = new Router();
@@ -123,15 +145,20 @@ export class FaceServer {
     // Push channel: every upgrade request goes to the hub (auth and path are checked there).
     const push = new PushHub({ auth, store, searchModel: engine.searchModel, logger }, options.push);
     httpServer.on('upgrade', (req, socket, head) => push.handleUpgrade(req, socket, head));
+    registerSyncMetrics(metrics, { push, bodies: syncBodies, snapshots });
 
     const timers: NodeJS.Timeout[] = [];
-    const server = new FaceServer(config, logger, keys, store, syncStatus, engine, !options.engine, httpServer, timers);
+    const server = new FaceServer(config, logger, keys, store, syncStatus, snapshots, syncBodies, engine, !options.engine, httpServer, timers);
     server.push = push;
     if (config.compaction.intervalMs > 0) {
       const timer = setInterval(() => void server.compact(), config.compaction.intervalMs);
       timer.unref();
       timers.push(timer);
     }
+    // Often enough that a superseded snapshot outlives retainMs by at most a quarter of it.
+    const sweep = setInterval(() => void server.sweepSnapshots(), Math.max(1000, Math.min(60_000, config.sync.snapshotRetainMs / 4)));
+    sweep.unref();
+    timers.push(sweep);
     await new Promise<void>((resolve, reject) => {
       httpServer.once('error', reject);
       httpServer.listen(config.port, config.host, () => {
@@ -160,6 +187,15 @@ export class FaceServer {
     }
   }
 
+  private async sweepSnapshots(): Promise<void> {
+    try {
+      const deleted = await this.snapshots.sweep();
+      if (deleted > 0) this.logger.info({ deleted }, 'superseded snapshots deleted');
+    } catch (err) {
+      this.logger.error({ err }, 'snapshot sweep failed');
+    }
+  }
+
   /**
    * Stops accepting connections, lets in-flight requests finish (up to
    * shutdownGraceMs), then closes the store and (if owned) the engine.
@@ -178,6 +214,7 @@ export class FaceServer {
     await this.push.close();
     await closed;
     clearTimeout(grace);
+    await this.snapshots.close();
     await this.syncStatus.close();
     await this.store.close();
     if (this.ownsEngine) await this.engine.close();

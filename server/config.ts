@@ -26,6 +26,15 @@ export interface AdmissionPolicy {
   maxBrightnessStd: number;
 }
 
+export interface SyncPolicy {
+  /** FULL copies of groups with more faces than this come as snapshot files. Env SNAPSHOT_THRESHOLD, default 2000. */
+  snapshotThreshold: number;
+  /** How long a snapshot stays downloadable after its group changed, ms. Env SNAPSHOT_RETAIN_MINUTES, default 10. */
+  snapshotRetainMs: number;
+  /** Memory for encoded deltas and small full copies shared between terminals. Env SYNC_CACHE_MB, default 64; 0 = off. */
+  bodyCacheBytes: number;
+}
+
 export interface ServerConfig {
   /** TCP port; 0 picks a free one (tests). Env PORT, default 8300. */
   port: number;
@@ -50,13 +59,21 @@ export interface ServerConfig {
   /** Image limits for FacePass face add (spec: <= 4 MB, <= 4096*4096 pixels, png/jpg). */
   faceAddImage: DecodeLimits;
   admission: AdmissionPolicy;
-  /** Change-log compaction bounds, and how often to run it (ms; 0 = never). */
+  /**
+   * Change-log compaction bounds, and how often to run it (ms; 0 = never).
+   * Env CHANGELOG_KEEP (changes per group kept whole, default 10000),
+   * CHANGELOG_MAX_AGE_HOURS (default 720 = 30 days), COMPACTION_INTERVAL_MINUTES (default 60).
+   */
   compaction: CompactionPolicy & { intervalMs: number };
+  /** Terminal sync (PROTOCOL.md §6, §11). */
+  sync: SyncPolicy;
   /** How long SIGTERM waits for in-flight requests before closing anyway, ms. */
   shutdownGraceMs: number;
 }
 
 const MiB = 1024 * 1024;
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
 
 export function defaultConfig(): ServerConfig {
   return {
@@ -81,7 +98,8 @@ export function defaultConfig(): ServerConfig {
       maxBrightness: 210,
       maxBrightnessStd: 80,
     },
-    compaction: { keepChangesPerGroup: 10_000, maxAgeMs: 30 * 24 * 3600_000, intervalMs: 3600_000 },
+    compaction: { keepChangesPerGroup: 10_000, maxAgeMs: 30 * 24 * HOUR, intervalMs: HOUR },
+    sync: { snapshotThreshold: 2000, snapshotRetainMs: 10 * MINUTE, bodyCacheBytes: 64 * MiB },
     shutdownGraceMs: 10_000,
   };
 }
@@ -120,6 +138,14 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ServerConfig {
   config.auth = auth;
   config.adminKey = env.ADMIN_KEY || undefined;
   config.deviceKey = env.DEVICE_KEY || undefined;
+
+  const { compaction, sync } = config;
+  compaction.keepChangesPerGroup = intFrom(env, 'CHANGELOG_KEEP', compaction.keepChangesPerGroup, 0, 1e9);
+  compaction.maxAgeMs = intFrom(env, 'CHANGELOG_MAX_AGE_HOURS', compaction.maxAgeMs / HOUR, 0, 1e6) * HOUR;
+  compaction.intervalMs = intFrom(env, 'COMPACTION_INTERVAL_MINUTES', compaction.intervalMs / MINUTE, 0, 1e6) * MINUTE;
+  sync.snapshotThreshold = intFrom(env, 'SNAPSHOT_THRESHOLD', sync.snapshotThreshold, 0, 1e9);
+  sync.snapshotRetainMs = intFrom(env, 'SNAPSHOT_RETAIN_MINUTES', sync.snapshotRetainMs / MINUTE, 1, 1e6) * MINUTE;
+  sync.bodyCacheBytes = intFrom(env, 'SYNC_CACHE_MB', sync.bodyCacheBytes / MiB, 0, 1e6) * MiB;
   validateConfig(config);
   return config;
 }

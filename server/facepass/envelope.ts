@@ -13,11 +13,15 @@ export interface FacePassState {
   receivedAt: number;
 }
 
-/** A handler's success: the `data` object, a file to send as is, or a binary stream. */
+/** A handler that wrote the whole response itself (status, headers, body) returns this. */
+export const RESPONDED = Object.freeze({ responded: true });
+
+/** A handler's success: the `data` object, a file to send as is, a binary stream, or RESPONDED. */
 export type FacePassResult =
   | Record<string, unknown>
   | { file: Uint8Array; mime: string }
-  | { stream: Readable; mime: string };
+  | { stream: Readable; mime: string }
+  | typeof RESPONDED;
 
 const isFile = (result: FacePassResult): result is { file: Uint8Array; mime: string } =>
   'file' in result && result.file instanceof Uint8Array && typeof result.mime === 'string';
@@ -67,6 +71,7 @@ export function facepassRoute(
         throw new FaceError(ErrorCode.Unauthorized, 'missing or wrong access key');
       }
       const result = await handler(ctx);
+      if (result === RESPONDED) return;
       if (isStream(result)) {
         ctx.status = 200;
         ctx.type = result.mime;

@@ -13,13 +13,16 @@ import type { Authenticator } from '../http/auth.js';
 import { readJsonObject } from '../http/body.js';
 import type { SyncOutcome, SyncService } from '../sync/sync-service.js';
 import type { DeviceSyncStatus, SyncStatusStore } from '../../storage/sync-status.js';
-import { facepassRoute } from './envelope.js';
+import { facepassNotFound, facepassRoute, RESPONDED } from './envelope.js';
+import { SNAPSHOT_PATH, type SnapshotStore } from '../sync/snapshot-store.js';
+import { sendRangedFile } from '../http/ranged-file.js';
 
 export interface SyncRouteDeps {
   config: ServerConfig;
   auth: Authenticator;
   logger: Logger;
   sync: SyncService;
+  snapshots: SnapshotStore;
   status: SyncStatusStore;
 }
 
@@ -118,6 +121,15 @@ export function syncRouter(deps: SyncRouteDeps): Router {
       void record(false);
     });
     return { stream, mime: SYNC_MEDIA_TYPE };
+  }));
+
+  // PROTOCOL.md §11: a FULL copy too large to send inline, resumable with Range + If-Range.
+  router.get(`${SNAPSHOT_PATH}/:id`, device(async (ctx) => {
+    const file = deps.snapshots.get(ctx.params.id ?? '');
+    // Unknown, or expired after its group moved on: the terminal syncs again and gets a new reference.
+    if (!file) facepassNotFound(ctx);
+    else sendRangedFile(ctx, { ...file, mime: SYNC_MEDIA_TYPE });
+    return RESPONDED;
   }));
 
   router.get('/api/service/sync/v1/status', device(async () => {

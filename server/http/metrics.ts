@@ -1,7 +1,7 @@
 // Prometheus metrics, one registry per server instance (prom-client's global
 // default registry would be module-level state shared by every server in a
 // process, e.g. two test servers).
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Context, Next } from 'koa';
 
 export class ServerMetrics {
@@ -16,6 +16,27 @@ export class ServerMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+  }
+
+  /**
+   * A metric read from a component's own counters at scrape time, so the
+   * component needs no knowledge of Prometheus. Counters must only grow.
+   */
+  sample(type: 'gauge' | 'counter', name: string, help: string, read: () => number): void {
+    if (type === 'gauge') {
+      new Gauge({ name, help, registers: [this.registry], collect() { this.set(read()); } });
+      return;
+    }
+    new Counter({
+      name,
+      help,
+      registers: [this.registry],
+      collect() {
+        // prom-client counters only increment: move to the current total.
+        this.reset();
+        this.inc(read());
+      },
+    });
   }
 
   /** Koa middleware timing every request; unmatched paths share one label so bad clients cannot blow up cardinality. */

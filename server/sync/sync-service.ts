@@ -2,28 +2,64 @@
 // (device-protocol/PROTOCOL.md). Transport-free: the route pipes the chunks
 // to the HTTP response and records the outcome.
 //
-// Memory stays bounded by one page: a FULL copy reads the group's bindings
-// at one version in one short read (tokens only), then features page by
-// page; a DELTA reads only the faces that changed.
+// Three ways to send a group's records:
+// - a large FULL/RESET copy is a reference to a snapshot file, built once
+//   per (group, version, encoding) and downloaded separately (resumable);
+// - a delta or a small full copy is encoded once into a group body and
+//   shared through the body cache by every terminal asking for it;
+// - anything larger than the cache takes is streamed page by page.
+// A full copy reads the group's bindings at one version in one short read
+// (tokens only), then features page by page; a delta reads only the faces
+// that changed.
 import {
+  digestFromHex,
+  GroupBodyEncoder,
   negotiateProtocolVersion,
   SyncKind,
   SyncStreamWriter,
-  digestFromHex,
+  type EncodedGroupBody,
   type FaceRecord as WireFace,
+  type FeatureEncoding,
+  type GroupResult,
+  type SnapshotRef,
   type SyncRequest,
 } from '../../device-protocol/index.js';
-import type { BindingRecord, FaceStore, GroupRecord } from '../../storage/store.js';
-import type { FaceToken, GroupId, GroupName, LibraryId } from '../core/ids.js';
+import type { FaceStore, GroupRecord } from '../../storage/store.js';
+import type { GroupId, GroupName, LibraryId } from '../core/ids.js';
 import { ErrorCode, FaceError } from '../core/errors.js';
-import { planGroup, type GroupPlan } from './plan.js';
+import type { BodyKey, GroupBodyCache } from './body-cache.js';
+import { planGroup, type GroupPlan, type GroupSyncRequest } from './plan.js';
+import type { SnapshotStore } from './snapshot-store.js';
+import { WireFaceReader } from './wire-faces.js';
 
 export interface SyncServiceOptions {
   /** Faces read from the store per page while streaming (default 500). */
   pageSize: number;
+  /**
+   * FULL copies of groups with more faces than this are served as snapshot
+   * files (PROTOCOL.md §11), when a snapshot store is given (default 2000).
+   */
+  snapshotThreshold: number;
+  /**
+   * Group bodies (a delta's changes, a small group's full copy) of at most
+   * this many faces are encoded in memory and shared through the body cache;
+   * larger ones are streamed page by page (default 2000).
+   */
+  cachedBodyMaxFaces: number;
 }
 
-export const SYNC_DEFAULTS: SyncServiceOptions = { pageSize: 500 };
+export const SYNC_DEFAULTS: SyncServiceOptions = { pageSize: 500, snapshotThreshold: 2000, cachedBodyMaxFaces: 2000 };
+
+/** Where the service reads and keeps what it sends. */
+export interface SyncServiceDeps {
+  store: FaceStore;
+  searchModel: string;
+  featureDim: number;
+  /** Shared encodings of deltas and small full copies; a cache of 0 bytes encodes every time. */
+  bodies: GroupBodyCache;
+  /** Snapshot files for large full copies; without it every full copy is inline. */
+  snapshots?: SnapshotStore;
+}
 
 /** What one group's result said, for 底库同步状态查询. */
 export interface GroupOutcome {
@@ -55,14 +91,18 @@ const KIND_OF_PLAN: Record<GroupPlan['kind'], SyncKind> = {
 
 export class SyncService {
   private readonly options: SyncServiceOptions;
+  private readonly store: FaceStore;
+  private readonly searchModel: string;
+  private readonly faces: WireFaceReader;
 
   constructor(
-    private readonly store: FaceStore,
-    private readonly searchModel: string,
-    private readonly featureDim: number,
+    private readonly deps: SyncServiceDeps,
     options: Partial<SyncServiceOptions> = {},
   ) {
     this.options = { ...SYNC_DEFAULTS, ...options };
+    this.store = deps.store;
+    this.searchModel = deps.searchModel;
+    this.faces = new WireFaceReader(deps.store, deps.searchModel, deps.featureDim, this.options.pageSize);
   }
 
   /**
@@ -97,7 +137,7 @@ export class SyncService {
         searchModel: this.searchModel,
         serverTimeMs: Date.now(),
         featureEncoding: request.featureEncoding,
-        featureDim: this.featureDim,
+        featureDim: this.deps.featureDim,
       }),
     );
     try {
@@ -109,7 +149,16 @@ export class SyncService {
           { groupId: (wanted.groupId ?? undefined) as GroupId | undefined, groupName: wanted.groupName as GroupName, localVersion: wanted.localVersion },
           modelMatches,
         );
-        for await (const chunk of this.groupFrames(writer, plan, outcome)) yield emit(chunk);
+        const result: GroupOutcome = {
+          groupName: wanted.groupName,
+          groupId: wanted.groupId ?? 0,
+          localVersion: wanted.localVersion,
+          cloudVersion: 0,
+          facesSent: 0,
+          removalsSent: 0,
+        };
+        outcome.groups.push(result);
+        for await (const chunk of this.groupFrames(writer, plan, request.featureEncoding, result)) yield emit(chunk);
       }
       const trailer = writer.finish();
       outcome.complete = true;
@@ -123,88 +172,97 @@ export class SyncService {
     }
   }
 
-  private async *groupFrames(writer: SyncStreamWriter, plan: GroupPlan, outcome: SyncOutcome): AsyncGenerator<Uint8Array> {
+  private async *groupFrames(
+    writer: SyncStreamWriter,
+    plan: GroupPlan,
+    encoding: FeatureEncoding,
+    result: GroupOutcome,
+  ): AsyncGenerator<Uint8Array> {
     const request = plan.request;
-    const result: GroupOutcome = {
-      groupName: request.groupName,
-      groupId: request.groupId ?? 0,
-      localVersion: request.localVersion,
-      cloudVersion: 0,
-      facesSent: 0,
-      removalsSent: 0,
-    };
-    outcome.groups.push(result);
-
     if (plan.kind === 'GROUP_GONE') {
-      yield writer.groupResult({
-        groupName: request.groupName,
-        groupId: request.groupId ?? 0,
-        cloudVersion: 0,
-        localVersion: request.localVersion,
-        kind: SyncKind.GroupGone,
-        faceCount: 0,
-        tokenDigest: 0n,
-      });
+      yield writer.groupResult(groupResultOf(request, undefined, SyncKind.GroupGone));
       return;
     }
+    const kind = KIND_OF_PLAN[plan.kind];
+    const announce = (group: GroupRecord, snapshot?: SnapshotRef) => {
+      result.groupId = group.groupId;
+      result.cloudVersion = group.version;
+      return writer.groupResult(groupResultOf(request, group, kind, snapshot));
+    };
 
-    // FULL and RESET read the bindings at one version first, so the group
-    // result announces exactly the version, count and digest that follow.
-    const snapshot = plan.kind === 'FULL' || plan.kind === 'RESET' ? await this.store.snapshotGroup(plan.group.groupId) : undefined;
-    const group: GroupRecord = snapshot?.group ?? plan.group;
-    result.groupId = group.groupId;
-    result.cloudVersion = group.version;
-    yield writer.groupResult({
-      groupName: request.groupName,
-      groupId: group.groupId,
-      cloudVersion: group.version,
-      localVersion: request.localVersion,
-      kind: KIND_OF_PLAN[plan.kind],
-      faceCount: group.faceCount,
-      tokenDigest: digestFromHex(group.tokenDigest),
-    });
-
-    if (snapshot) {
-      for (let start = 0; start < snapshot.bindings.length; start += this.options.pageSize) {
-        const page = snapshot.bindings.slice(start, start + this.options.pageSize);
-        const faces = await this.wireFaces(page);
-        result.facesSent += faces.length;
-        yield writer.faces(faces);
-      }
+    if (plan.kind === 'UNCHANGED') {
+      yield announce(plan.group);
     } else if (plan.kind === 'DELTA') {
-      const { upserted, removed } = plan.delta;
-      for (let start = 0; start < upserted.length; start += this.options.pageSize) {
-        const tokens = upserted.slice(start, start + this.options.pageSize);
-        const bindings = await this.store.getBindings(group.groupId, tokens);
-        // A face unbound after the delta's version has no binding any more:
-        // it is still part of that version; the next sync removes it.
-        const faces = await this.wireFaces(bindings.map((binding, i) => binding ?? { faceToken: tokens[i]!, boundAt: 0 }));
-        result.facesSent += faces.length;
-        yield writer.faces(faces);
+      const { group, delta } = plan;
+      yield announce(group);
+      result.removalsSent = delta.removed.length;
+      if (delta.upserted.length <= this.options.cachedBodyMaxFaces) {
+        const key: BodyKey = { ...this.keyOf(group, encoding), kind: 'delta', fromVersion: delta.fromVersion };
+        const body = await this.deps.bodies.get(key, () => this.encodeBody(encoding, this.faces.upsertPages(group.groupId, delta.upserted), delta.removed));
+        result.facesSent = body.faceCount;
+        yield writer.body(body);
+        return;
       }
-      if (removed.length > 0) {
-        result.removalsSent = removed.length;
-        yield writer.removed(removed);
+      for await (const page of this.faces.upsertPages(group.groupId, delta.upserted)) {
+        result.facesSent += page.length;
+        yield writer.faces(page);
+      }
+      if (delta.removed.length > 0) yield writer.removed(delta.removed);
+    } else if (this.deps.snapshots && plan.group.faceCount > this.options.snapshotThreshold) {
+      // FULL or RESET of a large group: a reference to the shared snapshot file.
+      const file = await this.deps.snapshots.ensure(plan.group, encoding);
+      result.facesSent = file.group.faceCount;
+      yield announce(file.group, this.deps.snapshots.refOf(file));
+    } else {
+      // FULL or RESET inline: the bindings at one version first, so the group
+      // result announces exactly the version, count and digest that follow.
+      const snapshot = await this.store.snapshotGroup(plan.group.groupId);
+      if (!snapshot || snapshot.group.deletedAt !== null) {
+        // Deleted since it was planned: as if the request had come a moment later.
+        yield writer.groupResult(groupResultOf(request, undefined, SyncKind.GroupGone));
+        return;
+      }
+      const { group, bindings } = snapshot;
+      yield announce(group);
+      if (bindings.length <= this.options.cachedBodyMaxFaces) {
+        const key: BodyKey = { ...this.keyOf(group, encoding), kind: 'full', fromVersion: 0 };
+        const body = await this.deps.bodies.get(key, () => this.encodeBody(encoding, this.faces.pages(bindings), []));
+        result.facesSent = body.faceCount;
+        yield writer.body(body);
+        return;
+      }
+      for await (const page of this.faces.pages(bindings)) {
+        result.facesSent += page.length;
+        yield writer.faces(page);
       }
     }
   }
 
-  /** Features and user data of bound faces, in the order given. */
-  private async wireFaces(bindings: readonly BindingRecord[]): Promise<WireFace[]> {
-    const faces = await this.store.getFaces(bindings.map((binding) => binding.faceToken as FaceToken));
-    return bindings.map((binding, i) => {
-      const face = faces[i];
-      if (!face || face.feature.length !== this.featureDim || face.modelVersion !== this.searchModel) {
-        // Deleted since the bindings were read (its feature is gone), or from
-        // another model: this response cannot be consistent; the terminal retries.
-        throw new FaceError(ErrorCode.Internal, `face ${binding.faceToken} changed while streaming; retry the sync`);
-      }
-      return {
-        faceToken: binding.faceToken,
-        ...(binding.userId !== undefined ? { userId: binding.userId } : {}),
-        ...(binding.userInfo !== undefined ? { userInfo: binding.userInfo } : {}),
-        feature: face.feature,
-      };
-    });
+  private keyOf(group: GroupRecord, featureEncoding: FeatureEncoding): Omit<BodyKey, 'kind' | 'fromVersion'> {
+    return { groupId: group.groupId, toVersion: group.version, searchModel: this.searchModel, featureEncoding };
   }
+
+  private async encodeBody(
+    featureEncoding: FeatureEncoding,
+    pages: AsyncIterable<WireFace[]>,
+    removed: readonly string[],
+  ): Promise<EncodedGroupBody> {
+    const encoder = new GroupBodyEncoder({ featureEncoding, featureDim: this.deps.featureDim });
+    for await (const page of pages) encoder.faces(page);
+    return encoder.removed(removed).finish();
+  }
+}
+
+/** The group result frame; `group` undefined for GROUP_GONE. */
+function groupResultOf(request: GroupSyncRequest, group: GroupRecord | undefined, kind: SyncKind, snapshot?: SnapshotRef): GroupResult {
+  return {
+    groupName: request.groupName,
+    groupId: group?.groupId ?? request.groupId ?? 0,
+    cloudVersion: group?.version ?? 0,
+    localVersion: request.localVersion,
+    kind,
+    faceCount: group?.faceCount ?? 0,
+    tokenDigest: group ? digestFromHex(group.tokenDigest) : 0n,
+    ...(snapshot ? { snapshot } : {}),
+  };
 }

@@ -2,12 +2,10 @@ import { expect } from 'chai';
 import { createOnnxEngine } from '../../models/index.js';
 import type { FaceEngine } from '../../models/engine.js';
 import { SyncKind, TerminalClient, TerminalGallery, type SyncReport } from '../../device-protocol/index.js';
-import { DEFAULT_LIBRARY, type GroupName } from '../../server/core/ids.js';
 import { FacePassClient } from '../helpers/facepass-client.js';
+import { expectInSync as expectGroupInSync } from '../helpers/sync-assert.js';
 import { ENROLLABLE, enrollablePhoto } from '../helpers/photos.js';
 import { startTestServer, TEST_DEVICE_KEY, type TestServer } from '../helpers/test-server.js';
-
-const bytesOf = (feature: Float32Array) => Buffer.from(feature.buffer, feature.byteOffset, feature.byteLength);
 
 describe('terminal sync end to end', function () {
   let engine: FaceEngine;
@@ -15,23 +13,7 @@ describe('terminal sync end to end', function () {
   let admin: FacePassClient;
   const tokens: string[] = [];
 
-  /** The terminal's copy of `name` must equal the server's group: tokens, user data, float32 features bit for bit. */
-  async function expectInSync(gallery: TerminalGallery, name: string): Promise<void> {
-    const group = await ts.server.store.getGroup(DEFAULT_LIBRARY, name as GroupName);
-    const local = gallery.group(name)!;
-    expect(group, `server group ${name}`).to.not.equal(undefined);
-    const snapshot = (await ts.server.store.snapshotGroup(group!.groupId))!;
-    expect(local.groupId).to.equal(group!.groupId);
-    expect(local.version).to.equal(snapshot.group.version);
-    expect([...local.faces.keys()].sort()).to.deep.equal(snapshot.bindings.map((b) => b.faceToken).sort());
-    const faces = await ts.server.store.getFaces(snapshot.bindings.map((b) => b.faceToken));
-    snapshot.bindings.forEach((binding, i) => {
-      const mine = local.faces.get(binding.faceToken)!;
-      expect(bytesOf(mine.feature).equals(bytesOf(faces[i]!.feature)), `feature of ${binding.faceToken}`).to.equal(true);
-      expect(mine.userId).to.equal(binding.userId);
-      expect(mine.userInfo).to.equal(binding.userInfo);
-    });
-  }
+  const expectInSync = (gallery: TerminalGallery, name: string) => expectGroupInSync(ts.server.store, gallery, name);
 
   function terminal(gallery: TerminalGallery, groups: string[], deviceId = 'door-1'): TerminalClient {
     return new TerminalClient({ baseUrl: ts.url, key: TEST_DEVICE_KEY, deviceId, groups, gallery });
