@@ -13,6 +13,7 @@ import { Authenticator } from './http/auth.js';
 import { ServerMetrics } from './http/metrics.js';
 import { Enrolment } from './core/enrolment.js';
 import { FaceLibrary } from './core/face-library.js';
+import { FeatureMigration } from './core/feature-migration.js';
 import { facepassRouter } from './facepass/routes.js';
 import { facepassNotFound } from './facepass/envelope.js';
 import type { FaceEngine } from '../models/engine.js';
@@ -65,10 +66,12 @@ export class FaceServer {
 
     const engine = options.engine ?? (await createOnnxEngine({ modelDir: config.modelDir, intraOpThreads: config.engineThreads }));
     let store: FaceStore | undefined;
-    let syncStatus: SyncStatusStore;
+    let syncStatus: SyncStatusStore | undefined;
     let snapshots: SnapshotStore;
     try {
       store = await openLmdbStore({ path: join(config.dataDir, 'store') });
+      // Before anything is served: no response may mix features of two models.
+      await new FeatureMigration(engine, store, logger, config.faceAddImage).run();
       syncStatus = await openLmdbSyncStatus({ path: join(config.dataDir, 'sync-status') });
       snapshots = await SnapshotStore.open({
         dir: join(config.dataDir, 'snapshots'),
@@ -80,6 +83,7 @@ export class FaceServer {
         logger,
       });
     } catch (err) {
+      await syncStatus?.close();
       await store?.close();
       if (!options.engine) await engine.close();
       throw err;

@@ -134,6 +134,17 @@ export interface FaceStore {
    * deleted, keeping image and history. FACE_TOKEN_NOT_FOUND if absent or already deleted.
    */
   deleteFace(token: FaceToken): Promise<CommittedChange[]>;
+  /**
+   * Live faces whose feature comes from another model than `searchModel`, in
+   * token order, `limit` after `after`: what a model upgrade must re-extract.
+   */
+  facesOfOtherModels(searchModel: string, page: { after?: FaceToken; limit: number }): Promise<FaceRecord[]>;
+  /**
+   * Replaces a live face's feature with one from another model (a model
+   * upgrade). Group versions do not change: terminals on the old model get a
+   * RESET anyway. False if the face is deleted or absent.
+   */
+  replaceFeature(token: FaceToken, feature: Float32Array, modelVersion: string): Promise<boolean>;
 
   /** GROUP_NAME_CONFLICT if a live group has the name. */
   createGroup(library: LibraryId, name: GroupName): Promise<CommittedChange>;

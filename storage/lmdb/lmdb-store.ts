@@ -200,6 +200,30 @@ export class LmdbFaceStore implements FaceStore {
     });
   }
 
+  async facesOfOtherModels(searchModel: string, page: { after?: FaceToken; limit: number }): Promise<FaceRecord[]> {
+    this.assertOpen();
+    return this.read((transaction) => {
+      const faces: FaceRecord[] = [];
+      const rows = this.db.faceMeta.getRange({ start: page.after ?? '', transaction });
+      for (const { key, value } of rows) {
+        if (faces.length >= page.limit) break;
+        if (key === page.after || value.deletedAt !== null || value.modelVersion === searchModel) continue;
+        faces.push(this.readFace(key as FaceToken, transaction)!);
+      }
+      return faces;
+    });
+  }
+
+  async replaceFeature(token: FaceToken, feature: Float32Array, modelVersion: string): Promise<boolean> {
+    return this.write('replaceFeature', () => {
+      const face = this.db.faceMeta.get(token);
+      if (!face || face.deletedAt !== null) return { result: false, changes: [] };
+      this.db.faceMeta.putSync(token, { ...face, modelVersion });
+      this.db.faceFeatures.putSync(token, featureToBytes(feature));
+      return { result: true, changes: [] };
+    });
+  }
+
   // ---- groups -----------------------------------------------------------
 
   async createGroup(library: LibraryId, name: GroupName): Promise<CommittedChange> {

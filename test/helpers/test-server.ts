@@ -13,8 +13,8 @@ export interface TestServer {
   server: FaceServer;
   url: string;
   dataDir: string;
-  /** Restarts on the same data dir (and a new port). */
-  restart(): Promise<void>;
+  /** Restarts on the same data dir (and a new port), with another engine if given. */
+  restart(engine?: FaceEngine): Promise<void>;
   /** Closes the server and removes the data dir. */
   cleanup(): Promise<void>;
 }
@@ -42,9 +42,9 @@ export async function startTestServer(engine: FaceEngine, overrides: Partial<Ser
       return handle.server.url;
     },
     dataDir,
-    async restart() {
+    async restart(next = engine) {
       await handle.server.close();
-      handle.server = await FaceServer.start({ config, engine });
+      handle.server = await FaceServer.start({ config, engine: next });
     },
     async cleanup() {
       await handle.server.close();

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { createOnnxEngine } from '../../models/index.js';
 import type { FaceEngine } from '../../models/engine.js';
 import { SyncKind, TerminalClient, TerminalGallery, type SyncReport } from '../../device-protocol/index.js';
+import type { FaceToken } from '../../server/core/ids.js';
 import { FacePassClient } from '../helpers/facepass-client.js';
 import { expectInSync as expectGroupInSync } from '../helpers/sync-assert.js';
 import { ENROLLABLE, enrollablePhoto } from '../helpers/photos.js';
@@ -150,4 +151,51 @@ describe('terminal sync end to end', function () {
     const anonymous = await fetch(ts.url + '/api/service/sync/v1', { method: 'POST', body: '{}' });
     expect(anonymous.status).to.equal(401);
   });
+
+  it("after the server's model changes, re-extracts every face from its photo and resets terminals to the new features", async function () {
+    const gallery = new TerminalGallery({ groups: ['lobby', 'garage'] });
+    const old = terminal(gallery, ['lobby', 'garage'], 'door-upgrade');
+    await old.syncOnce();
+    await old.close();
+    const before = new Map([...gallery.group('lobby')!.faces].map(([token, face]) => [token, face.feature]));
+    expect(before.size).to.be.greaterThan(0);
+
+    // Another feature model: same detector, features that differ from the old ones.
+    const upgraded = withFeatureModel(engine, `${engine.searchModel}-next`, (feature) => feature.slice().reverse());
+    await ts.restart(upgraded);
+    // The restarted server listens on another port: the same terminal, pointed at it.
+    const client = terminal(gallery, ['lobby', 'garage'], 'door-upgrade');
+    const report = await client.syncOnce();
+    expect(report.reset).to.equal(true);
+    expect(kinds(report)).to.deep.equal(['RESET', 'RESET']);
+    expect(gallery.searchModel).to.equal(upgraded.searchModel);
+    await expectInSync(gallery, 'lobby');
+    await expectInSync(gallery, 'garage');
+    // The stored features are the new model's, extracted again from the photos.
+    for (const [token, old] of before) {
+      const now = gallery.group('lobby')!.faces.get(token)!.feature;
+      expect(Array.from(now)).to.deep.equal(Array.from(old).reverse());
+    }
+    await client.close();
+    // Enrolment keeps working with the new model.
+    const added = await new FacePassClient(ts.url).addFace(await enrollablePhoto(ENROLLABLE[7]![0], ENROLLABLE[7]![1]));
+    expect(added.code, added.message).to.equal(0);
+    expect((await ts.server.store.getFace(added.data.face_token! as FaceToken))!.modelVersion).to.equal(upgraded.searchModel);
+  });
 });
+
+/** The engine with another feature model: a new search_model and embeddings mapped through `map`. */
+function withFeatureModel(engine: FaceEngine, searchModel: string, map: (feature: Float32Array) => Float32Array): FaceEngine {
+  return {
+    searchModel,
+    modelVersions: { ...engine.modelVersions, feature: searchModel },
+    featureLength: engine.featureLength,
+    decode: (bytes, limits) => engine.decode(bytes, limits),
+    detect: (image) => engine.detect(image),
+    quality: (image, face) => engine.quality(image, face),
+    embed: async (image, face) => map(await engine.embed(image, face)),
+    liveness: (image, face) => engine.liveness(image, face),
+    attributes: (image, face) => engine.attributes(image, face),
+    close: async () => {},
+  };
+}

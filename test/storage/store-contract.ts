@@ -100,6 +100,31 @@ export function runFaceStoreContract(name: string, openStore: () => Promise<Open
       });
     });
 
+    describe('model upgrade', function () {
+      it('lists live faces of other models page by page, and replaces their features without touching group versions', async function () {
+        const tokens = await addFaces(store, L, 1, 5);
+        await store.deleteFace(tokens[4]!);
+        await store.createGroup(L, gname('upgrade'));
+        await store.bind(L, gname('upgrade'), tokens[0]!);
+        const version = (await store.getGroup(L, gname('upgrade')))!.version;
+
+        const first = await store.facesOfOtherModels('test-model-2', { limit: 2 });
+        const rest = await store.facesOfOtherModels('test-model-2', { after: first[1]!.faceToken, limit: 10 });
+        expect([...first, ...rest].map((f) => f.faceToken)).to.deep.equal(tokens.slice(0, 4).sort());
+        expect(await store.facesOfOtherModels('test-model-1', { limit: 10 })).to.deep.equal([]);
+
+        const replacement = featureFor(9);
+        expect(await store.replaceFeature(tokens[0]!, replacement, 'test-model-2')).to.equal(true);
+        const face = (await store.getFace(tokens[0]!))!;
+        expect(face.modelVersion).to.equal('test-model-2');
+        expect(Array.from(face.feature)).to.deep.equal(Array.from(replacement));
+        expect((await store.facesOfOtherModels('test-model-2', { limit: 10 })).map((f) => f.faceToken)).to.not.include(tokens[0]);
+        expect(await store.replaceFeature(tokens[4]!, replacement, 'test-model-2')).to.equal(false);
+        expect(await store.replaceFeature(faceToken(77), replacement, 'test-model-2')).to.equal(false);
+        expect((await store.getGroup(L, gname('upgrade')))!.version).to.equal(version);
+      });
+    });
+
     describe('groups and versions', function () {
       it('counts versions: create 1, bind/unbind/delete +1, re-create continues with a new group id', async function () {
         const [a, b] = await addFaces(store, L, 1, 2);
