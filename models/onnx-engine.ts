@@ -18,7 +18,7 @@ import {
   AGE_GENDER_SIZE, EXPRESSION_SIZE, EYE_SIZE, LIVENESS_SIZE, SSR_OUTPUT_NAMES, ageGenderInput, decodeExpression,
   decodeEyeOpen, decodeLiveness, expressionInput, eyeBox, eyeInput, livenessInput, ssrMerge, type SsrOutputs,
 } from './attributes.js';
-import { verifyModelFiles } from './manifest.js';
+import { ModelIntegrityError, readManifest, verifyModelFiles } from './manifest.js';
 import { SessionQueue, type SessionOptions, type SessionStats } from './session-queue.js';
 import type * as ort from 'onnxruntime-node';
 
@@ -92,6 +92,20 @@ export interface OnnxFaceEngine extends FaceEngine {
 
 const FEATURE_LENGTH = 512;
 const SHA_PREFIX = 12;
+
+const modelVersion = (name: ModelName, sha256: string) => `${name}-${sha256.slice(0, SHA_PREFIX)}`;
+
+/**
+ * The searchModel an engine on `modelDir` reports, from its manifest alone
+ * (no session is opened; the files are checked when an engine is created).
+ * For tools and tests that write features "as if" from that model.
+ */
+export async function searchModelOf(modelDir: string = DEFAULT_MODEL_DIR): Promise<string> {
+  const manifest = await readManifest(modelDir);
+  const entry = manifest.files[MODEL_FILES.feature];
+  if (!entry) throw new ModelIntegrityError(`${modelDir}/manifest.json does not list ${MODEL_FILES.feature}`, "manifest.json");
+  return modelVersion('feature', entry.sha256);
+}
 
 function checkImage(image: DecodedImage): void {
   const { width, height, rgb } = image ?? {};
@@ -331,7 +345,7 @@ export async function createOnnxEngine(options: OnnxEngineOptions = {}): Promise
     }
     // "<model>-<sha256 prefix>": self-describing, and the feature entry is
     // exactly searchModel, so /api/version's detail and sync's search_model agree.
-    const versions = Object.fromEntries(MODEL_NAMES.map((m) => [m, `${m}-${hashes[MODEL_FILES[m]]!.slice(0, SHA_PREFIX)}`]));
+    const versions = Object.fromEntries(MODEL_NAMES.map((m) => [m, modelVersion(m, hashes[MODEL_FILES[m]]!)]));
     return new Engine(sessions, versions.feature!, Object.freeze(versions), { ...defaultDetectOptions, ...options.detect });
   } catch (err) {
     await Promise.all(opened.map((s) => s.close()));

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
-import { cosineSimilarity, createOnnxEngine, type DecodedImage, type DetectedFace, type OnnxFaceEngine } from '../../models/index.js';
+import { cosineSimilarity, createOnnxEngine, searchModelOf, type DecodedImage, type DetectedFace, type OnnxFaceEngine } from '../../models/index.js';
 import { ErrorCode, FaceError } from '../../server/core/errors.js';
 import { LIMITS, PEOPLE_PHOTOS, scene } from './fixtures.js';
 
@@ -33,13 +33,15 @@ describe('OnnxFaceEngine', function () {
     await engine?.close();
   });
 
-  it('names the feature model and every model version by model name and sha256 prefix', () => {
+  it('names the feature model and every model version by model name and sha256 prefix', async () => {
     expect(engine.searchModel).to.match(/^feature-[0-9a-f]{12}$/);
     expect(engine.featureLength).to.equal(512);
     expect(Object.keys(engine.modelVersions).sort()).to.deep.equal(
       ['age', 'detect', 'expression', 'eye', 'feature', 'gender', 'landmark', 'liveness', 'pose']);
     for (const [model, version] of Object.entries(engine.modelVersions)) expect(version).to.match(new RegExp(`^${model}-[0-9a-f]{12}$`));
     expect(engine.modelVersions.feature).to.equal(engine.searchModel);
+    // Known from the manifest alone, without opening a session.
+    expect(await searchModelOf()).to.equal(engine.searchModel);
   });
 
   it('finds exactly one face in each of the 40 people/ photos, including tight crops', () => {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { openLmdbStore } from '../../storage/index.js';
+import { searchModelOf } from '../../models/index.js';
 import { DEFAULT_LIBRARY, type FaceToken, type GroupName } from '../../server/core/ids.js';
 import { FacePassClient } from '../helpers/facepass-client.js';
 import { PROJECT_ROOT } from '../helpers/paths.js';
@@ -49,7 +50,8 @@ describe('FacePass durability', function () {
   it('keeps every acknowledged bind after SIGKILL during a burst', async function () {
     const groups = Array.from({ length: 20 }, (_, i) => `crash_group_${i}` as GroupName);
     const setup = await openLmdbStore({ path: join(dataDir, 'store') });
-    const faces = await addSyntheticFaces(setup, 30, 'synthetic');
+    // Written as the installed model's faces: the server would otherwise re-extract them (model upgrade) from photos they do not have.
+    const faces = await addSyntheticFaces(setup, 30, await searchModelOf());
     for (const name of groups) await setup.createGroup(DEFAULT_LIBRARY, name);
     await setup.close();
 
