@@ -13,7 +13,7 @@
 // straight into its own buffer.
 import type { FeatureEncoding } from './constants.js';
 import { syncError, SyncErrorCode } from './errors.js';
-import { floatFromHalf, halfFromFloatBits } from './float16.js';
+import { HALF_TO_FLOAT, halfFromFloatBits } from './float16.js';
 
 const INT8_SCALE_BYTES = 4;
 const INT8_MAX = 127;
@@ -100,7 +100,7 @@ export function decodeFeature(bytes: Uint8Array, encoding: FeatureEncoding, dim:
       break;
     case 'float16':
       out = new Float32Array(dim);
-      for (let i = 0; i < dim; i++) out[i] = floatFromHalf(view.getUint16(i * 2, true));
+      for (let i = 0; i < dim; i++) out[i] = HALF_TO_FLOAT[view.getUint16(i * 2, true)]!;
       break;
     case 'int8': {
       const scale = view.getFloat32(0, true);

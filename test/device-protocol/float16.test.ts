@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { getFloat16, setFloat16 } from '@petamoriken/float16';
-import { floatFromHalf, halfFromFloatBits } from '../../device-protocol/float16.js';
+import { floatFromHalf, HALF_TO_FLOAT, halfFromFloatBits } from '../../device-protocol/float16.js';
 
 /** The library's answer, as the reference. */
 function referenceHalf(x: number): number {
@@ -21,6 +21,9 @@ describe('float16', () => {
       const got = floatFromHalf(h);
       if (Number.isNaN(expected)) expect(got, h.toString(16)).to.be.NaN;
       else expect(Object.is(got, expected), `0x${h.toString(16)}: ${got} vs ${expected}`).to.equal(true);
+      // The decoding table holds the same values (every half is exact in float32).
+      if (Number.isNaN(expected)) expect(HALF_TO_FLOAT[h], h.toString(16)).to.be.NaN;
+      else expect(Object.is(HALF_TO_FLOAT[h], expected), `table 0x${h.toString(16)}`).to.equal(true);
     }
   });
 
