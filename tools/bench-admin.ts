@@ -17,14 +17,14 @@
 // with a keep-alive Agent: in-process, global fetch (undici, --client fetch)
 // costs about 1 ms more CPU per request and caps concurrent binds at a
 // fraction of what the server does with a cheaper client.
-import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { availableParallelism, cpus, loadavg, platform, arch, tmpdir, totalmem } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FaceServer } from '../server/app.js';
-import { defaultConfig, type ServerConfig } from '../server/config.js';
+import { benchServerConfig, col, machineInfo, machineLines, mean, percentile, positive } from './bench-common.js';
 import { DEFAULT_LIBRARY, type FaceToken, type GroupName } from '../server/core/ids.js';
 import { createOnnxEngine } from '../models/index.js';
 import { syntheticFace } from '../test/helpers/synthetic-faces.js';
@@ -51,11 +51,6 @@ const { values } = parseArgs({
     json: { type: 'boolean', default: false },
   },
 });
-const positive = (name: string, raw: string | undefined): number => {
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v < 1) throw new RangeError(`--${name} must be a positive integer, got "${raw}"`);
-  return v;
-};
 const opsTarget = positive('ops', values.ops);
 const levels = (values.concurrency ?? '').split(',').map((s) => positive('concurrency', s.trim()));
 const groupCount = positive('groups', values.groups);
@@ -70,14 +65,6 @@ if (client !== 'http' && client !== 'fetch') throw new RangeError('--client must
 if (poolSize < Math.max(...levels)) throw new RangeError('--faces must be at least the largest --concurrency (each worker owns its faces)');
 
 // ---- statistics and formatting ---------------------------------------------
-
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const percentile = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-};
-const col = (v: number | string, width: number, digits = 2) =>
-  (typeof v === 'number' ? v.toFixed(digits) : v).padStart(width);
 
 interface RunResult {
   ops: number;
@@ -150,27 +137,10 @@ function summarize(slices: Slice[]): RunResult {
 // ---- setup -----------------------------------------------------------------
 
 const dataDir = mkdtempSync(join(tmpdir(), 'face-bench-admin-'));
-const FS_TYPES: Record<number, string> = { 0xef53: 'ext4', 0x01021994: 'tmpfs', 0x58465342: 'xfs', 0x9123683e: 'btrfs', 0x794c7630: 'overlayfs' };
-const fsMagic = statfsSync(dataDir).type;
-const adminKey = randomBytes(16).toString('hex');
-const config: ServerConfig = {
-  ...defaultConfig(),
-  port: 0,
-  host: '127.0.0.1',
-  dataDir,
-  logLevel: 'silent',
-  adminKey,
-  deviceKey: randomBytes(16).toString('hex'),
-  engineThreads: threads,
-};
-
-const cpu = cpus();
-const loadAtStart = loadavg();
-console.log('Machine');
-console.log(`  cpu: ${cpu[0]?.model ?? 'unknown'}; cores: ${availableParallelism()} available (${cpu.length} listed)`);
-console.log(`  node ${process.version} on ${platform()}/${arch()}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM`);
-console.log(`  data dir filesystem: ${FS_TYPES[fsMagic] ?? `0x${fsMagic.toString(16)}`} (LMDB fsyncs every write batch)`);
-console.log(`  load average at start: ${loadAtStart.map((x) => x.toFixed(2)).join(', ')}`);
+const config = benchServerConfig(dataDir, { engineThreads: threads });
+const adminKey = config.adminKey!;
+const machine = machineInfo(dataDir);
+for (const line of machineLines(machine)) console.log(line);
 console.log(`  engine intra-op threads: ${threads}; HTTP client: ${client === 'http' ? 'node:http, keep-alive Agent' : 'fetch (undici)'}; time cap per bind run: ${seconds} s`);
 
 const engine = await createOnnxEngine({ intraOpThreads: threads });
@@ -235,10 +205,7 @@ const errorOf = (env: Envelope) => (env.code === 0 ? null : `${env.code} ${env.m
 const errorText = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.message}` : String(err));
 
 const json: Record<string, unknown> = {
-  machine: {
-    cpu: cpu[0]?.model, cores: availableParallelism(), node: process.version, platform: platform(), arch: arch(),
-    fs: FS_TYPES[fsMagic] ?? fsMagic, loadAtStart, threads, client,
-  },
+  machine: { ...machine, threads, client },
 };
 
 try {

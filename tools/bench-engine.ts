@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_MODEL_DIR, INPUT_DIMS, MODEL_FILES, createOnnxEngine, sessionOptions, type ModelName } from '../models/onnx-engine.js';
 import { SessionQueue } from '../models/session-queue.js';
 import type { DecodeLimits } from '../models/engine.js';
+import { mean, median } from './bench-common.js';
 
 const PROJECT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const PEOPLE = join(PROJECT, '..', 'shared', 'faces', 'people');
@@ -21,12 +22,6 @@ const LIMITS: DecodeLimits = { maxBytes: 16 << 20, maxPixels: 40_000_000, minSid
 const STAGES = ['decode', 'detect', 'landmarks', 'align', 'feature', 'quality'] as const;
 const MODELS = Object.keys(MODEL_FILES) as ModelName[];
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const fmt = (v: number) => v.toFixed(2).padStart(9);
 
 const { values } = parseArgs({

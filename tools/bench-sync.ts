@@ -1,0 +1,682 @@
+// npm run bench:sync [-- --sizes 2000,100000 --clients 1000 --changes 20 --reps 3 --json]
+// Terminal sync and push against a real server started in-process (127.0.0.1,
+// port 0, temporary data dir, log level silent). One group per --sizes entry,
+// filled with synthetic faces straight through server.store (a face pool of
+// the largest size; group N binds its first N faces).
+// 1. FULL sync of a fresh terminal (empty gallery, no model: the server
+//    answers RESET) per group size and feature encoding:
+//    - bytes: sync stream body + snapshot body (HTTP headers not counted);
+//      inline or snapshot (groups with MORE than config.sync.snapshotThreshold
+//      faces come as a snapshot file reference);
+//    - server ms: fetching the raw bytes (POST /api/service/sync/v1 with the
+//      body buildSyncRequest makes, read to the end, then GET of the snapshot
+//      it refers to), cold (first request for that version and encoding:
+//      snapshot build or body encoding included) and warm (snapshot file /
+//      body cache);
+//    - apply ms: applySyncStream of the downloaded bytes, fed from memory
+//      (snapshot too), into a fresh TerminalGallery;
+//    - terminal ms: the reference TerminalClient.syncOnce() end to end (warm).
+//    Then a one-change DELTA on the largest group: each encoding's terminal
+//    holds the full group, ONE face is bound, the same measurements follow;
+//    apply goes into a gallery holding the full group.
+//    Ratios float16/float32 and int8/float32 come from the same run.
+// 2. Accuracy of float16/int8 on real features (every ../shared/faces/people
+//    photo: decode, detect, embed the first face): change of the cosine score
+//    of every pair when both features go through encodeFeature/decodeFeature.
+// 3. Push fan-out: --clients raw `ws` terminals on the push channel, all
+//    holding one group; --changes bind/unbind commits through server.store;
+//    latency from the store's onCommit to each client's VersionNotice.
+// 4. Bytes per face next to the FacePass spec's figures (底库同步).
+// Warm fetches and applies: median of --reps (3x for the delta). Client and
+// server share one process and one event loop: server ms include reading the
+// body (node:http, keep-alive), push latencies include the clients' own
+// message handling.
+// --json: stdout is exactly one JSON object; the tables go to stderr.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { Agent, request } from 'node:http';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import {
+  applySyncStream,
+  buildSyncRequest,
+  decodeFeature,
+  decodePushFrame,
+  DEVICE_ID_HEADER,
+  encodedFeatureLength,
+  encodeFeature,
+  encodePushFrame,
+  FEATURE_ENCODINGS,
+  FrameType,
+  PROTOCOL_VERSION_MAX,
+  PUSH_PATH,
+  PushFrameType,
+  SYNC_MEDIA_TYPE,
+  SYNC_PATH,
+  SyncKind,
+  SyncStreamDecoder,
+  TerminalClient,
+  TerminalGallery,
+  type FeatureEncoding,
+  type FetchLike,
+  type GalleryState,
+  type GroupResult,
+  type ResponseLike,
+  type SyncReport,
+  type SyncRequestBody,
+} from '../device-protocol/index.js';
+import { FaceServer } from '../server/app.js';
+import { benchServerConfig, col, int, machineInfo, machineLines, mean, median, percentile, positive } from './bench-common.js';
+import { DEFAULT_LIBRARY, type FaceToken, type GroupName } from '../server/core/ids.js';
+import { cosineSimilarity, createOnnxEngine, type DecodeLimits } from '../models/index.js';
+import { syntheticFace } from '../test/helpers/synthetic-faces.js';
+import { FACES_DIR, PEOPLE } from '../test/helpers/paths.js';
+
+/** Store writes in flight while filling (each one is a durable commit; LMDB batches concurrent ones). */
+const FILL_IN_FLIGHT = 64;
+/** Push clients connect in waves of this many, so the listen backlog never overflows. */
+const CONNECT_WAVE = 100;
+/** Longest wait for every client's notice of one change. */
+const NOTICE_TIMEOUT_MS = 10_000;
+const CLIENT_VERSION = 'bench-sync';
+/** Faces of the warm-up group (inline, synced in every encoding before anything is measured). */
+const WARMUP_FACES = 500;
+/** The spec (底库同步, 返回参数): "一个feature大约4k，2000人底库就是8M". */
+const SPEC_QUOTE = '一个feature大约4k，2000人底库就是8M，json解析过慢';
+const SPEC_FEATURE_BYTES = 4096;
+const SPEC_GROUP_FACES = 2000;
+const SPEC_GROUP_BYTES = SPEC_GROUP_FACES * SPEC_FEATURE_BYTES;
+const PHOTO_LIMITS: DecodeLimits = { maxBytes: 16 << 20, maxPixels: 40_000_000, minSide: 1, formats: ['jpeg', 'png', 'bmp'] };
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '2000,100000' },
+    clients: { type: 'string', default: '1000' },
+    changes: { type: 'string', default: '20' },
+    reps: { type: 'string', default: '3' },
+    json: { type: 'boolean', default: false },
+  },
+});
+const sizes = [...new Set((values.sizes ?? '').split(',').map((s) => positive('sizes', s.trim())))].sort((a, b) => a - b);
+const clientCount = positive('clients', values.clients);
+const changeCount = positive('changes', values.changes);
+const reps = positive('reps', values.reps);
+/** A delta costs milliseconds: more runs, for a steadier median. */
+const deltaReps = 3 * reps;
+const asJson = values.json === true;
+/** Human-readable output: stdout, or stderr when stdout carries the JSON object. */
+const say = (line = '') => (asJson ? process.stderr : process.stdout).write(`${line}\n`);
+
+// ---- statistics and formatting ---------------------------------------------
+
+const kindName = (kind: number) => Object.entries(SyncKind).find(([, v]) => v === kind)?.[0].toUpperCase() ?? String(kind);
+
+// ---- setup -----------------------------------------------------------------
+
+const dataDir = mkdtempSync(join(tmpdir(), 'face-bench-sync-'));
+const config = benchServerConfig(dataDir, { engineThreads: 2 });
+const deviceKey = config.deviceKey!;
+const machine = machineInfo(dataDir);
+for (const line of machineLines(machine)) say(line);
+say(`  group sizes: ${sizes.map(int).join(', ')}; push clients: ${int(clientCount)}; changes: ${changeCount}; reps: ${reps}`);
+
+const engine = await createOnnxEngine({ intraOpThreads: 2, warmUp: false });
+const server = await FaceServer.start({ config, engine });
+const store = server.store;
+const syncUrl = server.url + SYNC_PATH;
+const agent = new Agent({ keepAlive: true });
+const pushSockets: WebSocket[] = [];
+
+const json: Record<string, unknown> = {
+  machine,
+  options: {
+    sizes, clients: clientCount, changes: changeCount, reps,
+    snapshotThreshold: config.sync.snapshotThreshold, coalesceMs: server.push.options.coalesceMs,
+    featureDim: engine.featureLength,
+  },
+};
+
+// ---- raw HTTP: what the server sends, timed on the wire --------------------
+
+interface Download {
+  chunks: Buffer[];
+  bytes: number;
+  ms: number;
+  etag: string | null;
+}
+
+/**
+ * One request on a keep-alive connection, body read to the end; ms from
+ * sending to the last byte. The server drops connections idle for 5 s
+ * (Node's keepAliveTimeout), which the long apply runs leave them: a request
+ * that meets such a connection closing fails with ECONNRESET before any
+ * response and is sent again on a new one (Node's documented retry, timed anew).
+ */
+async function download(method: 'GET' | 'POST', url: string, body?: string): Promise<Download> {
+  try {
+    return await downloadOnce(method, url, body);
+  } catch (err) {
+    const { code, reusedSocket } = err as { code?: string; reusedSocket?: boolean };
+    if (code !== 'ECONNRESET' || !reusedSocket) throw err;
+    return downloadOnce(method, url, body);
+  }
+}
+
+function downloadOnce(method: 'GET' | 'POST', url: string, body?: string): Promise<Download> {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const headers: Record<string, string | number> = {
+      authorization: `Bearer ${deviceKey}`,
+      [DEVICE_ID_HEADER]: 'bench-sync-raw',
+      accept: SYNC_MEDIA_TYPE,
+    };
+    if (body !== undefined) Object.assign(headers, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    const req = request(url, { method, agent, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      res.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        bytes += chunk.length;
+      });
+      res.on('end', () => {
+        const ms = performance.now() - started;
+        if (res.statusCode !== 200 || !String(res.headers['content-type']).startsWith(SYNC_MEDIA_TYPE)) {
+          reject(new Error(`${method} ${url}: HTTP ${res.statusCode} ${Buffer.concat(chunks).toString('utf8').slice(0, 200)}`));
+          return;
+        }
+        resolve({ chunks, bytes, ms, etag: (res.headers.etag as string | undefined) ?? null });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
+    req.end(body);
+  });
+}
+
+interface Fetched {
+  body: Download;
+  snapshot: (Download & { url: string }) | null;
+  result: GroupResult;
+  /** POST + snapshot GET. */
+  ms: number;
+  bytes: number;
+}
+
+/** The sync response and the snapshot it refers to, as raw bytes. */
+async function fetchSync(requestBody: SyncRequestBody): Promise<Fetched> {
+  const body = await download('POST', syncUrl, JSON.stringify(requestBody));
+  // Outside the timing: the group result, for its kind and snapshot reference.
+  const decoder = new SyncStreamDecoder();
+  let result: GroupResult | undefined;
+  for (const chunk of body.chunks) {
+    for (const frame of decoder.push(chunk)) if (frame.type === FrameType.Group) result = frame.group;
+  }
+  decoder.end();
+  if (!result) throw new Error('sync response without a group result');
+  let snapshot: Fetched['snapshot'] = null;
+  if (result.snapshot) {
+    const url = new URL(result.snapshot.url, syncUrl).href;
+    snapshot = { ...(await download('GET', url)), url };
+  }
+  return { body, snapshot, result, ms: body.ms + (snapshot?.ms ?? 0), bytes: body.bytes + (snapshot?.bytes ?? 0) };
+}
+
+async function* replay(chunks: readonly Uint8Array[]): AsyncGenerator<Uint8Array> {
+  for (const chunk of chunks) yield chunk;
+}
+
+/** A fetch that serves the downloaded snapshot from memory (404 for anything else). */
+function memoryFetch(snapshot: Fetched['snapshot']): FetchLike {
+  return async (url): Promise<ResponseLike> => {
+    if (!snapshot || url !== snapshot.url) return { status: 404, ok: false, headers: { get: () => null }, body: null, text: async () => '' };
+    const headers = { etag: snapshot.etag, 'content-type': SYNC_MEDIA_TYPE };
+    return {
+      status: 200,
+      ok: true,
+      headers: { get: (name) => headers[name.toLowerCase() as keyof typeof headers] ?? null },
+      body: replay(snapshot.chunks),
+      text: async () => '',
+    };
+  };
+}
+
+/** A gallery holding `state` (states are immutable values, so several galleries may share one). */
+function galleryFrom(state: GalleryState): TerminalGallery {
+  const gallery = new TerminalGallery();
+  gallery.commit(gallery.state, state);
+  return gallery;
+}
+
+interface SyncRow {
+  faces: number;
+  encoding: FeatureEncoding;
+  kind: string;
+  viaSnapshot: boolean;
+  bytes: number;
+  /** Full copies only (null for a delta). */
+  bytesPerFace: number | null;
+  serverColdMs: number;
+  /** The cold time split: the POST (for a snapshot reference: the snapshot build) and the snapshot GET (null: inline). */
+  serverColdPostMs: number;
+  serverColdGetMs: number | null;
+  serverWarmMs: number;
+  serverWarmRuns: number[];
+  applyMs: number;
+  applyRuns: number[];
+  terminalMs: number;
+}
+
+/**
+ * Cold fetch, then `runs` warm fetches, then `runs` applies of the last
+ * download into galleries from `makeGallery`; checks the result holds
+ * `expect.faces` faces and is of `expect.kind`.
+ */
+async function measure(
+  requestBody: SyncRequestBody,
+  makeGallery: () => TerminalGallery,
+  expect: { kind: number; faces: number },
+  runs: number,
+): Promise<Omit<SyncRow, 'faces' | 'encoding' | 'terminalMs'>> {
+  const cold = await fetchSync(requestBody);
+  const serverColdMs = cold.ms;
+  let latest = cold;
+  const serverWarmRuns: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    latest = await fetchSync(requestBody);
+    serverWarmRuns.push(latest.ms);
+  }
+  if (latest.result.kind !== expect.kind) throw new Error(`expected ${kindName(expect.kind)}, got ${kindName(latest.result.kind)}`);
+  const applyRuns: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const gallery = makeGallery();
+    const t = performance.now();
+    const report = await applySyncStream(gallery, replay(latest.body.chunks), { fetch: memoryFetch(latest.snapshot), requestUrl: syncUrl });
+    applyRuns.push(performance.now() - t);
+    checkReport(report, expect.faces);
+  }
+  return {
+    kind: kindName(latest.result.kind),
+    viaSnapshot: latest.snapshot !== null,
+    bytes: latest.bytes,
+    bytesPerFace: expect.kind === SyncKind.Delta ? null : latest.bytes / expect.faces,
+    serverColdMs,
+    serverColdPostMs: cold.body.ms,
+    serverColdGetMs: cold.snapshot?.ms ?? null,
+    serverWarmMs: median(serverWarmRuns),
+    serverWarmRuns,
+    applyMs: median(applyRuns),
+    applyRuns,
+  };
+}
+
+function checkReport(report: SyncReport, faces: number): void {
+  const group = report.groups[0];
+  if (!group || group.mismatch || group.faceCount !== faces) {
+    throw new Error(`sync applied wrongly: ${JSON.stringify(group)} (expected ${faces} faces)`);
+  }
+}
+
+/** The reference client end to end (global fetch, streaming apply); returns ms and checks its bytes. */
+async function terminalSync(client: TerminalClient, faces: number, rawBytes: number): Promise<number> {
+  const t = performance.now();
+  const report = await client.syncOnce();
+  const ms = performance.now() - t;
+  checkReport(report, faces);
+  const bytes = report.bytes + report.snapshotBytes;
+  if (!Number.isNaN(rawBytes) && bytes !== rawBytes) say(`  ! TerminalClient received ${int(bytes)} bytes, the raw fetch ${int(rawBytes)}`);
+  return ms;
+}
+
+try {
+  // ---- fill ----------------------------------------------------------------
+
+  const groups = sizes.map((size) => ({ size, name: `sync_${size}` as GroupName }));
+  const pushGroup = 'bench_push' as GroupName;
+  for (const g of groups) await store.createGroup(DEFAULT_LIBRARY, g.name);
+  const pushGroupId = (await store.createGroup(DEFAULT_LIBRARY, pushGroup)).group.groupId;
+
+  const placeholder = randomBytes(16);
+  const addFace = async (): Promise<FaceToken> => {
+    const face = syntheticFace(engine.searchModel);
+    await store.addImage({ imageId: face.imageId, mime: 'image/png', bytes: placeholder, width: 200, height: 200, createdAt: Date.now() }, face);
+    return face.faceToken;
+  };
+  const poolSize = sizes.at(-1)!;
+  const pool: FaceToken[] = new Array<FaceToken>(poolSize);
+  let binds = 0;
+  let next = 0;
+  say(`\nFilling: ${int(poolSize)} synthetic faces (random unit ${engine.featureLength}-d features), group N binds the first N ...`);
+  const fillStarted = performance.now();
+  await Promise.all(Array.from({ length: FILL_IN_FLIGHT }, async () => {
+    for (let i = next++; i < poolSize; i = next++) {
+      const token = await addFace();
+      pool[i] = token;
+      for (const g of groups) {
+        if (i >= g.size) continue;
+        await store.bind(DEFAULT_LIBRARY, g.name, token);
+        binds++;
+      }
+    }
+  }));
+  const fillMs = performance.now() - fillStarted;
+  const deltaFace = await addFace();
+  for (const g of groups) {
+    const record = await store.getGroup(DEFAULT_LIBRARY, g.name);
+    if (record?.faceCount !== g.size) throw new Error(`group ${g.name} holds ${record?.faceCount} faces, expected ${g.size}`);
+  }
+  say(`  ${int(poolSize)} face adds + ${int(binds)} binds in ${(fillMs / 1000).toFixed(1)} s ` +
+    `(${int(((poolSize + binds) / fillMs) * 1000)} writes/s, ${FILL_IN_FLIGHT} in flight, each a durable commit)`);
+  json.fill = { faces: poolSize, binds, ms: fillMs, writesPerSec: ((poolSize + binds) / fillMs) * 1000, inFlight: FILL_IN_FLIGHT };
+
+  // Warm-up (not counted): JIT of the encode, decode and apply paths, and the
+  // keep-alive connections, on a small inline group, every encoding.
+  const warmGroup = 'bench_warmup' as GroupName;
+  await store.createGroup(DEFAULT_LIBRARY, warmGroup);
+  const warmFaces = Math.min(WARMUP_FACES, poolSize);
+  for (let i = 0; i < warmFaces; i++) await store.bind(DEFAULT_LIBRARY, warmGroup, pool[i]!);
+  for (const encoding of FEATURE_ENCODINGS) {
+    const fresh = () => new TerminalGallery({ groups: [warmGroup] });
+    await measure(buildSyncRequest(fresh(), { clientVersion: CLIENT_VERSION, featureEncoding: encoding }), fresh, { kind: SyncKind.Reset, faces: warmFaces }, 1);
+    const client = new TerminalClient({ baseUrl: server.url, key: deviceKey, deviceId: `bench-warmup-${encoding}`, groups: [warmGroup], featureEncoding: encoding, clientVersion: CLIENT_VERSION });
+    await terminalSync(client, warmFaces, NaN);
+    await client.close();
+  }
+
+  // ---- 1. full sync per size and encoding --------------------------------
+
+  const largest = groups.at(-1)!;
+  /** The largest group as each encoding's terminal holds it, for the delta. */
+  const held = new Map<FeatureEncoding, GalleryState>();
+  const fullRows: SyncRow[] = [];
+  for (const g of groups) {
+    for (const encoding of FEATURE_ENCODINGS) {
+      const fresh = () => new TerminalGallery({ groups: [g.name] });
+      const requestBody = buildSyncRequest(fresh(), { clientVersion: CLIENT_VERSION, featureEncoding: encoding });
+      const m = await measure(requestBody, fresh, { kind: SyncKind.Reset, faces: g.size }, reps);
+      const client = new TerminalClient({ baseUrl: server.url, key: deviceKey, deviceId: `bench-${g.size}-${encoding}`, groups: [g.name], featureEncoding: encoding, clientVersion: CLIENT_VERSION });
+      const terminalMs = await terminalSync(client, g.size, m.bytes);
+      await client.close();
+      if (g === largest) held.set(encoding, client.gallery.state);
+      fullRows.push({ faces: g.size, encoding, ...m, terminalMs });
+    }
+  }
+
+  // ---- 1b. one-change delta on the largest group --------------------------
+
+  const bound = await store.bind(DEFAULT_LIBRARY, largest.name, deltaFace);
+  if (!bound) throw new Error('the delta bind was a no-op');
+  const deltaRows: SyncRow[] = [];
+  for (const encoding of FEATURE_ENCODINGS) {
+    const state = held.get(encoding)!;
+    const requestBody = buildSyncRequest(galleryFrom(state), { clientVersion: CLIENT_VERSION, featureEncoding: encoding });
+    const m = await measure(requestBody, () => galleryFrom(state), { kind: SyncKind.Delta, faces: largest.size + 1 }, deltaReps);
+    const client = new TerminalClient({
+      baseUrl: server.url, key: deviceKey, deviceId: `bench-delta-${encoding}`, groups: [largest.name],
+      gallery: galleryFrom(state), featureEncoding: encoding, clientVersion: CLIENT_VERSION,
+    });
+    const terminalMs = await terminalSync(client, largest.size + 1, m.bytes);
+    await client.close();
+    deltaRows.push({ faces: largest.size + 1, encoding, ...m, terminalMs });
+  }
+  held.clear();
+
+  const rowHeader = '  encoding  kind    via         body bytes    B/face | server ms: cold     warm | apply ms | terminal ms';
+  const rowLine = (r: SyncRow) =>
+    `  ${r.encoding.padEnd(8)}  ${r.kind.padEnd(6)}  ${(r.viaSnapshot ? 'snapshot' : 'inline').padEnd(8)}${col(int(r.bytes), 14)}${col(r.bytesPerFace ?? '-', 10, 1)} |` +
+    `${col(r.serverColdMs, 16)}${col(r.serverWarmMs, 9)} |${col(r.applyMs, 9)} |${col(r.terminalMs, 12)}`;
+  say(`\nFull sync of a fresh terminal (empty gallery, no model yet: RESET = full copy); warm and apply: median of ${reps}`);
+  say(`  (snapshot when a group has more than ${int(config.sync.snapshotThreshold)} faces; bytes = sync body + snapshot body)`);
+  for (const g of groups) {
+    say(`  -- ${int(g.size)} faces`);
+    say(rowHeader);
+    const rows = fullRows.filter((x) => x.faces === g.size);
+    for (const r of rows) say(rowLine(r));
+    const viaSnapshot = rows.filter((r) => r.serverColdGetMs !== null);
+    if (viaSnapshot.length > 0) {
+      say(`  cold = POST (answers once the snapshot is built) + snapshot GET: ${viaSnapshot
+        .map((r) => `${r.encoding} ${r.serverColdPostMs.toFixed(0)} + ${r.serverColdGetMs!.toFixed(0)}`).join(', ')} ms`);
+    }
+  }
+  const full32 = fullRows.find((r) => r.faces === largest.size && r.encoding === 'float32')!;
+  say(`\nOne-change DELTA on the ${int(largest.size)}-face group (terminal holds the full group in that encoding; one face bound);`);
+  say(`  warm and apply: median of ${deltaReps}`);
+  say(rowHeader + ' | delta/full bytes');
+  for (const r of deltaRows) {
+    const full = fullRows.find((x) => x.faces === largest.size && x.encoding === r.encoding)!;
+    say(`${rowLine(r)} |${col(r.bytes / full.bytes, 17, 6)}`);
+  }
+  say(`  apply copies the held group's face map (apply.ts stages a DELTA on a copy), so it grows with the group, not the delta`);
+  say(`  (the delta's ${deltaRows.map((r) => `${r.encoding} ${int(r.bytes)} B`).join(', ')} vs ${int(full32.bytes)} B for the float32 full copy)`);
+
+  interface RatioRow { what: string; encoding: FeatureEncoding; bytes: number; serverCold: number; serverWarm: number; apply: number; terminal: number }
+  const ratioRows: RatioRow[] = [];
+  const sets: Array<[string, SyncRow[]]> = [
+    ...groups.map((g): [string, SyncRow[]] => [`full ${int(g.size)}`, fullRows.filter((r) => r.faces === g.size)]),
+    [`delta ${int(largest.size)}`, deltaRows],
+  ];
+  for (const [what, rows] of sets) {
+    const base = rows.find((r) => r.encoding === 'float32')!;
+    for (const r of rows.filter((x) => x.encoding !== 'float32')) {
+      ratioRows.push({
+        what, encoding: r.encoding, bytes: r.bytes / base.bytes, serverCold: r.serverColdMs / base.serverColdMs,
+        serverWarm: r.serverWarmMs / base.serverWarmMs, apply: r.applyMs / base.applyMs, terminal: r.terminalMs / base.terminalMs,
+      });
+    }
+  }
+  say('\nAgainst float32, same run (encoding / float32)');
+  say('  sync            encoding    bytes  server cold  server warm    apply  terminal');
+  for (const r of ratioRows) {
+    say(`  ${r.what.padEnd(14)}  ${r.encoding.padEnd(8)}${col(r.bytes, 9, 3)}${col(r.serverCold, 13, 3)}${col(r.serverWarm, 13, 3)}${col(r.apply, 9, 3)}${col(r.terminal, 10, 3)}`);
+  }
+  say('  server ms = POST read to the end + GET of the snapshot (in-process node:http client); cold = first request for');
+  say('  that version and encoding (snapshot build or body encoding), warm = snapshot file / body cache;');
+  say('  apply = applySyncStream from memory (no network); terminal = TerminalClient.syncOnce() over HTTP (global fetch), warm');
+  json.full = fullRows;
+  json.delta = deltaRows.map((r) => ({ ...r, overFullBytes: r.bytes / fullRows.find((x) => x.faces === largest.size && x.encoding === r.encoding)!.bytes }));
+  json.ratiosToFloat32 = ratioRows;
+
+  // ---- 2. accuracy of lossy encodings on real features -------------------
+
+  const photos: Array<{ person: string; file: string; feature: Float32Array }> = [];
+  const faceless: string[] = [];
+  for (const person of PEOPLE) {
+    const dir = join(FACES_DIR, 'people', person);
+    for (const file of readdirSync(dir).sort()) {
+      const image = await engine.decode(readFileSync(join(dir, file)), PHOTO_LIMITS);
+      const [face] = await engine.detect(image);
+      if (!face) {
+        faceless.push(`${person}/${file}`);
+        continue;
+      }
+      photos.push({ person, file, feature: await engine.embed(image, face) });
+    }
+  }
+  const norm = (f: Float32Array) => Math.sqrt(cosineSimilarity(f, f));
+  const pairs: Array<[number, number]> = [];
+  for (let i = 0; i < photos.length; i++) for (let j = i + 1; j < photos.length; j++) pairs.push([i, j]);
+  const scores32 = pairs.map(([i, j]) => cosineSimilarity(photos[i]!.feature, photos[j]!.feature));
+  const genuine = pairs.flatMap(([i, j], k) => (photos[i]!.person === photos[j]!.person ? [scores32[k]!] : []));
+  const impostor = pairs.flatMap(([i, j], k) => (photos[i]!.person !== photos[j]!.person ? [scores32[k]!] : []));
+  interface AccuracyRow { encoding: FeatureEncoding; featureBytes: number; maxAbsChange: number; meanAbsChange: number; maxAbsChangeRenormalised: number; meanAbsChangeRenormalised: number }
+  const accuracy: AccuracyRow[] = [];
+  for (const encoding of FEATURE_ENCODINGS.filter((e) => e !== 'float32')) {
+    const lossy = photos.map((p) => decodeFeature(encodeFeature(p.feature, encoding), encoding, p.feature.length));
+    const norms = lossy.map(norm);
+    const raw = pairs.map(([i, j], k) => Math.abs(cosineSimilarity(lossy[i]!, lossy[j]!) - scores32[k]!));
+    const renormalised = pairs.map(([i, j], k) => Math.abs(cosineSimilarity(lossy[i]!, lossy[j]!) / (norms[i]! * norms[j]!) - scores32[k]!));
+    accuracy.push({
+      encoding, featureBytes: encodedFeatureLength(engine.featureLength, encoding),
+      maxAbsChange: Math.max(...raw), meanAbsChange: mean(raw),
+      maxAbsChangeRenormalised: Math.max(...renormalised), meanAbsChangeRenormalised: mean(renormalised),
+    });
+  }
+  say(`\nAccuracy on real features: ${photos.length} people photos (${PEOPLE.length} people), ${int(pairs.length)} pairs` +
+    (faceless.length > 0 ? `; no face found in ${faceless.join(', ')}` : ''));
+  say(`  float32 cosine scores: same person ${Math.min(...genuine).toFixed(4)}..${Math.max(...genuine).toFixed(4)} (${genuine.length} pairs), ` +
+    `different people ${Math.min(...impostor).toFixed(4)}..${Math.max(...impostor).toFixed(4)} (${impostor.length} pairs)`);
+  say('  encoding  feature bytes | |score change|: max        mean | renormalised: max        mean');
+  for (const a of accuracy) {
+    say(`  ${a.encoding.padEnd(8)}${col(a.featureBytes, 15, 0)} |${col(a.maxAbsChange.toExponential(2), 23)}${col(a.meanAbsChange.toExponential(2), 12)} |` +
+      `${col(a.maxAbsChangeRenormalised.toExponential(2), 18)}${col(a.meanAbsChangeRenormalised.toExponential(2), 12)}`);
+  }
+  say('  score = the engine\'s cosineSimilarity (dot product of the decoded features, as a terminal storing them would compute);');
+  say('  renormalised = dot / (|a| |b|) of the decoded features');
+  json.accuracy = {
+    photos: photos.length, pairs: pairs.length, faceless,
+    float32Scores: { genuine: { min: Math.min(...genuine), max: Math.max(...genuine), pairs: genuine.length }, impostor: { min: Math.min(...impostor), max: Math.max(...impostor), pairs: impostor.length } },
+    encodings: accuracy,
+  };
+
+  // ---- 3. push fan-out -----------------------------------------------------
+
+  const pushUrl = server.url.replace(/^http/, 'ws') + PUSH_PATH;
+  /** Per version: when each client received a notice naming it (NaN: not yet). */
+  const arrivals = new Map<number, { at: Float64Array; count: number; done?: () => void }>();
+  const arrival = (version: number) => {
+    let a = arrivals.get(version);
+    if (!a) arrivals.set(version, (a = { at: new Float64Array(clientCount).fill(NaN), count: 0 }));
+    return a;
+  };
+  let closing = false;
+  let unexpectedCloses = 0;
+  const connect = (i: number): Promise<WebSocket> =>
+    new Promise((resolve, reject) => {
+      const ws = new WebSocket(pushUrl, { headers: { authorization: `Bearer ${deviceKey}` }, perMessageDeflate: false });
+      pushSockets.push(ws);
+      let ready = false;
+      ws.on('open', () => {
+        ws.send(encodePushFrame({
+          type: PushFrameType.ClientHello,
+          hello: { protocolVersion: PROTOCOL_VERSION_MAX, deviceId: `bench-push-${i}`, groups: [{ groupName: pushGroup, groupId: 0, version: 0 }] },
+        }));
+      });
+      ws.on('message', (data) => {
+        const at = performance.now();
+        const message = decodePushFrame(data as Buffer);
+        if (message?.type === PushFrameType.ServerHello) {
+          ready = true;
+          resolve(ws);
+        } else if (message?.type === PushFrameType.Notice) {
+          for (const g of message.groups) {
+            if (g.groupName !== pushGroup) continue;
+            const a = arrival(g.version);
+            if (!Number.isNaN(a.at[i]!)) continue;
+            a.at[i] = at;
+            if (++a.count === clientCount) a.done?.();
+          }
+        }
+      });
+      ws.on('unexpected-response', (_req, res) => reject(new Error(`push upgrade: HTTP ${res.statusCode}`)));
+      ws.on('error', (err) => {
+        if (!ready) reject(err);
+      });
+      ws.on('close', (code) => {
+        if (!ready) reject(new Error(`push channel closed before ServerHello (${code})`));
+        else if (!closing) unexpectedCloses++;
+      });
+    });
+
+  const connectStarted = performance.now();
+  for (let wave = 0; wave < clientCount; wave += CONNECT_WAVE) {
+    await Promise.all(Array.from({ length: Math.min(CONNECT_WAVE, clientCount - wave) }, (_, k) => connect(wave + k)));
+  }
+  const connectMs = performance.now() - connectStarted;
+
+  const committedAt = new Map<number, number>();
+  const offCommit = store.onCommit((c) => {
+    if (c.group.groupId === pushGroupId) committedAt.set(c.change.version, performance.now());
+  });
+  const serverSendMs: number[] = [];
+  const offSent = server.push.on('notice-sent', (e) => {
+    if (e.groups.some((g) => g.groupName === pushGroup)) serverSendMs.push(e.sentAt - e.firstObservedAt);
+  });
+  const latencies: number[] = [];
+  const lastPerChange: number[] = [];
+  let missing = 0;
+  const pushFace = pool[0]!;
+  try {
+    for (let c = 0; c < changeCount; c++) {
+      const committed = c % 2 === 0 ? await store.bind(DEFAULT_LIBRARY, pushGroup, pushFace) : await store.unbind(DEFAULT_LIBRARY, pushGroup, pushFace);
+      if (!committed) throw new Error('push bind was a no-op');
+      const version = committed.change.version;
+      const a = arrival(version);
+      if (a.count < clientCount) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, NOTICE_TIMEOUT_MS);
+          a.done = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      const t0 = committedAt.get(version);
+      if (t0 === undefined) throw new Error(`onCommit did not report version ${version}`);
+      let last = 0;
+      for (const at of a.at) {
+        if (Number.isNaN(at)) continue;
+        latencies.push(at - t0);
+        last = Math.max(last, at - t0);
+      }
+      missing += clientCount - a.count;
+      lastPerChange.push(last);
+    }
+  } finally {
+    offCommit();
+    offSent();
+  }
+  closing = true;
+  for (const ws of pushSockets) ws.terminate();
+
+  const coalesceMs = server.push.options.coalesceMs;
+  say(`\nPush fan-out: ${int(clientCount)} raw ws clients holding one group; ${changeCount} bind/unbind commits, one at a time`);
+  say(`  connect + ClientHello -> ServerHello for all: ${connectMs.toFixed(0)} ms (waves of ${CONNECT_WAVE})`);
+  say('                                          p50      p99      max');
+  say(`  commit -> notice received, all pairs${col(percentile(latencies, 50), 9)}${col(percentile(latencies, 99), 9)}${col(Math.max(...latencies), 9)}   ms (${int(latencies.length)} pairs)`);
+  say(`  commit -> last client received      ${col(percentile(lastPerChange, 50), 9)}${col(percentile(lastPerChange, 99), 9)}${col(Math.max(...lastPerChange), 9)}   ms (per change)`);
+  say(`  server observe -> frame sent        ${col(percentile(serverSendMs, 50), 9)}${col(percentile(serverSendMs, 99), 9)}${col(Math.max(...serverSendMs), 9)}   ms ('notice-sent' events)`);
+  say(`  t0 = the store's onCommit listener; includes the hub's ${coalesceMs} ms coalescing window (server/push/options.ts)`);
+  say('  and the in-process clients\' own message handling (same event loop)');
+  if (missing > 0) say(`  ! ${int(missing)} (change, client) notices not received within ${NOTICE_TIMEOUT_MS} ms`);
+  if (unexpectedCloses > 0) say(`  ! ${unexpectedCloses} push connections closed during the run`);
+  json.push = {
+    clients: clientCount, changes: changeCount, connectMs, coalesceMs, missing, unexpectedCloses,
+    commitToNotice: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: Math.max(...latencies), pairs: latencies.length },
+    commitToLastClient: { p50: percentile(lastPerChange, 50), p99: percentile(lastPerChange, 99), max: Math.max(...lastPerChange) },
+    serverObserveToSend: { p50: percentile(serverSendMs, 50), p99: percentile(serverSendMs, 99), max: Math.max(...serverSendMs), notices: serverSendMs.length },
+  };
+
+  // ---- 4. against the spec --------------------------------------------------
+
+  const specGroup = groups.find((g) => g.size === SPEC_GROUP_FACES) ?? groups[0]!;
+  say(`\nCompare with the spec (facepass-server-api.md, 底库同步, 返回参数): "${SPEC_QUOTE}"`);
+  say(`  = about 4 KB (taken as ${int(SPEC_FEATURE_BYTES)} B) per feature, 8 MB (${int(SPEC_GROUP_BYTES)} B) for ${int(SPEC_GROUP_FACES)} faces, JSON too slow to parse`);
+  say(`  this model: ${engine.featureLength}-d features; bytes per face measured on the ${int(specGroup.size)}-face full sync`);
+  say('  encoding  feature B  wire B/face  /spec 4 KB  2,000 faces on the wire  /spec 8 MB');
+  const specRows = FEATURE_ENCODINGS.map((encoding) => {
+    const r = fullRows.find((x) => x.faces === specGroup.size && x.encoding === encoding)!;
+    const featureBytes = encodedFeatureLength(engine.featureLength, encoding);
+    const bytesPerFace = r.bytesPerFace!;
+    const groupBytes = bytesPerFace * SPEC_GROUP_FACES;
+    say(`  ${encoding.padEnd(8)}${col(featureBytes, 11, 0)}${col(bytesPerFace, 13, 1)}${col(bytesPerFace / SPEC_FEATURE_BYTES, 12, 3)}` +
+      `${col(`${int(groupBytes)} B`, 25)}${col(groupBytes / SPEC_GROUP_BYTES, 12, 3)}`);
+    return { encoding, featureBytes, bytesPerFace, overSpecFeature: bytesPerFace / SPEC_FEATURE_BYTES, bytesFor2000: groupBytes, overSpec2000: groupBytes / SPEC_GROUP_BYTES };
+  });
+  say(`  wire B/face - feature B = per-record overhead (24-character token, tags, lengths, frame share)`);
+  say(`  the spec's 4 KB per feature is 1,024 float32 components (or 512 float64); float32 here is ${int(encodedFeatureLength(engine.featureLength, 'float32'))} B`);
+  json.spec = { quote: SPEC_QUOTE, featureBytes: SPEC_FEATURE_BYTES, groupFaces: SPEC_GROUP_FACES, groupBytes: SPEC_GROUP_BYTES, measuredOn: specGroup.size, rows: specRows };
+} finally {
+  for (const ws of pushSockets) ws.terminate();
+  agent.destroy();
+  await server.close();
+  await engine.close();
+  rmSync(dataDir, { recursive: true, force: true });
+}
+
+const loadAtEnd = loadavg();
+say(`\n  load average at end: ${loadAtEnd.map((x) => x.toFixed(2)).join(', ')}`);
+if (asJson) {
+  json.loadAtEnd = loadAtEnd;
+  process.stdout.write(`${JSON.stringify(json, null, 2)}\n`);
+}
