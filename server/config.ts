@@ -104,6 +104,11 @@ export function defaultConfig(): ServerConfig {
   };
 }
 
+/** A server on 127.0.0.1, any free port, logging nothing: for tests, benchmarks and tools that start one in-process. */
+export function loopbackConfig(dataDir: string, overrides: Partial<ServerConfig> = {}): ServerConfig {
+  return { ...defaultConfig(), port: 0, host: '127.0.0.1', dataDir, logLevel: 'silent', ...overrides };
+}
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { statfsSync } from 'node:fs';
 import { arch, availableParallelism, cpus, loadavg, platform, totalmem } from 'node:os';
-import { defaultConfig, type ServerConfig } from '../server/config.js';
+import { loopbackConfig, type ServerConfig } from '../server/config.js';
 
 export const positive = (name: string, raw: string | undefined): number => {
   const v = Number(raw);
@@ -68,14 +68,5 @@ export function machineLines(info: MachineInfo): string[] {
 
 /** An in-process server on 127.0.0.1, any free port, silent, with fresh random keys. */
 export function benchServerConfig(dataDir: string, overrides: Partial<ServerConfig> = {}): ServerConfig {
-  return {
-    ...defaultConfig(),
-    port: 0,
-    host: '127.0.0.1',
-    dataDir,
-    logLevel: 'silent',
-    adminKey: randomBytes(16).toString('hex'),
-    deviceKey: randomBytes(16).toString('hex'),
-    ...overrides,
-  };
+  return loopbackConfig(dataDir, { adminKey: randomBytes(16).toString('hex'), deviceKey: randomBytes(16).toString('hex'), ...overrides });
 }

@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defaultConfig, type ServerConfig } from '../../server/config.js';
+import { loopbackConfig, type ServerConfig } from '../../server/config.js';
 import { FaceServer } from '../../server/app.js';
 import type { FaceEngine } from '../../models/engine.js';
 
@@ -20,17 +20,7 @@ export interface TestServer {
 }
 
 export function testConfig(dataDir: string, overrides: Partial<ServerConfig> = {}): ServerConfig {
-  return {
-    ...defaultConfig(),
-    port: 0,
-    host: '127.0.0.1',
-    dataDir,
-    logLevel: 'silent',
-    adminKey: TEST_ADMIN_KEY,
-    deviceKey: TEST_DEVICE_KEY,
-    engineThreads: 2,
-    ...overrides,
-  };
+  return loopbackConfig(dataDir, { adminKey: TEST_ADMIN_KEY, deviceKey: TEST_DEVICE_KEY, engineThreads: 2, ...overrides });
 }
 
 export async function startTestServer(engine: FaceEngine, overrides: Partial<ServerConfig> = {}): Promise<TestServer> {
