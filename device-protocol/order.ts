@@ -18,6 +18,7 @@ export interface StreamCounts {
 }
 
 type Phase = 'start' | 'groups' | 'done';
+type RunType = typeof FrameType.Faces | typeof FrameType.Removed;
 
 /** What the order check needs of a frame: its type, the group result, the number of records. */
 interface FrameSummary {
@@ -70,8 +71,13 @@ export class FrameOrder {
    * Records a run of already-encoded FaceBatch or RemovedBatch frames holding
    * `items` records in all (a pre-encoded group body), with the same checks.
    */
-  acceptRun(type: typeof FrameType.Faces | typeof FrameType.Removed, items: number): void {
+  acceptRun(type: RunType, items: number): void {
     this.#visit({ type, items }, true);
+  }
+
+  /** Throws SYNC_ERR_BAD_ORDER if such a run may not come next. Changes nothing. */
+  checkRun(type: RunType): void {
+    this.#visit({ type, items: 0 }, false);
   }
 
   #visit(frame: FrameSummary, record: boolean): void {

@@ -75,7 +75,7 @@ export class SyncStreamWriter {
    */
   faces(batch: readonly FaceRecord[]): Uint8Array {
     if (batch.length === 0) return EMPTY;
-    this.#order.check({ type: FrameType.Faces, faces: [] });
+    this.#order.checkRun(FrameType.Faces);
     // faceFrames() checks every record before returning any frame, so a bad
     // record leaves the stream exactly as it was.
     return concat(faceFrames(batch, this.#layout, this.#limits).map((frame) => this.#emit(frame)));
@@ -101,7 +101,7 @@ export class SyncStreamWriter {
     }
     const runs = bodyFrameRuns(body);
     // Check the whole run before recording any of it.
-    for (const run of runs) this.#order.check(run.type === FrameType.Faces ? { type: run.type, faces: [] } : { type: run.type, faceTokens: [] });
+    for (const run of runs) this.#order.checkRun(run.type);
     for (const run of runs) this.#order.acceptRun(run.type, run.items);
     this.#crc = updateCrc32(body.bytes, this.#crc);
     this.#bytesWritten += body.bytes.length;

@@ -20,7 +20,7 @@ import type { FaceEngine } from '../models/engine.js';
 import { createOnnxEngine } from '../models/index.js';
 import type { FaceStore } from '../storage/store.js';
 import { openLmdbStore, openLmdbSyncStatus, type SyncStatusStore } from '../storage/index.js';
-import { SyncService, SYNC_DEFAULTS } from './sync/sync-service.js';
+import { SyncService } from './sync/sync-service.js';
 import { GroupBodyCache } from './sync/body-cache.js';
 import { SnapshotStore } from './sync/snapshot-store.js';
 import { WireFaceReader } from './sync/wire-faces.js';
@@ -68,15 +68,17 @@ export class FaceServer {
     let store: FaceStore | undefined;
     let syncStatus: SyncStatusStore | undefined;
     let snapshots: SnapshotStore;
+    let wireFaces: WireFaceReader;
     try {
       store = await openLmdbStore({ path: join(config.dataDir, 'store') });
       // Before anything is served: no response may mix features of two models.
       await new FeatureMigration(engine, store, logger, config.faceAddImage).run();
       syncStatus = await openLmdbSyncStatus({ path: join(config.dataDir, 'sync-status') });
+      wireFaces = new WireFaceReader(store, engine.searchModel, engine.featureLength);
       snapshots = await SnapshotStore.open({
         dir: join(config.dataDir, 'snapshots'),
         store,
-        faces: new WireFaceReader(store, engine.searchModel, engine.featureLength, SYNC_DEFAULTS.pageSize),
+        faces: wireFaces,
         searchModel: engine.searchModel,
         featureDim: engine.featureLength,
         retainMs: config.sync.snapshotRetainMs,
@@ -121,7 +123,7 @@ export class FaceServer {
       auth,
       logger,
       sync: new SyncService(
-        { store, searchModel: engine.searchModel, featureDim: engine.featureLength, bodies: syncBodies, snapshots },
+        { store, searchModel: engine.searchModel, featureDim: engine.featureLength, faces: wireFaces, bodies: syncBodies, snapshots },
         { snapshotThreshold: config.sync.snapshotThreshold },
       ),
       snapshots,

@@ -58,7 +58,7 @@ export class GroupBodyCache {
       return encode();
     };
     const body = await this.#cache.fetch(keyString(key), { context: counted });
-    // undefined only when the entry was deleted while being fetched (clear()).
+    // undefined only if the entry is deleted while being fetched, which nothing here does.
     return body ?? counted();
   }
 
@@ -69,9 +69,5 @@ export class GroupBodyCache {
       entries: this.#cache.size,
       bytes: this.#cache.calculatedSize,
     };
-  }
-
-  clear(): void {
-    this.#cache.clear();
   }
 }

@@ -30,11 +30,9 @@ import { ErrorCode, FaceError } from '../core/errors.js';
 import type { BodyKey, GroupBodyCache } from './body-cache.js';
 import { planGroup, type GroupPlan, type GroupSyncRequest } from './plan.js';
 import type { SnapshotStore } from './snapshot-store.js';
-import { WireFaceReader } from './wire-faces.js';
+import type { WireFaceReader } from './wire-faces.js';
 
 export interface SyncServiceOptions {
-  /** Faces read from the store per page while streaming (default 500). */
-  pageSize: number;
   /**
    * FULL copies of groups with more faces than this are served as snapshot
    * files (PROTOCOL.md §11), when a snapshot store is given (default 2000).
@@ -48,13 +46,15 @@ export interface SyncServiceOptions {
   cachedBodyMaxFaces: number;
 }
 
-export const SYNC_DEFAULTS: SyncServiceOptions = { pageSize: 500, snapshotThreshold: 2000, cachedBodyMaxFaces: 2000 };
+export const SYNC_DEFAULTS: SyncServiceOptions = { snapshotThreshold: 2000, cachedBodyMaxFaces: 2000 };
 
 /** Where the service reads and keeps what it sends. */
 export interface SyncServiceDeps {
   store: FaceStore;
   searchModel: string;
   featureDim: number;
+  /** Reads the records to send, page by page (shared with the snapshot store). */
+  faces: WireFaceReader;
   /** Shared encodings of deltas and small full copies; a cache of 0 bytes encodes every time. */
   bodies: GroupBodyCache;
   /** Snapshot files for large full copies; without it every full copy is inline. */
@@ -91,18 +91,12 @@ const KIND_OF_PLAN: Record<GroupPlan['kind'], SyncKind> = {
 
 export class SyncService {
   private readonly options: SyncServiceOptions;
-  private readonly store: FaceStore;
-  private readonly searchModel: string;
-  private readonly faces: WireFaceReader;
 
   constructor(
     private readonly deps: SyncServiceDeps,
     options: Partial<SyncServiceOptions> = {},
   ) {
     this.options = { ...SYNC_DEFAULTS, ...options };
-    this.store = deps.store;
-    this.searchModel = deps.searchModel;
-    this.faces = new WireFaceReader(deps.store, deps.searchModel, deps.featureDim, this.options.pageSize);
   }
 
   /**
@@ -134,17 +128,17 @@ export class SyncService {
     yield emit(
       writer.header({
         protocolVersion,
-        searchModel: this.searchModel,
+        searchModel: this.deps.searchModel,
         serverTimeMs: Date.now(),
         featureEncoding: request.featureEncoding,
         featureDim: this.deps.featureDim,
       }),
     );
     try {
-      const modelMatches = request.searchModel === this.searchModel;
+      const modelMatches = request.searchModel === this.deps.searchModel;
       for (const wanted of request.groups) {
         const plan = await planGroup(
-          this.store,
+          this.deps.store,
           library,
           { groupId: (wanted.groupId ?? undefined) as GroupId | undefined, groupName: wanted.groupName as GroupName, localVersion: wanted.localVersion },
           modelMatches,
@@ -198,12 +192,12 @@ export class SyncService {
       result.removalsSent = delta.removed.length;
       if (delta.upserted.length <= this.options.cachedBodyMaxFaces) {
         const key: BodyKey = { ...this.keyOf(group, encoding), kind: 'delta', fromVersion: delta.fromVersion };
-        const body = await this.deps.bodies.get(key, () => this.encodeBody(encoding, this.faces.upsertPages(group.groupId, delta.upserted), delta.removed));
+        const body = await this.deps.bodies.get(key, () => this.encodeBody(encoding, this.deps.faces.upsertPages(group.groupId, delta.upserted), delta.removed));
         result.facesSent = body.faceCount;
         yield writer.body(body);
         return;
       }
-      for await (const page of this.faces.upsertPages(group.groupId, delta.upserted)) {
+      for await (const page of this.deps.faces.upsertPages(group.groupId, delta.upserted)) {
         result.facesSent += page.length;
         yield writer.faces(page);
       }
@@ -216,7 +210,7 @@ export class SyncService {
     } else {
       // FULL or RESET inline: the bindings at one version first, so the group
       // result announces exactly the version, count and digest that follow.
-      const snapshot = await this.store.snapshotGroup(plan.group.groupId);
+      const snapshot = await this.deps.store.snapshotGroup(plan.group.groupId);
       if (!snapshot || snapshot.group.deletedAt !== null) {
         // Deleted since it was planned: as if the request had come a moment later.
         yield writer.groupResult(groupResultOf(request, undefined, SyncKind.GroupGone));
@@ -226,12 +220,12 @@ export class SyncService {
       yield announce(group);
       if (bindings.length <= this.options.cachedBodyMaxFaces) {
         const key: BodyKey = { ...this.keyOf(group, encoding), kind: 'full', fromVersion: 0 };
-        const body = await this.deps.bodies.get(key, () => this.encodeBody(encoding, this.faces.pages(bindings), []));
+        const body = await this.deps.bodies.get(key, () => this.encodeBody(encoding, this.deps.faces.pages(bindings), []));
         result.facesSent = body.faceCount;
         yield writer.body(body);
         return;
       }
-      for await (const page of this.faces.pages(bindings)) {
+      for await (const page of this.deps.faces.pages(bindings)) {
         result.facesSent += page.length;
         yield writer.faces(page);
       }
@@ -239,7 +233,7 @@ export class SyncService {
   }
 
   private keyOf(group: GroupRecord, featureEncoding: FeatureEncoding): Omit<BodyKey, 'kind' | 'fromVersion'> {
-    return { groupId: group.groupId, toVersion: group.version, searchModel: this.searchModel, featureEncoding };
+    return { groupId: group.groupId, toVersion: group.version, searchModel: this.deps.searchModel, featureEncoding };
   }
 
   private async encodeBody(

@@ -21,8 +21,8 @@ export class WireFaceReader {
     private readonly store: FaceStore,
     private readonly searchModel: string,
     private readonly featureDim: number,
-    /** Faces read from the store at a time. */
-    readonly pageSize: number,
+    /** Faces read from the store at a time: bounds the memory a stream or snapshot build holds. */
+    private readonly pageSize = 500,
   ) {}
 
   /** Features and user data of bound faces, in the order given. Throws FaceChangedWhileReading. */
