@@ -2,22 +2,21 @@
 // 1. Raw inference of each model: warm, median of N runs of a bare session
 //    (same options as the engine's) on a random input, no preprocessing.
 // 2. The enrolment pipeline (decode, detect, landmarks, align, feature,
-//    quality) on every photo of ../shared/faces/people, per stage, per face.
+//    quality) on every photo of test/fixtures/faces/people, per stage, per face.
 // 3. The ratio pipeline / raw, where raw is the sum of the raw medians of the
 //    model runs the pipeline made (detector passes + landmark + feature + pose).
 // Raw runs and pipeline rounds alternate, so both see the same machine load.
 import { readFile, readdir } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MODEL_DIR, INPUT_DIMS, MODEL_FILES, createOnnxEngine, sessionOptions, type ModelName } from '../models/onnx-engine.js';
 import { SessionQueue } from '../models/session-queue.js';
 import type { DecodeLimits } from '../models/engine.js';
 import { mean, median } from './bench-common.js';
+import { FACES_DIR } from '../test/helpers/paths.js';
 
-const PROJECT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const PEOPLE = join(PROJECT, '..', 'shared', 'faces', 'people');
+const PEOPLE = join(FACES_DIR, 'people');
 const LIMITS: DecodeLimits = { maxBytes: 16 << 20, maxPixels: 40_000_000, minSide: 1, formats: ['jpeg', 'png', 'bmp'] };
 const STAGES = ['decode', 'detect', 'landmarks', 'align', 'feature', 'quality'] as const;
 const MODELS = Object.keys(MODEL_FILES) as ModelName[];

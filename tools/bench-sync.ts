@@ -20,7 +20,7 @@
 //    holds the full group, ONE face is bound, the same measurements follow;
 //    apply goes into a gallery holding the full group.
 //    Ratios float16/float32 and int8/float32 come from the same run.
-// 2. Accuracy of float16/int8 on real features (every ../shared/faces/people
+// 2. Accuracy of float16/int8 on real features (every test/fixtures/faces/people
 //    photo: decode, detect, embed the first face): change of the cosine score
 //    of every pair when both features go through encodeFeature/decodeFeature.
 // 3. Push fan-out: --clients raw `ws` terminals on the push channel, all

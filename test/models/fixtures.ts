@@ -1,12 +1,12 @@
-// Shared test inputs for the engine tests: the photos in ../shared/faces
+// Test inputs for the engine tests: the photos in test/fixtures/faces
 // (resolved from this file, not the working directory) and decode limits.
 import { readFileSync, readdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { DecodeLimits } from '../../models/engine.js';
 
-export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const FACES_DIR = resolve(PROJECT_ROOT, '..', 'shared', 'faces');
+import { FACES_DIR, PROJECT_ROOT } from '../helpers/paths.js';
+
+export { FACES_DIR, PROJECT_ROOT };
 export const MODEL_DIR = join(PROJECT_ROOT, 'models', 'weights');
 
 export const PEOPLE = readdirSync(join(FACES_DIR, 'people')).sort();
