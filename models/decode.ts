@@ -3,7 +3,7 @@
 // count (sharp metadata reads only the header), and only then the full
 // decode, so a 50000x50000 PNG bomb costs a header read, not gigabytes.
 import sharp, { type Metadata } from 'sharp';
-import { ErrorCode, FaceError } from '../server/core/errors.js';
+import { ErrorCode, FaceError } from './errors.js';
 import type { DecodeLimits, DecodedImage, ImageFormat } from './engine.js';
 import { BmpError, decodeBmp, readBmpHeader } from './bmp.js';
 

@@ -4,7 +4,7 @@
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ErrorCode, FaceError } from '../server/core/errors.js';
+import { ErrorCode, FaceError } from './errors.js';
 import type {
   DecodeLimits, DecodedImage, DetectedFace, FaceAttributes, FaceEngine, FaceQuality, StageTimings,
 } from './engine.js';

@@ -5,7 +5,7 @@
 //
 // A second backend (e.g. a distributed one) implements this interface and
 // must pass the same contract suite (test/storage/store-contract.ts).
-import type { FaceToken, GroupId, GroupName, ImageId, LibraryId } from '../server/core/ids.js';
+import type { FaceToken, GroupId, GroupName, ImageId, LibraryId } from './ids.js';
 import type { FaceQuality } from '../models/engine.js';
 
 /** Integer pixel rectangle, right/bottom exclusive-ish as FacePass reports them. */

@@ -2,7 +2,7 @@
 // values (image bytes, features) are stored raw and always copied out, so a
 // caller never holds a view into lmdb-js's reused read buffers.
 import { endianness } from 'node:os';
-import type { FaceToken, GroupId, GroupName, ImageId, LibraryId } from '../../server/core/ids.js';
+import type { FaceToken, GroupId, GroupName, ImageId, LibraryId } from '../ids.js';
 import type { BindingRecord, ChangeRecord, FaceRecord, GroupRecord, ImageRecord } from '../store.js';
 import type { StoredBinding, StoredChange, StoredFace, StoredGroup, StoredImage } from './layout.js';
 

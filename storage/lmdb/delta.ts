@@ -20,7 +20,7 @@
 //   available and the face is reported as removed (possibly redundantly:
 //   removing what a terminal does not hold is harmless; missing a removal is not).
 // Faces without entries after `from` did not change and are not mentioned.
-import type { FaceToken } from '../../server/core/ids.js';
+import type { FaceToken } from '../ids.js';
 import type { ChangeOp, GroupDelta } from '../store.js';
 
 export interface LogEntry {

@@ -9,8 +9,8 @@
 // Timestamps: change entries get `at = max(clock(), group.updatedAt)`, so
 // `at` never decreases along a group's versions even if the clock steps back;
 // compaction relies on that to stop at the first entry that is too young.
-import { FaceError, ErrorCode, isFaceError } from '../../server/core/errors.js';
-import type { FaceToken, GroupId, GroupName, ImageId, LibraryId } from '../../server/core/ids.js';
+import { FaceError, ErrorCode, isFaceError } from '../../models/errors.js';
+import type { FaceToken, GroupId, GroupName, ImageId, LibraryId } from '../ids.js';
 import { digestAdd, digestFromHex, digestRemove, digestToHex, EMPTY_DIGEST } from '../../device-protocol/digest.js';
 import type { RootDatabase, Transaction } from 'lmdb';
 import type {
