@@ -28,6 +28,7 @@ import { registerSyncMetrics } from './sync-metrics.js';
 import { syncRouter } from './facepass/sync-routes.js';
 import { SERVER_VERSION } from './version.js';
 import { PushHub, type PushHubOptions } from './push/index.js';
+import { FaceIndex, SearchService } from './core/search/index.js';
 
 export interface FaceServerOptions {
   config: ServerConfig;
@@ -43,6 +44,10 @@ export class FaceServer {
   private closing: Promise<void> | undefined;
   /** The push channel (protocol §12); assigned in start(), closed first in shutdown(). */
   push!: PushHub;
+  /** 1:N search over the live groups (server/core/search): what every dialect's recognition calls. */
+  search!: SearchService;
+  /** The in-memory index behind `search`, following the store's commits; closed in shutdown(). */
+  faceIndex!: FaceIndex;
 
   private constructor(
     readonly config: ServerConfig,
@@ -69,10 +74,13 @@ export class FaceServer {
     let syncStatus: SyncStatusStore | undefined;
     let snapshots: SnapshotStore;
     let wireFaces: WireFaceReader;
+    let faceIndex: FaceIndex | undefined;
     try {
       store = await openLmdbStore({ path: join(config.dataDir, 'store') });
       // Before anything is served: no response may mix features of two models.
       await new FeatureMigration(engine, store, logger, config.faceAddImage).run();
+      // After the migration: the index holds the current model's features only.
+      faceIndex = await FaceIndex.open(store, { dimensions: engine.featureLength, logger });
       syncStatus = await openLmdbSyncStatus({ path: join(config.dataDir, 'sync-status') });
       wireFaces = new WireFaceReader(store, engine.searchModel, engine.featureLength);
       snapshots = await SnapshotStore.open({
@@ -85,6 +93,7 @@ export class FaceServer {
         logger,
       });
     } catch (err) {
+      faceIndex?.close();
       await syncStatus?.close();
       await store?.close();
       if (!options.engine) await engine.close();
@@ -94,7 +103,9 @@ export class FaceServer {
 
     const auth = new Authenticator(config.auth, keys);
     const metrics = new ServerMetrics();
-    const library = new FaceLibrary(store);
+    const index = faceIndex!;
+    const library = new FaceLibrary(store, index);
+    const search = new SearchService(index, store, engine.featureLength);
     const enrolment = new Enrolment(engine, store);
 
     const app = new Koa();
@@ -156,6 +167,8 @@ export class FaceServer {
     const timers: NodeJS.Timeout[] = [];
     const server = new FaceServer(config, logger, keys, store, syncStatus, snapshots, syncBodies, engine, !options.engine, httpServer, timers);
     server.push = push;
+    server.search = search;
+    server.faceIndex = index;
     if (config.compaction.intervalMs > 0) {
       const timer = setInterval(() => void server.compact(), config.compaction.intervalMs);
       timer.unref();
@@ -221,6 +234,7 @@ export class FaceServer {
     await closed;
     clearTimeout(grace);
     await this.snapshots.close();
+    this.faceIndex.close();
     await this.syncStatus.close();
     await this.store.close();
     if (this.ownsEngine) await this.engine.close();

@@ -156,6 +156,8 @@ export interface FaceStore {
   getGroupById(groupId: GroupId): Promise<GroupRecord | undefined>;
   /** Live groups of a library, sorted by name. */
   listGroups(library: LibraryId): Promise<GroupRecord[]>;
+  /** Live groups of every library, sorted by (library, name): what a search index loads at start. */
+  listAllGroups(): Promise<GroupRecord[]>;
 
   /**
    * Binds a live face to a live group. Binding an existing binding again is
@@ -186,6 +188,14 @@ export interface FaceStore {
    */
   deltaSince(groupId: GroupId, fromVersion: number): Promise<GroupDelta | null>;
   compact(policy: CompactionPolicy, now?: number): Promise<CompactionResult>;
+
+  /** Numeric server settings (e.g. recognition thresholds) by name; absent names are not set. */
+  getSettings(): Promise<Record<string, number>>;
+  /**
+   * Sets (a finite number) or clears (null) several settings in one
+   * transaction: all of them or none. Not part of any group's history.
+   */
+  putSettings(values: Readonly<Record<string, number | null>>): Promise<void>;
 
   /** Called after every durable change, in commit order. Returns an unsubscribe function. */
   onCommit(listener: (change: CommittedChange) => void): () => void;

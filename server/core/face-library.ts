@@ -12,11 +12,32 @@ export interface ImageFile {
   mime: string;
 }
 
+/**
+ * Something that follows the store's commits (the search index) and must
+ * have applied a write before the write is acknowledged.
+ */
+export interface CommitFollower {
+  applied(changes: CommittedChange | readonly CommittedChange[] | null): Promise<void>;
+}
+
+const NO_FOLLOWER: CommitFollower = { applied: () => Promise.resolve() };
+
 /** Page size used when the library reads all bindings of a group. */
 const BINDING_PAGE = 5000;
 
 export class FaceLibrary {
-  constructor(private readonly store: FaceStore) {}
+  constructor(
+    private readonly store: FaceStore,
+    /** Awaited after every write, so a search right after it sees it. */
+    private readonly follower: CommitFollower = NO_FOLLOWER,
+  ) {}
+
+  /** Runs a store write, then waits until the follower has applied its changes. */
+  private async followed<T extends CommittedChange | CommittedChange[] | null>(write: Promise<T>): Promise<T> {
+    const changes = await write;
+    await this.follower.applied(changes);
+    return changes;
+  }
 
   /** A live (not deleted) face; FACE_TOKEN_NOT_FOUND otherwise. */
   async getFace(token: FaceToken): Promise<FaceRecord> {
@@ -28,7 +49,7 @@ export class FaceLibrary {
   }
 
   deleteFace(token: FaceToken): Promise<CommittedChange[]> {
-    return this.store.deleteFace(token);
+    return this.followed(this.store.deleteFace(token));
   }
 
   /** The original upload, byte for byte. */
@@ -51,11 +72,11 @@ export class FaceLibrary {
   }
 
   createGroup(library: LibraryId, name: GroupName): Promise<CommittedChange> {
-    return this.store.createGroup(library, name);
+    return this.followed(this.store.createGroup(library, name));
   }
 
   deleteGroup(library: LibraryId, name: GroupName): Promise<CommittedChange> {
-    return this.store.deleteGroup(library, name);
+    return this.followed(this.store.deleteGroup(library, name));
   }
 
   async getGroup(library: LibraryId, name: GroupName): Promise<GroupRecord> {
@@ -82,10 +103,10 @@ export class FaceLibrary {
 
   /** Resolves null when the binding already existed (not an error, nothing changes). */
   bind(library: LibraryId, name: GroupName, token: FaceToken, user?: BindingUser): Promise<CommittedChange | null> {
-    return this.store.bind(library, name, token, user);
+    return this.followed(this.store.bind(library, name, token, user));
   }
 
   unbind(library: LibraryId, name: GroupName, token: FaceToken): Promise<CommittedChange> {
-    return this.store.unbind(library, name, token);
+    return this.followed(this.store.unbind(library, name, token));
   }
 }

@@ -30,6 +30,7 @@
 // log-state            groupId                     LogState {floor, horizon}; see delta.ts
 // meta                 string                      'schema' -> SCHEMA_VERSION,
 //                                                  'nextGroupId' -> next group id to hand out
+// settings             string                      number; server settings (putSettings)
 import type { Database, RootDatabase, Transaction } from 'lmdb';
 import type { ChangeOp, Rect } from '../store.js';
 import type { FaceQuality } from '../../models/engine.js';
@@ -112,6 +113,7 @@ export interface Databases {
   compactable: Database<true, VersionKey>;
   logState: Database<LogState, GroupKey>;
   meta: Database<number, string>;
+  settings: Database<number, string>;
 }
 
 /** Number of named databases below; the environment's maxDbs leaves room for growth. */
@@ -136,6 +138,7 @@ export function openDatabases(env: RootDatabase): Databases {
     compactable: msgpack('compactable'),
     logState: msgpack('log-state'),
     meta: msgpack('meta'),
+    settings: msgpack('settings'),
   } as Databases;
 }
 

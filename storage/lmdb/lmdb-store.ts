@@ -308,6 +308,18 @@ export class LmdbFaceStore implements FaceStore {
     });
   }
 
+  async listAllGroups(): Promise<GroupRecord[]> {
+    this.assertOpen();
+    return this.read((transaction) => {
+      const out: GroupRecord[] = [];
+      for (const row of this.db.groupByName.getRange({ transaction })) {
+        const group = this.db.groups.get(row.value, { transaction });
+        if (group) out.push(fromStoredGroup(group));
+      }
+      return out;
+    });
+  }
+
   // ---- bindings -----------------------------------------------------------
 
   async bind(library: LibraryId, name: GroupName, token: FaceToken, user?: BindingUser): Promise<CommittedChange | null> {
@@ -462,6 +474,30 @@ export class LmdbFaceStore implements FaceStore {
     };
     await Promise.all(Array.from({ length: this.compactionParallelism }, worker));
     return { removedEntries, groupsCompacted: compacted.size };
+  }
+
+  async getSettings(): Promise<Record<string, number>> {
+    this.assertOpen();
+    return this.read((transaction) => {
+      const out: Record<string, number> = {};
+      for (const row of this.db.settings.getRange({ transaction })) out[row.key] = row.value;
+      return out;
+    });
+  }
+
+  async putSettings(values: Readonly<Record<string, number | null>>): Promise<void> {
+    for (const [name, value] of Object.entries(values)) {
+      if (value !== null && !Number.isFinite(value)) {
+        throw new FaceError(ErrorCode.Internal, `setting ${name} must be a finite number or null`);
+      }
+    }
+    await this.write('putSettings', () => {
+      for (const [name, value] of Object.entries(values)) {
+        if (value === null) this.db.settings.removeSync(name);
+        else this.db.settings.putSync(name, value);
+      }
+      return { result: undefined, changes: [] };
+    });
   }
 
   onCommit(listener: (change: CommittedChange) => void): () => void {

@@ -162,6 +162,16 @@ export function runFaceStoreContract(name: string, openStore: () => Promise<Open
         expect(await store.listGroups(lib('none'))).to.deep.equal([]);
       });
 
+      it('lists the live groups of every library, sorted by library and name', async function () {
+        expect(await store.listAllGroups()).to.deep.equal([]);
+        for (const n of ['delta', 'alpha', 'charlie']) await store.createGroup(L, gname(n));
+        await store.createGroup(OTHER, gname('zulu'));
+        await store.deleteGroup(L, gname('charlie'));
+        const all = await store.listAllGroups();
+        expect(all.map((g) => [g.library, g.name])).to.deep.equal([[OTHER, 'zulu'], [L, 'alpha'], [L, 'delta']]);
+        expect(all[1]).to.deep.equal(await store.getGroup(L, gname('alpha')));
+      });
+
       it('reports errors with their codes', async function () {
         const [a] = await addFaces(store, L, 1, 1);
         await store.createGroup(L, gname('g'));
@@ -582,6 +592,34 @@ export function runFaceStoreContract(name: string, openStore: () => Promise<Open
         const snapshot = await store.snapshotGroup(group.groupId);
         expect(snapshot!.bindings.map((b) => b.faceToken)).to.deep.equal([...bound].sort());
         expect(snapshot!.group).to.include({ faceCount: bound.size, tokenDigest: digestHex(bound) });
+      });
+    });
+
+    describe('settings', function () {
+      it('sets and clears several settings in one call, leaving others alone', async function () {
+        expect(await store.getSettings()).to.deep.equal({});
+        await store.putSettings({ a: 1.5, b: 70 });
+        await store.putSettings({ b: null, c: -1 });
+        expect(await store.getSettings()).to.deep.equal({ a: 1.5, c: -1 });
+        let commits = 0;
+        const off = store.onCommit(() => commits++);
+        await store.putSettings({ a: 2 });
+        off();
+        expect(commits, 'settings are no group change').to.equal(0);
+      });
+
+      it('refuses a non-finite value and changes nothing', async function () {
+        await store.putSettings({ a: 1 });
+        await expectFaceError(store.putSettings({ a: 3, b: Number.NaN }), 'INTERNAL');
+        expect(await store.getSettings()).to.deep.equal({ a: 1 });
+      });
+
+      it('keeps settings across close and reopen', async function () {
+        if (!opened.reopen) this.skip();
+        await store.putSettings({ threshold: 78.5 });
+        await store.close();
+        store = await opened.reopen!();
+        expect(await store.getSettings()).to.deep.equal({ threshold: 78.5 });
       });
     });
 

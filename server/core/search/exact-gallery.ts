@@ -1,0 +1,135 @@
+// One group's faces for exact 1:N search: the int8 codes of all bound
+// features in one contiguous matrix, searched by usearch's vectorised
+// brute-force kernel (no JavaScript loop over the gallery). Removal moves
+// the last row into the freed one, so the matrix stays dense.
+import { exactSearch, MetricKind } from 'usearch';
+import type { BindingUser } from '../../../storage/store.js';
+import type { FaceToken } from '../ids.js';
+import { cosineOfCodeDot } from './quantize.js';
+
+/** A candidate from the int8 search: its approximate cosine, re-ranked later with float32. */
+export interface Candidate {
+  faceToken: FaceToken;
+  approxCosine: number;
+}
+
+const INITIAL_ROWS = 64;
+
+export class ExactGallery {
+  private codes: Int8Array;
+  private readonly tokens: FaceToken[] = [];
+  private readonly users: Array<BindingUser | undefined> = [];
+  private readonly rowOf = new Map<FaceToken, number>();
+  private readonly tokensOfUserId = new Map<string, Set<FaceToken>>();
+
+  constructor(
+    readonly dimensions: number,
+    /** Threads for one search; usearch runs them in native code. */
+    private readonly threads = 1,
+  ) {
+    this.codes = new Int8Array(INITIAL_ROWS * dimensions);
+  }
+
+  get size(): number {
+    return this.tokens.length;
+  }
+
+  has(token: FaceToken): boolean {
+    return this.rowOf.has(token);
+  }
+
+  /** The user a bound face belongs to, when it was bound with one. */
+  userOf(token: FaceToken): BindingUser | undefined {
+    const row = this.rowOf.get(token);
+    return row === undefined ? undefined : this.users[row];
+  }
+
+  /** Faces bound with this user id (usually a handful). */
+  tokensOfUser(userId: string): FaceToken[] {
+    return [...(this.tokensOfUserId.get(userId) ?? [])];
+  }
+
+  /** Adds the face, or replaces its code and user when it is already here. */
+  upsert(token: FaceToken, code: Int8Array, user?: BindingUser): void {
+    if (code.length !== this.dimensions) throw new RangeError(`code length ${code.length}, expected ${this.dimensions}`);
+    let row = this.rowOf.get(token);
+    if (row === undefined) {
+      row = this.tokens.length;
+      this.grow(row + 1);
+      this.tokens.push(token);
+      this.users.push(undefined);
+      this.rowOf.set(token, row);
+    } else {
+      this.forgetUser(token, this.users[row]);
+    }
+    this.codes.set(code, row * this.dimensions);
+    const kept = user && (user.userId !== undefined || user.userInfo !== undefined) ? { ...user } : undefined;
+    this.users[row] = kept;
+    if (kept?.userId !== undefined) {
+      let set = this.tokensOfUserId.get(kept.userId);
+      if (!set) this.tokensOfUserId.set(kept.userId, (set = new Set()));
+      set.add(token);
+    }
+  }
+
+  /** False when the face was not here. */
+  remove(token: FaceToken): boolean {
+    const row = this.rowOf.get(token);
+    if (row === undefined) return false;
+    this.forgetUser(token, this.users[row]);
+    const last = this.tokens.length - 1;
+    if (row !== last) {
+      const moved = this.tokens[last]!;
+      this.codes.copyWithin(row * this.dimensions, last * this.dimensions, (last + 1) * this.dimensions);
+      this.tokens[row] = moved;
+      this.users[row] = this.users[last];
+      this.rowOf.set(moved, row);
+    }
+    this.tokens.pop();
+    this.users.pop();
+    this.rowOf.delete(token);
+    return true;
+  }
+
+  /** The `k` faces of largest int8 dot product with `query` (a code), best first. */
+  candidates(query: Int8Array, k: number): Candidate[] {
+    const n = this.tokens.length;
+    const count = Math.min(k, n);
+    if (count <= 0) return [];
+    const found = exactSearch(this.codes.subarray(0, n * this.dimensions), query, this.dimensions, count, MetricKind.IP, this.threads);
+    const out: Candidate[] = [];
+    for (let i = 0; i < found.keys.length; i++) {
+      const row = Number(found.keys[i]);
+      // usearch pads missing results; its i8 inner-product "distance" is the negated dot.
+      if (row >= n) continue;
+      out.push({ faceToken: this.tokens[row]!, approxCosine: cosineOfCodeDot(-found.distances[i]!) });
+    }
+    return out;
+  }
+
+  /** Bytes held: the code matrix, plus an estimate for the token and user bookkeeping. */
+  get bytes(): number {
+    return this.codes.byteLength + this.tokens.length * BOOKKEEPING_BYTES_PER_FACE;
+  }
+
+  private grow(rows: number): void {
+    if (rows * this.dimensions <= this.codes.length) return;
+    const next = new Int8Array(Math.max(rows, (this.codes.length / this.dimensions) * 2) * this.dimensions);
+    next.set(this.codes);
+    this.codes = next;
+  }
+
+  private forgetUser(token: FaceToken, user: BindingUser | undefined): void {
+    if (user?.userId === undefined) return;
+    const set = this.tokensOfUserId.get(user.userId);
+    set?.delete(token);
+    if (set?.size === 0) this.tokensOfUserId.delete(user.userId);
+  }
+}
+
+/**
+ * Rough V8 cost of one face's bookkeeping: a 24-character token string
+ * (~56 B) held by an array slot and a Map entry (~60 B), a user slot.
+ * Measured figures are in `npm run bench:search`.
+ */
+const BOOKKEEPING_BYTES_PER_FACE = 150;
