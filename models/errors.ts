@@ -15,6 +15,8 @@ export const ErrorCode = {
   ImageResolutionTooLarge: 'IMAGE_RESOLUTION_TOO_LARGE',
   /** The image is smaller than the smallest allowed. */
   ImageResolutionTooSmall: 'IMAGE_RESOLUTION_TOO_SMALL',
+  /** An image part is empty or is not a file at all. */
+  ImageValidateFailed: 'IMAGE_VALIDATE_FAILED',
   /** The image file has more bytes than allowed. */
   ImageFileTooLarge: 'IMAGE_FILE_TOO_LARGE',
   /** The request body is larger than the server accepts. */
@@ -23,6 +25,8 @@ export const ErrorCode = {
   FaceNotFound: 'FACE_NOT_FOUND',
   /** The face failed an admission check; `details.reason` names it. */
   BadQuality: 'BAD_QUALITY',
+  /** A liveness check asked for by the caller scored below the liveness threshold. */
+  LivenessFailed: 'LIVENESS_FAILED',
   FaceTokenNotFound: 'FACE_TOKEN_NOT_FOUND',
   ImageNotFound: 'IMAGE_NOT_FOUND',
   GroupNameConflict: 'GROUP_NAME_CONFLICT',

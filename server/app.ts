@@ -30,6 +30,9 @@ import { syncRouter } from './facepass/sync-routes.js';
 import { SERVER_VERSION } from './version.js';
 import { PushHub, type PushHubOptions } from './push/index.js';
 import { FaceIndex, SearchService } from './core/search/index.js';
+import { Recognition } from './core/recognition.js';
+import { Thresholds } from './core/thresholds.js';
+import { recognitionRouter } from './facepass/recognition-routes.js';
 
 export interface FaceServerOptions {
   config: ServerConfig;
@@ -107,6 +110,7 @@ export class FaceServer {
     let snapshots: SnapshotStore;
     let wireFaces: WireFaceReader;
     let faceIndex: FaceIndex | undefined;
+    let thresholds: Thresholds;
     try {
       readiness.notReady('opening store');
       store = await openLmdbStore({ path: join(config.dataDir, 'store') });
@@ -116,6 +120,7 @@ export class FaceServer {
       // After the migration: the index holds the current model's features only.
       readiness.notReady('building the search index');
       faceIndex = await FaceIndex.open(store, { dimensions: engine.featureLength, logger });
+      thresholds = await Thresholds.open(store);
       readiness.notReady('opening sync status');
       syncStatus = await openLmdbSyncStatus({ path: join(config.dataDir, 'sync-status') });
       wireFaces = new WireFaceReader(store, engine.searchModel, engine.featureLength);
@@ -143,6 +148,10 @@ export class FaceServer {
     const index = faceIndex!;
     const library = new FaceLibrary(store, index);
     const search = new SearchService(index, store, engine.featureLength);
+    const recognition = new Recognition(engine, search, thresholds, {
+      image: config.recognitionImage,
+      maxFacesPerImage: config.maxFacesPerImage,
+    });
     const enrolment = new Enrolment(engine, store);
 
     const app = new Koa();
@@ -188,6 +197,8 @@ export class FaceServer {
     });
     app.use(facepass.routes()).use(facepass.allowedMethods());
     app.use(sync.routes()).use(sync.allowedMethods());
+    const recognize = recognitionRouter({ config, auth, logger, recognition, thresholds });
+    app.use(recognize.routes()).use(recognize.allowedMethods());
     app.use(ops.routes());
     app.use(async (ctx) => facepassNotFound(ctx));
     app.on('error', (err) => logger.error({ err }, 'koa error'));

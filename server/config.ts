@@ -59,6 +59,10 @@ export interface ServerConfig {
   /** Image limits for FacePass face add (spec: <= 4 MB, <= 4096*4096 pixels, png/jpg). */
   faceAddImage: DecodeLimits;
   admission: AdmissionPolicy;
+  /** Images of compare and recognize (spec 人脸比对: jpg/png/bmp, >= 50x50, <= 2560*2560 by area; 4 MB each). */
+  recognitionImage: DecodeLimits;
+  /** Faces looked at per recognize image, largest first (bounds the work of one request). */
+  maxFacesPerImage: number;
   /**
    * Change-log compaction bounds, and how often to run it (ms; 0 = never).
    * Env CHANGELOG_KEEP (changes per group kept whole, default 10000),
@@ -88,6 +92,8 @@ export function defaultConfig(): ServerConfig {
     deviceKey: undefined,
     maxRequestBytes: 8 * MiB,
     faceAddImage: { maxBytes: 4 * MiB, maxPixels: 4096 * 4096, minSide: 1, formats: ['jpeg', 'png'] },
+    recognitionImage: { maxBytes: 4 * MiB, maxPixels: 2560 * 2560, minSide: 50, formats: ['jpeg', 'png', 'bmp'] },
+    maxFacesPerImage: 10,
     admission: {
       minFaceSize: 100,
       maxYaw: 20,

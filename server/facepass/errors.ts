@@ -17,6 +17,7 @@ const TABLE: Record<ErrorCode, (err: FaceError) => FacePassError> = {
   [ErrorCode.UnsupportedImageFormat]: () => ({ status: 400, code: 104100, message: 'UNSUPPORTED_IMAGE_FORMAT' }),
   [ErrorCode.ImageResolutionTooLarge]: () => ({ status: 400, code: 104101, message: 'INVALID_IMAGE_RESOLUTION' }),
   [ErrorCode.ImageResolutionTooSmall]: () => ({ status: 400, code: 104101, message: 'INVALID_IMAGE_RESOLUTION' }),
+  [ErrorCode.ImageValidateFailed]: () => ({ status: 400, code: 104103, message: 'IMAGE_VALIDATE_FAILED' }),
   [ErrorCode.ImageFileTooLarge]: () => ({ status: 400, code: 104102, message: 'INVALID_IMAGE_FILE_SIZE' }),
   // A body over the server's limit is refused before parsing. FacePass has no
   // code of its own for it; the only large bodies are image uploads, so it
@@ -24,6 +25,8 @@ const TABLE: Record<ErrorCode, (err: FaceError) => FacePassError> = {
   [ErrorCode.RequestTooLarge]: () => ({ status: 413, code: 104102, message: 'INVALID_IMAGE_FILE_SIZE' }),
   [ErrorCode.FaceNotFound]: () => ({ status: 400, code: 104200, message: 'FACE_NOT_FOUND' }),
   [ErrorCode.BadQuality]: (err) => ({ status: 400, code: 104201, message: `BAD_QUALITY: ${err.details.reason ?? ''}` }),
+  // Spec 人脸比对: the only API that checks liveness against the threshold itself.
+  [ErrorCode.LivenessFailed]: () => ({ status: 400, code: 104901, message: 'COMPARE_LIVENESS_FAILED' }),
   [ErrorCode.FaceTokenNotFound]: () => ({ status: 400, code: 104202, message: 'FACE_TOKEN_NOT_EXIST' }),
   // Not in the spec's table: image_id is opaque, an unknown one is a bad argument.
   [ErrorCode.ImageNotFound]: () => ({ status: 400, code: 104001, message: 'ILLEGAL_ARGUMENT: image_id' }),

@@ -64,7 +64,7 @@ export async function readJsonObject(req: IncomingMessage, limit: number): Promi
  * A multipart/form-data body, files kept in memory (never on disk: the
  * total is bounded by `limit`). Parts without a Content-Type are fields.
  */
-export async function readMultipart(req: IncomingMessage, limit: number): Promise<MultipartBody> {
+export async function readMultipart(req: IncomingMessage, limit: number, maxFiles = 8): Promise<MultipartBody> {
   assertDeclaredLength(req, limit);
   const contentType = req.headers['content-type'] ?? '';
   if (!/^multipart\/form-data/i.test(contentType)) {
@@ -75,7 +75,7 @@ export async function readMultipart(req: IncomingMessage, limit: number): Promis
     maxFileSize: limit,
     maxTotalFileSize: limit,
     maxFieldsSize: Math.min(limit, 1024 * 1024),
-    maxFiles: 8,
+    maxFiles,
     allowEmptyFiles: true,
     minFileSize: 0,
     fileWriteStreamHandler: (file?: VolatileFile) => {
@@ -109,4 +109,21 @@ export async function readMultipart(req: IncomingMessage, limit: number): Promis
     }
     throw new FaceError(ErrorCode.IllegalArgument, 'malformed multipart body', { args: ['body'] }, { cause: err });
   }
+}
+
+/**
+ * Form fields of a multipart/form-data or application/x-www-form-urlencoded
+ * body (files of a multipart body are ignored). An empty body has no fields.
+ */
+export async function readFormFields(req: IncomingMessage, limit: number): Promise<Map<string, string>> {
+  const contentType = req.headers['content-type'] ?? '';
+  if (/^multipart\/form-data/i.test(contentType)) return (await readMultipart(req, limit)).fields;
+  const raw = await readRawBody(req, limit);
+  if (raw.length === 0) return new Map();
+  if (!/^application\/x-www-form-urlencoded/i.test(contentType)) {
+    throw new FaceError(ErrorCode.IllegalArgument, 'expected a form body', { args: ['Content-Type'] });
+  }
+  const fields = new Map<string, string>();
+  for (const [name, value] of new URLSearchParams(raw.toString('utf8'))) if (!fields.has(name)) fields.set(name, value);
+  return fields;
 }

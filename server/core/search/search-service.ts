@@ -132,6 +132,11 @@ export class SearchService {
     if (request.userId !== undefined && request.userId === '') throw illegalArgument('userId');
   }
 
+  /** GROUP_NOT_FOUND (details.groupName) unless every named group is live: a cheap check before engine work. */
+  assertGroups(library: LibraryId, names: readonly GroupName[]): void {
+    this.resolve(library, names);
+  }
+
   /** The indexed groups, each once; GROUP_NOT_FOUND names the first unknown one. */
   private resolve(library: LibraryId, names: readonly GroupName[]): IndexedGroup[] {
     const out: IndexedGroup[] = [];
