@@ -29,6 +29,8 @@ import { registerSyncMetrics } from './sync-metrics.js';
 import { syncRouter } from './facepass/sync-routes.js';
 import { SERVER_VERSION } from './version.js';
 import { PushHub, type PushHubOptions } from './push/index.js';
+import { backupRouter } from './backup/route.js';
+import { removeStaleStaging } from './backup/archive.js';
 
 export interface FaceServerOptions {
   config: ServerConfig;
@@ -103,6 +105,7 @@ export class FaceServer {
     let wireFaces: WireFaceReader;
     try {
       readiness.notReady('opening store');
+      await removeStaleStaging(config.dataDir);
       store = await openLmdbStore({ path: join(config.dataDir, 'store') });
       // Before anything is served: no response may mix features of two models.
       readiness.notReady('feature migration running');
@@ -176,6 +179,8 @@ export class FaceServer {
     });
     app.use(facepass.routes()).use(facepass.allowedMethods());
     app.use(sync.routes()).use(sync.allowedMethods());
+    const backup = backupRouter({ auth, logger, sources: { store, syncStatus, dataDir: config.dataDir, serverVersion: SERVER_VERSION } });
+    app.use(backup.routes()).use(backup.allowedMethods());
     app.use(ops.routes());
     app.use(async (ctx) => facepassNotFound(ctx));
     app.on('error', (err) => logger.error({ err }, 'koa error'));
