@@ -35,6 +35,8 @@ import { AccessTokens } from './baidu/access-tokens.js';
 import { libraryOps } from './baidu/library-ops.js';
 import { visionOps } from './baidu/vision-ops.js';
 import { baiduFallback, baiduRouter } from './baidu/routes.js';
+import { backupRouter } from './backup/route.js';
+import { removeStaleStaging } from './backup/archive.js';
 
 export interface FaceServerOptions {
   config: ServerConfig;
@@ -109,6 +111,7 @@ export class FaceServer {
     let wireFaces: WireFaceReader;
     try {
       readiness.notReady('opening store');
+      await removeStaleStaging(config.dataDir);
       store = await openLmdbStore({ path: join(config.dataDir, 'store') });
       // Before anything is served: no response may mix features of two models.
       readiness.notReady('feature migration running');
@@ -193,6 +196,8 @@ export class FaceServer {
     });
     app.use(facepass.routes()).use(facepass.allowedMethods());
     app.use(sync.routes()).use(sync.allowedMethods());
+    const backup = backupRouter({ auth, logger, sources: { store, syncStatus, dataDir: config.dataDir, serverVersion: SERVER_VERSION } });
+    app.use(backup.routes()).use(backup.allowedMethods());
     app.use(ops.routes());
     app.use(baidu.routes()).use(baidu.allowedMethods());
     app.use(baiduFallback());
