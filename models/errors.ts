@@ -25,13 +25,21 @@ export const ErrorCode = {
   FaceNotFound: 'FACE_NOT_FOUND',
   /** The face failed an admission check; `details.reason` names it. */
   BadQuality: 'BAD_QUALITY',
-  /** A liveness check asked for by the caller scored below the liveness threshold. */
-  LivenessFailed: 'LIVENESS_FAILED',
   FaceTokenNotFound: 'FACE_TOKEN_NOT_FOUND',
   ImageNotFound: 'IMAGE_NOT_FOUND',
   GroupNameConflict: 'GROUP_NAME_CONFLICT',
   GroupNotFound: 'GROUP_NOT_FOUND',
   BindingNotFound: 'BINDING_NOT_FOUND',
+  /** No binding of the group carries that user id. */
+  UserNotFound: 'USER_NOT_FOUND',
+  /** A user would have more faces in a group than allowed. */
+  UserFaceLimit: 'USER_FACE_LIMIT',
+  /** The face is already bound to the group (a face joins a group at most once). */
+  FaceAlreadyInGroup: 'FACE_ALREADY_IN_GROUP',
+  /** The face's liveness score is below the requested (or configured) threshold. */
+  LivenessFailed: 'LIVENESS_FAILED',
+  /** A search found no enrolled user at or above the asked score. */
+  NoMatch: 'NO_MATCH',
   Unauthorized: 'UNAUTHORIZED',
   Internal: 'INTERNAL',
 } as const;

@@ -33,6 +33,14 @@ import { FaceIndex, SearchService } from './core/search/index.js';
 import { Recognition } from './core/recognition.js';
 import { Thresholds } from './core/thresholds.js';
 import { recognitionRouter } from './facepass/recognition-routes.js';
+import { FaceAnalysis } from './core/face-analysis.js';
+import { UserDirectory } from './core/user-directory.js';
+import { AccessTokens } from './baidu/access-tokens.js';
+import { libraryOps } from './baidu/library-ops.js';
+import { visionOps } from './baidu/vision-ops.js';
+import { baiduFallback, baiduRouter } from './baidu/routes.js';
+import { backupRouter } from './backup/route.js';
+import { removeStaleStaging } from './backup/archive.js';
 
 export interface FaceServerOptions {
   config: ServerConfig;
@@ -113,6 +121,7 @@ export class FaceServer {
     let thresholds: Thresholds;
     try {
       readiness.notReady('opening store');
+      await removeStaleStaging(config.dataDir);
       store = await openLmdbStore({ path: join(config.dataDir, 'store') });
       // Before anything is served: no response may mix features of two models.
       readiness.notReady('feature migration running');
@@ -186,6 +195,17 @@ export class FaceServer {
       snapshots,
       status: syncStatus,
     });
+    const analysis = new FaceAnalysis(engine, store);
+    const baidu = baiduRouter({
+      config,
+      auth,
+      logger,
+      tokens: new AccessTokens(config.dataDir, config.baiduCredentials),
+      ops: {
+        ...libraryOps({ analysis, directory: new UserDirectory(store, index), library }),
+        ...visionOps({ analysis }),
+      },
+    });
     const ops = new Router();
     ops.get('/metrics', async (ctx) => {
       if (!auth.allows(ctx.req.headers, 'admin')) {
@@ -199,7 +219,11 @@ export class FaceServer {
     app.use(sync.routes()).use(sync.allowedMethods());
     const recognize = recognitionRouter({ config, auth, logger, recognition, thresholds });
     app.use(recognize.routes()).use(recognize.allowedMethods());
+    const backup = backupRouter({ auth, logger, sources: { store, syncStatus, dataDir: config.dataDir, serverVersion: SERVER_VERSION } });
+    app.use(backup.routes()).use(backup.allowedMethods());
     app.use(ops.routes());
+    app.use(baidu.routes()).use(baidu.allowedMethods());
+    app.use(baiduFallback());
     app.use(async (ctx) => facepassNotFound(ctx));
     app.on('error', (err) => logger.error({ err }, 'koa error'));
 

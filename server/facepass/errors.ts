@@ -25,7 +25,7 @@ const TABLE: Record<ErrorCode, (err: FaceError) => FacePassError> = {
   [ErrorCode.RequestTooLarge]: () => ({ status: 413, code: 104102, message: 'INVALID_IMAGE_FILE_SIZE' }),
   [ErrorCode.FaceNotFound]: () => ({ status: 400, code: 104200, message: 'FACE_NOT_FOUND' }),
   [ErrorCode.BadQuality]: (err) => ({ status: 400, code: 104201, message: `BAD_QUALITY: ${err.details.reason ?? ''}` }),
-  // Spec 人脸比对: the only API that checks liveness against the threshold itself.
+  // Spec 人脸比对: compare is the only FacePass API that checks liveness against the threshold itself.
   [ErrorCode.LivenessFailed]: () => ({ status: 400, code: 104901, message: 'COMPARE_LIVENESS_FAILED' }),
   [ErrorCode.FaceTokenNotFound]: () => ({ status: 400, code: 104202, message: 'FACE_TOKEN_NOT_EXIST' }),
   // Not in the spec's table: image_id is opaque, an unknown one is a bad argument.
@@ -33,6 +33,11 @@ const TABLE: Record<ErrorCode, (err: FaceError) => FacePassError> = {
   [ErrorCode.GroupNameConflict]: () => ({ status: 400, code: 104300, message: 'GROUP_NAME_CONFLICT' }),
   [ErrorCode.GroupNotFound]: () => ({ status: 400, code: 104301, message: 'GROUP_NAME_NOT_EXIST' }),
   [ErrorCode.BindingNotFound]: () => ({ status: 400, code: 104303, message: 'GROUP_BINDING_NOT_EXIST' }),
+  // Raised only by other dialects' operations; FacePass never triggers them.
+  [ErrorCode.UserNotFound]: () => ({ status: 400, code: 104001, message: 'ILLEGAL_ARGUMENT: user_id' }),
+  [ErrorCode.UserFaceLimit]: () => ({ status: 400, code: 104001, message: 'ILLEGAL_ARGUMENT: user_id' }),
+  [ErrorCode.FaceAlreadyInGroup]: () => ({ status: 400, code: 104001, message: 'ILLEGAL_ARGUMENT: face_token' }),
+  [ErrorCode.NoMatch]: () => ({ status: 400, code: 104200, message: 'FACE_NOT_FOUND' }),
   // Not in the spec: access control is this server's addition.
   [ErrorCode.Unauthorized]: () => ({ status: 401, code: 401, message: 'UNAUTHORIZED' }),
   [ErrorCode.Internal]: () => ({ status: 500, code: 105000, message: 'INTERNAL_ERROR' }),

@@ -63,7 +63,11 @@ export class ExactGallery {
       this.forgetUser(token, this.users[row]);
     }
     this.codes.set(code, row * this.dimensions);
-    const kept = user && (user.userId !== undefined || user.userInfo !== undefined) ? { ...user } : undefined;
+    // Only the two fields: a BindingRecord passed in also carries its token and time.
+    const kept: BindingUser | undefined =
+      user && (user.userId !== undefined || user.userInfo !== undefined)
+        ? { ...(user.userId !== undefined ? { userId: user.userId } : {}), ...(user.userInfo !== undefined ? { userInfo: user.userInfo } : {}) }
+        : undefined;
     this.users[row] = kept;
     if (kept?.userId !== undefined) {
       let set = this.tokensOfUserId.get(kept.userId);

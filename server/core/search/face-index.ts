@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { CommittedChange, FaceStore, GroupRecord } from '../../../storage/store.js';
 import type { FaceToken, GroupId, GroupName, LibraryId } from '../ids.js';
 import { ExactGallery } from './exact-gallery.js';
-import { quantize } from './quantize.js';
+import { quantize, quantizeInto } from './quantize.js';
 
 export interface FaceIndexOptions {
   /** Feature length of the engine (512). */
@@ -161,7 +161,7 @@ export class FaceIndex {
   private async applyBatch(batch: CommittedChange[]): Promise<void> {
     const binds = batch.filter((c) => c.change.op === 'bind' && c.change.faceToken && this.isNew(c));
     const tokens = binds.map((c) => c.change.faceToken as FaceToken);
-    const faces = tokens.length > 0 ? await this.store.getFaces(tokens) : [];
+    const features = tokens.length > 0 ? await this.store.getFeatures(tokens) : [];
     const users = await Promise.all(binds.map((c) => this.store.getBindings(c.group.groupId, [c.change.faceToken as FaceToken])));
     const bound = new Map<CommittedChange, number>(binds.map((c, i) => [c, i]));
     if (this.closed) return;
@@ -179,14 +179,14 @@ export class FaceIndex {
             break;
           case 'bind': {
             const i = bound.get(committed)!;
-            const face = faces[i];
+            const feature = features[i];
             const binding = users[i]![0];
             // Read after the commit: a face deleted or unbound since then has
             // its own later change in this or a following batch; skipping it
             // here gives the same end state.
-            if (face && face.deletedAt === null && face.feature.length === this.options.dimensions && binding && token) {
+            if (feature && feature.length === this.options.dimensions && binding && token) {
               const indexed = this.groups.get(group.groupId) ?? this.putGroup(group);
-              indexed.gallery.upsert(token, quantize(face.feature), binding);
+              indexed.gallery.upsert(token, quantize(feature), binding);
             }
             break;
           }
@@ -238,12 +238,11 @@ export class FaceIndex {
     const { bindings } = snapshot;
     for (let start = 0; start < bindings.length; start += BUILD_PAGE) {
       const page = bindings.slice(start, start + BUILD_PAGE);
-      const faces = await this.store.getFaces(page.map((b) => b.faceToken));
+      const features = await this.store.getFeatures(page.map((b) => b.faceToken));
+      const code = new Int8Array(this.options.dimensions);
       page.forEach((binding, i) => {
-        const face = faces[i];
-        if (face && face.deletedAt === null && face.feature.length === this.options.dimensions) {
-          gallery.upsert(binding.faceToken, quantize(face.feature), binding);
-        }
+        const feature = features[i];
+        if (feature && feature.length === this.options.dimensions) gallery.upsert(binding.faceToken, quantizeInto(feature, code), binding);
       });
     }
     this.markApplied(groupId, snapshot.group.version);

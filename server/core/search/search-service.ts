@@ -93,10 +93,10 @@ export class SearchService {
     });
 
     const tokens = [...new Set(perQuery.flatMap((found) => found.map((f) => f.token)))];
-    const records = tokens.length > 0 ? await this.store.getFaces(tokens) : [];
+    const stored = tokens.length > 0 ? await this.store.getFeatures(tokens) : [];
     const features = new Map<FaceToken, Float32Array>();
-    records.forEach((face, i) => {
-      if (face && face.deletedAt === null && face.feature.length === this.dimensions) features.set(tokens[i]!, face.feature);
+    stored.forEach((feature, i) => {
+      if (feature && feature.length === this.dimensions) features.set(tokens[i]!, feature);
     });
 
     return perQuery.map((found, q) => {
