@@ -35,6 +35,16 @@ export interface SyncPolicy {
   bodyCacheBytes: number;
 }
 
+/** The web console (/console). */
+export interface ConsolePolicy {
+  /** A console session's lifetime, ms. Env CONSOLE_SESSION_MINUTES, default 480 (8 hours). */
+  sessionTtlMs: number;
+  /** Most console sessions at once; signing in beyond it ends the oldest. Default 100. */
+  maxSessions: number;
+  /** A terminal that has not synced for this long is marked stale (unless connected and current), ms. Env TERMINAL_STALE_MINUTES, default 60. */
+  terminalStaleMs: number;
+}
+
 export interface ServerConfig {
   /** TCP port; 0 picks a free one (tests). Env PORT, default 8300. */
   port: number;
@@ -67,6 +77,7 @@ export interface ServerConfig {
   compaction: CompactionPolicy & { intervalMs: number };
   /** Terminal sync (PROTOCOL.md §6, §11). */
   sync: SyncPolicy;
+  console: ConsolePolicy;
   /** How long SIGTERM waits for in-flight requests before closing anyway, ms. */
   shutdownGraceMs: number;
 }
@@ -100,6 +111,7 @@ export function defaultConfig(): ServerConfig {
     },
     compaction: { keepChangesPerGroup: 10_000, maxAgeMs: 30 * 24 * HOUR, intervalMs: HOUR },
     sync: { snapshotThreshold: 2000, snapshotRetainMs: 10 * MINUTE, bodyCacheBytes: 64 * MiB },
+    console: { sessionTtlMs: 8 * HOUR, maxSessions: 100, terminalStaleMs: HOUR },
     shutdownGraceMs: 10_000,
   };
 }
@@ -151,6 +163,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ServerConfig {
   sync.snapshotThreshold = intFrom(env, 'SNAPSHOT_THRESHOLD', sync.snapshotThreshold, 0, 1e9);
   sync.snapshotRetainMs = intFrom(env, 'SNAPSHOT_RETAIN_MINUTES', sync.snapshotRetainMs / MINUTE, 1, 1e6) * MINUTE;
   sync.bodyCacheBytes = intFrom(env, 'SYNC_CACHE_MB', sync.bodyCacheBytes / MiB, 0, 1e6) * MiB;
+  config.console.sessionTtlMs = intFrom(env, 'CONSOLE_SESSION_MINUTES', config.console.sessionTtlMs / MINUTE, 1, 1e6) * MINUTE;
+  config.console.terminalStaleMs = intFrom(env, 'TERMINAL_STALE_MINUTES', config.console.terminalStaleMs / MINUTE, 1, 1e6) * MINUTE;
   validateConfig(config);
   return config;
 }
