@@ -39,6 +39,8 @@ import { GroupFaces } from './core/group-faces.js';
 import { FaceInspector } from './core/face-inspector.js';
 import { TerminalOverview } from './core/terminal-overview.js';
 import { DEFAULT_LIBRARY } from './core/ids.js';
+import { backupRouter } from './backup/route.js';
+import { removeStaleStaging } from './backup/archive.js';
 
 export interface FaceServerOptions {
   config: ServerConfig;
@@ -114,6 +116,7 @@ export class FaceServer {
     let wireFaces: WireFaceReader;
     try {
       readiness.notReady('opening store');
+      await removeStaleStaging(config.dataDir);
       store = await openLmdbStore({ path: join(config.dataDir, 'store') });
       // Before anything is served: no response may mix features of two models.
       readiness.notReady('feature migration running');
@@ -215,6 +218,8 @@ export class FaceServer {
     app.use(web.routes()).use(web.allowedMethods());
     app.use(consoleApi.routes()).use(consoleApi.allowedMethods());
     app.use(sync.routes()).use(sync.allowedMethods());
+    const backup = backupRouter({ auth, logger, sources: { store, syncStatus, dataDir: config.dataDir, serverVersion: SERVER_VERSION } });
+    app.use(backup.routes()).use(backup.allowedMethods());
     app.use(ops.routes());
     app.use(async (ctx) => facepassNotFound(ctx));
     app.on('error', (err) => logger.error({ err }, 'koa error'));
