@@ -3,7 +3,8 @@ import { ConsoleSessions } from '../../../server/console/sessions.js';
 import { ConsoleSessionCheck, SESSION_COOKIE, sessionCookie } from '../../../server/console/session-check.js';
 
 describe('ConsoleSessionCheck', function () {
-  const sessions = new ConsoleSessions({ ttlMs: 60_000, maxSessions: 10 });
+  // A clock that stands still: the session made when this file loads is still live when its tests run, minutes later.
+  const sessions = new ConsoleSessions({ ttlMs: 60_000, maxSessions: 10, now: () => 1_000_000 });
   const check = new ConsoleSessionCheck(sessions);
   const session = sessions.create();
   const cookie = `other=1; ${SESSION_COOKIE}=${session.id}; theme=dark`;
