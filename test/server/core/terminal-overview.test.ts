@@ -8,7 +8,7 @@ const NOW = 10_000_000;
 const HOUR = 3_600_000;
 
 function group(name: string, version: number): GroupRecord {
-  return { groupId: 1 as GroupId, library: DEFAULT_LIBRARY, name: name as GroupName, version, createdAt: 0, updatedAt: 0, faceCount: 0, tokenDigest: '0', deletedAt: null };
+  return { groupId: 1 as GroupId, library: DEFAULT_LIBRARY, name: name as GroupName, version, createdAt: 0, updatedAt: 0, faceCount: 0, userCount: 0, tokenDigest: '0', deletedAt: null };
 }
 
 function device(name: string, syncTime: number, versions: Record<string, number>, extra: Partial<DeviceSyncStatus> = {}): DeviceSyncStatus {
