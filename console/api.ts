@@ -150,7 +150,7 @@ export interface FaceDetail {
   model_version: string;
   created_at: number;
   deleted_at: number | null;
-  groups: Array<{ group_name: string; bound_at: number; user_id: string | null; user_info: string | null }>;
+  groups: Array<{ library: string; group_name: string; bound_at: number; user_id: string | null; user_info: string | null }>;
 }
 
 export interface TerminalRow {
@@ -175,7 +175,14 @@ export interface TerminalRow {
   }>;
 }
 
+export interface GroupUser {
+  user_id: string;
+  user_info: string;
+  face_count: number;
+}
+
 export interface ServerFacts {
+  libraries: number;
   version: string;
   models: Record<string, string>;
   started_at: number;

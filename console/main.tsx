@@ -59,18 +59,21 @@ function SignIn(props: { notice: string; onSignedIn: (session: Session) => void 
 
 function Page(props: { hash: string }) {
   const [, route = 'groups', ...rest] = props.hash.replace(/^#/, '').split('/');
-  const arg = decodeURIComponent(rest.join('/'));
+  const args = rest.map((part) => decodeURIComponent(part));
   switch (route) {
     case 'group':
-      return <GroupPage api={api} name={arg} />;
+      // #/group/LIBRARY/NAME, or #/group/NAME in the default library.
+      return args.length >= 2
+        ? <GroupPage api={api} library={args[0]!} name={args[1]!} />
+        : <GroupPage api={api} library="default" name={args[0] ?? ''} />;
     case 'face':
-      return <FacePage api={api} token={arg} />;
+      return <FacePage api={api} token={args[0] ?? ''} />;
     case 'terminals':
       return <TerminalsPage api={api} />;
     case 'server':
       return <ServerPage api={api} />;
     default:
-      return <GroupsPage api={api} />;
+      return <GroupsPage api={api} library={args[0] || 'default'} />;
   }
 }
 

@@ -216,6 +216,7 @@ export class FaceServer {
       library,
       groupFaces: new GroupFaces(store),
       inspector: new FaceInspector(engine, store, config.faceAddImage),
+      users: new UserDirectory(store),
       terminals: new TerminalOverview({
         status: syncStatus,
         store,

@@ -71,7 +71,8 @@ export function FacePage(props: { api: Api; token: string }) {
                 <ul id="face-groups">
                   {detail.groups.map((g) => (
                     <li key={g.group_name}>
-                      <a href={`#/group/${encodeURIComponent(g.group_name)}`}>{g.group_name}</a>
+                      <a href={`#/group/${encodeURIComponent(g.library)}/${encodeURIComponent(g.group_name)}`}>{g.group_name}</a>
+                      {g.library !== 'default' && <span class="hint"> (library {g.library})</span>}
                       {g.user_id && <> as <strong>{g.user_id}</strong></>}
                       <span class="hint"> since {when(g.bound_at)}</span>
                     </li>

@@ -19,6 +19,7 @@ export function ServerPage(props: { api: Api }) {
             <dt>Store on disk</dt><dd>{bytes(f.store_bytes)}</dd>
           </dl>
           <dl class="card">
+            <dt>Libraries</dt><dd>{f.libraries}</dd>
             <dt>Groups</dt><dd>{f.groups}</dd>
             <dt>Faces bound in groups</dt><dd>{f.bindings}</dd>
             <dt>Terminals seen</dt><dd>{f.terminals}</dd>

@@ -11,6 +11,7 @@ import { ErrorCode, FaceError } from './errors.js';
 import { boxToRect } from './geometry.js';
 
 export interface FaceGroupView {
+  library: string;
   groupName: string;
   boundAt: number;
   userId?: string;
@@ -71,7 +72,7 @@ export class FaceInspector {
     return groups.flatMap((group, i) => {
       const binding = bindings[i]?.[0];
       if (!binding) return []; // unbound between the two reads
-      return [{ groupName: group.name, boundAt: binding.boundAt, userId: binding.userId, userInfo: binding.userInfo }];
+      return [{ library: group.library, groupName: group.name, boundAt: binding.boundAt, userId: binding.userId, userInfo: binding.userInfo }];
     });
   }
 }

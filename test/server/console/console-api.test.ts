@@ -5,14 +5,15 @@ import { expect } from 'chai';
 import WebSocket from 'ws';
 import { createOnnxEngine } from '../../../models/index.js';
 import type { FaceEngine } from '../../../models/engine.js';
-import { DEFAULT_LIBRARY, type FaceToken, type GroupName } from '../../../server/core/ids.js';
+import { DEFAULT_LIBRARY, type FaceToken, type GroupName, type LibraryId } from '../../../server/core/ids.js';
 import { decodePushFrame, encodePushFrame, PUSH_PATH, PushFrameType } from '../../../device-protocol/index.js';
 import { FacePassClient } from '../../helpers/facepass-client.js';
 import { enrollablePhoto } from '../../helpers/photos.js';
-import { addSyntheticFaces } from '../../helpers/synthetic-faces.js';
+import { addSyntheticFaces, syntheticFace } from '../../helpers/synthetic-faces.js';
 import { startTestServer, TEST_DEVICE_KEY, type TestServer } from '../../helpers/test-server.js';
 
 const BIG = 'console_big' as GroupName;
+const ACME = 'acme' as LibraryId;
 
 /** A terminal on the push channel, past its hello. */
 async function pushTerminal(url: string, deviceId: string, groups: string[]): Promise<WebSocket> {
@@ -84,6 +85,38 @@ describe('console read API (/api/console/v1)', function () {
     expect(byToken.data.faces[0]).to.include({ face_token: tokens[3], user_id: 'u3' });
   });
 
+  it('lists libraries, and the groups, faces and users of another library', async function () {
+    const store = ts.server.store;
+    // Faces belong to one library: these three are acme's own.
+    const acme: FaceToken[] = [];
+    for (let i = 0; i < 3; i++) {
+      const face = { ...syntheticFace(engine.searchModel), library: ACME };
+      await store.addImage({ imageId: face.imageId, mime: 'image/png', bytes: new Uint8Array(16), width: 200, height: 200, createdAt: Date.now() }, face);
+      acme.push(face.faceToken);
+    }
+    acme.sort();
+    await store.createGroup(ACME, 'staff' as GroupName);
+    await store.bind(ACME, 'staff' as GroupName, acme[0]!, { userId: 'carol', userInfo: 'night shift' });
+    await store.bind(ACME, 'staff' as GroupName, acme[1]!, { userId: 'carol' });
+    await store.bind(ACME, 'staff' as GroupName, acme[2]!, { userId: 'dave' });
+    const libraries: any = await client.get('/api/console/v1/libraries');
+    expect(libraries.data.libraries).to.include.members(['default', 'acme']);
+    const groups: any = await client.get('/api/console/v1/groups?library=acme');
+    expect(groups.data.groups.map((g: any) => [g.group_name, g.face_count])).to.deep.equal([['staff', 3]]);
+    const faces: any = await client.get('/api/console/v1/group/faces?library=acme&group_name=staff&user_id=carol');
+    expect(faces.data.faces.map((f: any) => f.face_token)).to.deep.equal([acme[0], acme[1]]);
+    const users: any = await client.get('/api/console/v1/group/users?library=acme&group_name=staff');
+    expect(users.data.users).to.deep.equal([
+      { user_id: 'carol', user_info: 'night shift', face_count: 2 },
+      { user_id: 'dave', user_info: '', face_count: 1 },
+    ]);
+    const second: any = await client.get('/api/console/v1/group/users?library=acme&group_name=staff&offset=1&limit=1');
+    expect(second.data.users.map((u: any) => u.user_id)).to.deep.equal(['dave']);
+    // The same group name in the default library is another group.
+    const elsewhere = await client.get('/api/console/v1/group/users?group_name=staff');
+    expect(elsewhere.code).to.equal(104301);
+  });
+
   it('answers bad arguments and unknown groups in the FacePass envelope', async function () {
     const cases: Array<[string, number, string]> = [
       ['/api/console/v1/group/faces', 104002, 'MISSING_ARGUMENT: group_name'],
@@ -93,6 +126,9 @@ describe('console read API (/api/console/v1)', function () {
       ['/api/console/v1/group/faces?group_name=no_such_group', 104301, 'GROUP_NAME_NOT_EXIST'],
       ['/api/console/v1/face?face_token=AAAAAAAAAAAAAAAAAAAAAAAA', 104202, 'FACE_TOKEN_NOT_EXIST'],
       ['/api/console/v1/face', 104002, 'MISSING_ARGUMENT: face_token'],
+      ['/api/console/v1/groups?library=no-dashes', 104001, 'ILLEGAL_ARGUMENT: library'],
+      [`/api/console/v1/group/users?group_name=${BIG}&offset=-1`, 104001, 'ILLEGAL_ARGUMENT: offset'],
+      ['/api/console/v1/group/users', 104002, 'MISSING_ARGUMENT: group_name'],
     ];
     for (const [path, code, message] of cases) {
       const res = await client.get(path);
@@ -117,7 +153,7 @@ describe('console read API (/api/console/v1)', function () {
     expect(inside.length).to.be.above(60);
     expect(quality.yaw).to.be.within(-20, 20);
     expect(groups).to.have.length(1);
-    expect(groups[0]).to.include({ group_name: 'console_one', user_id: null });
+    expect(groups[0]).to.include({ library: 'default', group_name: 'console_one', user_id: null });
     expect(admission).to.include({ min_face_size: 100, max_yaw: 20 });
     expect(res.data.deleted_at).to.equal(null);
     expect(res.data).to.not.have.property('feature');
@@ -156,6 +192,7 @@ describe('console read API (/api/console/v1)', function () {
     expect(res.data.models.feature).to.equal(engine.searchModel);
     expect(res.data.store_bytes).to.be.above(0);
     expect(res.data.groups).to.be.at.least(2);
+    expect(res.data.libraries).to.be.at.least(2);
     expect(res.data.uptime_s).to.be.at.least(0);
     expect(res.data).to.have.property('push_connections');
   });

@@ -16,6 +16,7 @@ import type { FaceEngine } from '../../../models/engine.js';
 import { enrollablePhoto, WHITE } from '../../helpers/photos.js';
 import { PROJECT_ROOT, readPersonPhoto } from '../../helpers/paths.js';
 import { launchChromium } from '../../helpers/chromium.js';
+import { newFaceToken, newImageId } from '../../../server/core/tokens.js';
 import { startTestServer, TEST_ADMIN_KEY, TEST_DEVICE_KEY, type TestServer } from '../../helpers/test-server.js';
 
 // Functions handed to page.evaluate run in the browser. The project's type
@@ -191,6 +192,35 @@ describe('web console (headless Chromium)', function () {
     await shot('terminals');
   });
 
+  it('browses another library: its groups, a group\'s users, and the faces of one user', async function () {
+    // Faces belong to one library: acme gets copies of the two enrolled faces (photo and all), as a Baidu client would add them.
+    const store = ts.server.store;
+    const enrolled = await store.listBindings((await store.getGroup('default' as never, GROUP as never))!.groupId, { limit: 2 });
+    const [first, second] = await Promise.all(enrolled.map(async ({ faceToken }) => {
+      const face = (await store.getFace(faceToken))!;
+      const image = (await store.getImage(face.imageId))!;
+      const imageId = newImageId();
+      const copy = { ...face, faceToken: newFaceToken(), imageId, library: 'acme' as never };
+      await store.addImage({ ...image, imageId }, copy);
+      return copy.faceToken;
+    }));
+    await store.createGroup('acme' as never, 'staff' as never);
+    await store.bind('acme' as never, 'staff' as never, first!, { userId: 'carol', userInfo: 'night shift' });
+    await store.bind('acme' as never, 'staff' as never, second!, { userId: 'dave' });
+    await page.click('#nav-groups');
+    await page.click('#libraries a[data-library="acme"]');
+    await page.click('tr[data-group="staff"] a');
+    await page.waitForSelector('#group-users button[data-user="carol"]');
+    expect(await page.locator('#dropzone').count(), 'no FacePass enrolment into a Baidu library').to.equal(0);
+    await page.waitForFunction(() => document.querySelectorAll('#face-grid li.tile').length === 2);
+    await page.click('#group-users button[data-user="carol"]');
+    await page.waitForFunction(() => document.querySelectorAll('#face-grid li.tile').length === 1);
+    expect(await page.getAttribute('#face-grid li.tile', 'data-token')).to.equal(first);
+    expect(await page.textContent('#face-grid li.tile')).to.include('carol').and.include('night shift');
+    await page.waitForFunction(() => (document.querySelector('#face-grid img')?.naturalWidth ?? 0) > 0);
+    await shot('library');
+  });
+
   it('shows the server page', async function () {
     await page.click('#nav-server');
     await page.waitForSelector('#server-version');
@@ -227,7 +257,7 @@ describe('web console (headless Chromium)', function () {
 
   it('wrote a PNG screenshot of each page', function () {
     expect(taken.map((path) => path.split('/').pop())).to.deep.equal(
-      ['signin.png', 'groups.png', 'enrol.png', 'group.png', 'face.png', 'terminals.png', 'server.png']);
+      ['signin.png', 'groups.png', 'enrol.png', 'group.png', 'face.png', 'terminals.png', 'library.png', 'server.png']);
     for (const path of taken) expect(readFileSync(path).subarray(1, 4).toString()).to.equal('PNG');
   });
 
