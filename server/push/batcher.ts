@@ -178,7 +178,9 @@ export class NoticeBatcher<C> {
         for (const chunk of encodeChunks([...notice.groups.values()], cache)) {
           this.#sink.send(member, chunk.frame, notice, chunk.groups);
         }
-        if (this.#delayMs > 0) this.#windowEnds.set(member, now + this.#delayMs);
+        // From when this member's notice actually left, not from the start of
+        // the flush: a flush over thousands of members takes milliseconds.
+        if (this.#delayMs > 0) this.#windowEnds.set(member, this.#clock.now() + this.#delayMs);
       } catch (err) {
         // One member's failure must neither reach the timer (process crash)
         // nor stop the flush for the others.
