@@ -29,7 +29,10 @@
 //                                                  delete); see compaction.ts
 // log-state            groupId                     LogState {floor, horizon}; see delta.ts
 // meta                 string                      'schema' -> SCHEMA_VERSION,
-//                                                  'nextGroupId' -> next group id to hand out
+//                                                  'nextGroupId' -> next group id to hand out,
+//                                                  'featureModel:<model>' -> live faces whose feature
+//                                                  that model made, 'featureModelsCounted' -> 1
+//                                                  once those counts exist (feature-models.ts)
 import type { Database, RootDatabase, Transaction } from 'lmdb';
 import type { ChangeOp, Rect } from '../store.js';
 import type { FaceQuality } from '../../models/engine.js';
