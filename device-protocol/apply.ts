@@ -7,7 +7,7 @@
 // costs O(changes). Only when the whole stream has been decoded (trailer CRC
 // and counts checked), every snapshot downloaded and verified, and each
 // group's face count and digest compared, are the journals applied (to
-// persistent maps: earlier states stay valid) and the new state swapped in.
+// copy-on-write maps: earlier states stay valid) and the new state swapped in.
 // Any error before that leaves the gallery as it was.
 //
 // A count or digest mismatch is not an error of the stream (that would have

@@ -4,7 +4,7 @@
 // swaps it in with one assignment, so a failed sync leaves the gallery
 // exactly as it was, and a reader iterating over a group never sees it
 // half-updated. Groups a sync does not change are shared; the faces of a
-// group that changes are a persistent map (face-map.ts), so even those share
+// group that changes are a copy-on-write map (face-map.ts), so even those share
 // everything but what the sync changed.
 import { DEFAULT_FEATURE_ENCODING, type FeatureEncoding } from './constants.js';
 import { EMPTY_DIGEST } from './digest.js';

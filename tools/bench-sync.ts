@@ -458,7 +458,7 @@ try {
     say(`${rowLine(r)} |${col(r.bytes / full.bytes, 17, 6)}`);
   }
   const delta32 = deltaRows.find((r) => r.encoding === 'float32')!;
-  say(`  apply stages only the delta's records (face-journal.ts) and applies them to a persistent map after every check:`);
+  say(`  apply stages only the delta's records (face-journal.ts) and applies them to a copy-on-write map (face-map.ts) after every check:`);
   say(`  baseline, same run: copying the held ${int(largest.size)}-face group as a native Map (what apply did before) ${copyMs.toFixed(3)} ms, ` +
     `${(copyMs / delta32.applyMs).toFixed(1)}x the whole float32 delta apply (${delta32.applyMs.toFixed(3)} ms)`);
   say(`  goal (issue 12): one-change delta on ${int(largest.size)} faces applied in < 1 ms: ` +
