@@ -29,6 +29,8 @@ export const ErrorCode = {
   GroupNotFound: 'GROUP_NOT_FOUND',
   BindingNotFound: 'BINDING_NOT_FOUND',
   Unauthorized: 'UNAUTHORIZED',
+  /** The work was abandoned: the client went away or the request's deadline passed. */
+  Aborted: 'ABORTED',
   Internal: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

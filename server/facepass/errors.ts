@@ -32,6 +32,8 @@ const TABLE: Record<ErrorCode, (err: FaceError) => FacePassError> = {
   [ErrorCode.BindingNotFound]: () => ({ status: 400, code: 104303, message: 'GROUP_BINDING_NOT_EXIST' }),
   // Not in the spec: access control is this server's addition.
   [ErrorCode.Unauthorized]: () => ({ status: 401, code: 401, message: 'UNAUTHORIZED' }),
+  // The work was abandoned (client gone, or the image's deadline passed).
+  [ErrorCode.Aborted]: () => ({ status: 503, code: 105000, message: 'INTERNAL_ERROR: request abandoned' }),
   [ErrorCode.Internal]: () => ({ status: 500, code: 105000, message: 'INTERNAL_ERROR' }),
 };
 
