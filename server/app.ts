@@ -1,7 +1,7 @@
 // Wires one server: store + engine + core, the dialects' routers on one Koa
 // app, and the http.Server. Knows no business rules; owns the lifecycle.
 import { mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
@@ -11,6 +11,7 @@ import type { ServerConfig } from './config.js';
 import { resolveAccessKeys, type AccessKeys } from './keys.js';
 import { Authenticator } from './http/auth.js';
 import { ServerMetrics } from './http/metrics.js';
+import { answerHealth, answerNotReady, Readiness } from './http/health.js';
 import { Enrolment } from './core/enrolment.js';
 import { FaceLibrary } from './core/face-library.js';
 import { FeatureMigration } from './core/feature-migration.js';
@@ -28,6 +29,8 @@ import { registerSyncMetrics } from './sync-metrics.js';
 import { syncRouter } from './facepass/sync-routes.js';
 import { SERVER_VERSION } from './version.js';
 import { PushHub, type PushHubOptions } from './push/index.js';
+import { backupRouter } from './backup/route.js';
+import { removeStaleStaging } from './backup/archive.js';
 
 export interface FaceServerOptions {
   config: ServerConfig;
@@ -37,12 +40,16 @@ export interface FaceServerOptions {
   engine?: FaceEngine;
   /** Push channel tuning (heartbeat, hello timeout, coalescing); defaults in server/push/options.ts. */
   push?: Partial<PushHubOptions>;
+  /** Called once the port is bound, before models load (health checks answer from then on). */
+  onListening?: (url: string) => void;
 }
 
 export class FaceServer {
   private closing: Promise<void> | undefined;
   /** The push channel (protocol §12); assigned in start(), closed first in shutdown(). */
   push!: PushHub;
+  /** What /readyz reports; assigned in start(). */
+  readiness!: Readiness;
 
   private constructor(
     readonly config: ServerConfig,
@@ -64,15 +71,46 @@ export class FaceServer {
     mkdirSync(config.dataDir, { recursive: true });
     const keys = resolveAccessKeys(config.dataDir, config.adminKey, config.deviceKey);
 
-    const engine = options.engine ?? (await createOnnxEngine({ modelDir: config.modelDir, intraOpThreads: config.engineThreads }));
+    // Listen first: /healthz and /readyz answer (503 with the reason on
+    // /readyz) while models load, the store opens and features migrate, so
+    // an orchestrator does not kill a server that is busy starting.
+    const readiness = new Readiness();
+    let appCallback: RequestListener | undefined;
+    const httpServer = createServer((req, res) => {
+      if (answerHealth(req, res, readiness)) return;
+      if (appCallback) appCallback(req, res);
+      else answerNotReady(req, res, readiness);
+    });
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(config.port, config.host, () => {
+        httpServer.off('error', reject);
+        resolve();
+      });
+    });
+    options.onListening?.(`http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`);
+    const stopListening = () => new Promise<void>((resolve) => httpServer.close(() => resolve()));
+
+    let engine: FaceEngine;
+    try {
+      readiness.notReady('loading models');
+      engine = options.engine ?? (await createOnnxEngine({ modelDir: config.modelDir, intraOpThreads: config.engineThreads }));
+    } catch (err) {
+      await stopListening();
+      throw err;
+    }
     let store: FaceStore | undefined;
     let syncStatus: SyncStatusStore | undefined;
     let snapshots: SnapshotStore;
     let wireFaces: WireFaceReader;
     try {
+      readiness.notReady('opening store');
+      await removeStaleStaging(config.dataDir);
       store = await openLmdbStore({ path: join(config.dataDir, 'store') });
       // Before anything is served: no response may mix features of two models.
+      readiness.notReady('feature migration running');
       await new FeatureMigration(engine, store, logger, config.faceAddImage).run();
+      readiness.notReady('opening sync status');
       syncStatus = await openLmdbSyncStatus({ path: join(config.dataDir, 'sync-status') });
       wireFaces = new WireFaceReader(store, engine.searchModel, engine.featureLength);
       snapshots = await SnapshotStore.open({
@@ -88,6 +126,7 @@ export class FaceServer {
       await syncStatus?.close();
       await store?.close();
       if (!options.engine) await engine.close();
+      await stopListening();
       throw err;
     }
     const syncBodies = new GroupBodyCache(config.sync.bodyCacheBytes);
@@ -140,11 +179,12 @@ export class FaceServer {
     });
     app.use(facepass.routes()).use(facepass.allowedMethods());
     app.use(sync.routes()).use(sync.allowedMethods());
+    const backup = backupRouter({ auth, logger, sources: { store, syncStatus, dataDir: config.dataDir, serverVersion: SERVER_VERSION } });
+    app.use(backup.routes()).use(backup.allowedMethods());
     app.use(ops.routes());
     app.use(async (ctx) => facepassNotFound(ctx));
     app.on('error', (err) => logger.error({ err }, 'koa error'));
 
-    const httpServer = createServer(app.callback());
     // Slow-loris protection: a client must send its headers and body in time.
     httpServer.headersTimeout = 30_000;
     httpServer.requestTimeout = 120_000;
@@ -165,13 +205,9 @@ export class FaceServer {
     const sweep = setInterval(() => void server.sweepSnapshots(), Math.max(1000, Math.min(60_000, config.sync.snapshotRetainMs / 4)));
     sweep.unref();
     timers.push(sweep);
-    await new Promise<void>((resolve, reject) => {
-      httpServer.once('error', reject);
-      httpServer.listen(config.port, config.host, () => {
-        httpServer.off('error', reject);
-        resolve();
-      });
-    });
+    server.readiness = readiness;
+    appCallback = app.callback();
+    readiness.markReady();
     return server;
   }
 
@@ -212,6 +248,7 @@ export class FaceServer {
   }
 
   private async shutdown(): Promise<void> {
+    this.readiness.notReady('shutting down');
     for (const timer of this.timers) clearInterval(timer);
     const closed = new Promise<void>((resolve) => this.httpServer.close(() => resolve()));
     this.httpServer.closeIdleConnections();

@@ -120,6 +120,14 @@ export interface CompactionResult {
   groupsCompacted: number;
 }
 
+/** What beginRestoredLineage did. */
+export interface RestoredLineage {
+  /** The version every live group is now at, and the next group id. */
+  base: number;
+  /** Live groups moved to it. */
+  groups: number;
+}
+
 export interface FaceStore {
   /** Stores an uploaded image and, when enrolment succeeded, its face, in one transaction. */
   addImage(image: ImageRecord, face?: FaceRecord): Promise<void>;
@@ -186,6 +194,22 @@ export interface FaceStore {
    */
   deltaSince(groupId: GroupId, fromVersion: number): Promise<GroupDelta | null>;
   compact(policy: CompactionPolicy, now?: number): Promise<CompactionResult>;
+
+  /**
+   * Writes a consistent copy of the whole store (one point in time, taken
+   * while writes go on) into `dir`, created if missing and otherwise empty.
+   * The backend's own open function opens that directory as a store.
+   */
+  backup(dir: string): Promise<void>;
+  /**
+   * After a restore from a backup: every group version and group id handed
+   * out from now on is at least `base` (and above all existing ones), and
+   * the versions each live group skips are remembered, so that a terminal
+   * holding one of them (it saw history the backup lacks) gets a full copy
+   * from `deltaSince` (null), while a terminal at a version this store had
+   * still gets its delta. Sends no change notifications.
+   */
+  beginRestoredLineage(base: number): Promise<RestoredLineage>;
 
   /** Called after every durable change, in commit order. Returns an unsubscribe function. */
   onCommit(listener: (change: CommittedChange) => void): () => void;

@@ -32,5 +32,7 @@ export interface SyncStatusStore {
   record(status: DeviceSyncStatus): Promise<void>;
   /** All devices, by device key. */
   list(): Promise<DeviceSyncStatus[]>;
+  /** A consistent copy of every record into `dir` (created if missing), openable by the same backend. */
+  backup(dir: string): Promise<void>;
   close(): Promise<void>;
 }

@@ -29,7 +29,9 @@
 //                                                  delete); see compaction.ts
 // log-state            groupId                     LogState {floor, horizon}; see delta.ts
 // meta                 string                      'schema' -> SCHEMA_VERSION,
-//                                                  'nextGroupId' -> next group id to hand out
+//                                                  'nextGroupId' -> next group id to hand out,
+//                                                  'lineage' -> base of the current lineage (0 until
+//                                                  the first restore; see beginRestoredLineage)
 import type { Database, RootDatabase, Transaction } from 'lmdb';
 import type { ChangeOp, Rect } from '../store.js';
 import type { FaceQuality } from '../../models/engine.js';
@@ -94,6 +96,19 @@ export interface StoredChange {
 export interface LogState {
   floor: number;
   horizon: number;
+  /**
+   * Version ranges this store never had, set by `beginRestoredLineage`
+   * (restore from a backup): versions `after < v < before` may have existed
+   * in the history the backup did not see, so they are never answered with
+   * a delta. Absent before any restore.
+   */
+  skipped?: VersionGap[];
+}
+
+/** Versions strictly between `after` and `before` are unknown here; no change happened in between. */
+export interface VersionGap {
+  after: number;
+  before: number;
 }
 
 export interface Databases {

@@ -12,6 +12,7 @@
 import { FaceError, ErrorCode, isFaceError } from '../../models/errors.js';
 import type { FaceToken, GroupId, GroupName, ImageId, LibraryId } from '../ids.js';
 import { digestAdd, digestFromHex, digestRemove, digestToHex, EMPTY_DIGEST } from '../../device-protocol/digest.js';
+import { mkdirSync } from 'node:fs';
 import type { RootDatabase, Transaction } from 'lmdb';
 import type {
   BindingRecord,
@@ -26,6 +27,7 @@ import type {
   GroupRecord,
   GroupSnapshot,
   ImageRecord,
+  RestoredLineage,
 } from '../store.js';
 import { appendChange } from './change-log.js';
 import {
@@ -462,6 +464,38 @@ export class LmdbFaceStore implements FaceStore {
     };
     await Promise.all(Array.from({ length: this.compactionParallelism }, worker));
     return { removedEntries, groupsCompacted: compacted.size };
+  }
+
+  async beginRestoredLineage(base: number): Promise<RestoredLineage> {
+    if (!Number.isSafeInteger(base) || base < 1) {
+      throw new FaceError(ErrorCode.Internal, `beginRestoredLineage: base must be a positive safe integer, got ${base}`);
+    }
+    return this.write('beginRestoredLineage', () => {
+      // Above every version and group id this store has, whatever `base` says
+      // (a wrong clock must not make the jump go backwards).
+      let start = Math.max(base, this.db.meta.get('nextGroupId') ?? 1);
+      for (const { value } of this.db.groups.getRange()) start = Math.max(start, value.version + 1);
+      for (const { value } of this.db.nameVersions.getRange()) start = Math.max(start, value + 1);
+      let groups = 0;
+      for (const { key, value: group } of this.db.groups.getRange()) {
+        if (group.deletedAt !== null) continue;
+        const state = this.db.logState.get(key);
+        if (state) this.db.logState.putSync(key, { ...state, skipped: [...(state.skipped ?? []), { after: group.version, before: start }] });
+        this.db.groups.putSync(key, { ...group, version: start });
+        groups++;
+      }
+      for (const { key } of this.db.nameVersions.getRange()) this.db.nameVersions.putSync(key, start);
+      this.db.meta.putSync('nextGroupId', start);
+      this.db.meta.putSync('lineage', start);
+      return { result: { base: start, groups }, changes: [] };
+    });
+  }
+
+  async backup(dir: string): Promise<void> {
+    this.assertOpen();
+    mkdirSync(dir, { recursive: true });
+    // mdb_env_copy: a consistent copy from one read transaction while writes go on.
+    await this.env.backup(dir, false);
   }
 
   onCommit(listener: (change: CommittedChange) => void): () => void {

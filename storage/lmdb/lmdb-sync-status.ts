@@ -1,5 +1,6 @@
 // SyncStatusStore on its own small LMDB environment (one record per device),
 // so the face store's write batches never wait for status bookkeeping.
+import { mkdirSync } from 'node:fs';
 import { open, type RootDatabase } from 'lmdb';
 import type { DeviceSyncStatus, SyncStatusStore } from '../sync-status.js';
 
@@ -12,6 +13,11 @@ class LmdbSyncStatusStore implements SyncStatusStore {
 
   async list(): Promise<DeviceSyncStatus[]> {
     return Array.from(this.db.getRange(), (entry) => entry.value);
+  }
+
+  async backup(dir: string): Promise<void> {
+    mkdirSync(dir, { recursive: true });
+    await this.db.backup(dir, false);
   }
 
   async close(): Promise<void> {

@@ -28,6 +28,7 @@ import {
   type ModelGroup,
   type RandomOpsOptions,
 } from './store-model.js';
+import { lineageContract } from './store-contract-lineage.js';
 
 export interface OpenedStore {
   store: FaceStore;
@@ -35,6 +36,8 @@ export interface OpenedStore {
   cleanup: () => Promise<void>;
   /** Opens the same data again; the caller has closed the previous store first. */
   reopen?: () => Promise<FaceStore>;
+  /** Opens a directory written by `store.backup(dir)` as a store of the same backend. */
+  openCopy?: (dir: string) => Promise<FaceStore>;
 }
 
 const L = lib('default');
@@ -52,6 +55,12 @@ export function runFaceStoreContract(name: string, openStore: () => Promise<Open
 
     afterEach(async function () {
       await opened.cleanup();
+    });
+
+    lineageContract({
+      store: () => store,
+      openCopy: () => opened.openCopy,
+      reopen: () => (opened.reopen ? async () => (store = await opened.reopen!()) : undefined),
     });
 
     describe('images and faces', function () {
