@@ -3,7 +3,7 @@
 // copies are made here from the test photos with sharp.
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { createOnnxEngine, cosineSimilarity, type OnnxFaceEngine } from '../../models/index.js';
 import { wrapDegrees } from '../../models/head-pose.js';
 import { LIMITS, PEOPLE_PHOTOS, scene } from './fixtures.js';
@@ -90,7 +90,7 @@ describe('face engine at any rotation', function () {
   });
 
   it('finds exactly the one real face in greyscale, contrast, brightness and turned copies of the single-face scenes', async () => {
-    const variants: Array<[string, (s: sharp.Sharp) => sharp.Sharp]> = [
+    const variants: Array<[string, (s: Sharp) => Sharp]> = [
       ['greyscale', (s) => s.greyscale()], ['contrast x0.5', (s) => s.linear(0.5, 64)], ['contrast x3', (s) => s.linear(3, -256)],
       ['brightness x0.6', (s) => s.modulate({ brightness: 0.6 })], ['brightness x1.6', (s) => s.modulate({ brightness: 1.6 })],
       ['turned +10', (s) => s.rotate(10)], ['turned -10', (s) => s.rotate(-10)],
