@@ -28,6 +28,16 @@ export const ErrorCode = {
   GroupNameConflict: 'GROUP_NAME_CONFLICT',
   GroupNotFound: 'GROUP_NOT_FOUND',
   BindingNotFound: 'BINDING_NOT_FOUND',
+  /** No binding of the group carries that user id. */
+  UserNotFound: 'USER_NOT_FOUND',
+  /** A user would have more faces in a group than allowed. */
+  UserFaceLimit: 'USER_FACE_LIMIT',
+  /** The face is already bound to the group (a face joins a group at most once). */
+  FaceAlreadyInGroup: 'FACE_ALREADY_IN_GROUP',
+  /** The face's liveness score is below the requested threshold. */
+  LivenessFailed: 'LIVENESS_FAILED',
+  /** A search found no enrolled user at or above the asked score. */
+  NoMatch: 'NO_MATCH',
   Unauthorized: 'UNAUTHORIZED',
   /** The work was abandoned: the client went away or the request's deadline passed. */
   Aborted: 'ABORTED',
