@@ -29,6 +29,12 @@ import { registerSyncMetrics } from './sync-metrics.js';
 import { syncRouter } from './facepass/sync-routes.js';
 import { SERVER_VERSION } from './version.js';
 import { PushHub, type PushHubOptions } from './push/index.js';
+import { FaceAnalysis } from './core/face-analysis.js';
+import { UserDirectory } from './core/user-directory.js';
+import { AccessTokens } from './baidu/access-tokens.js';
+import { libraryOps } from './baidu/library-ops.js';
+import { visionOps } from './baidu/vision-ops.js';
+import { baiduFallback, baiduRouter } from './baidu/routes.js';
 import { backupRouter } from './backup/route.js';
 import { removeStaleStaging } from './backup/archive.js';
 
@@ -168,6 +174,17 @@ export class FaceServer {
       snapshots,
       status: syncStatus,
     });
+    const analysis = new FaceAnalysis(engine, store);
+    const baidu = baiduRouter({
+      config,
+      auth,
+      logger,
+      tokens: new AccessTokens(config.dataDir, config.baiduCredentials),
+      ops: {
+        ...libraryOps({ analysis, directory: new UserDirectory(store), library }),
+        ...visionOps({ analysis }),
+      },
+    });
     const ops = new Router();
     ops.get('/metrics', async (ctx) => {
       if (!auth.allows(ctx.req.headers, 'admin')) {
@@ -182,6 +199,8 @@ export class FaceServer {
     const backup = backupRouter({ auth, logger, sources: { store, syncStatus, dataDir: config.dataDir, serverVersion: SERVER_VERSION } });
     app.use(backup.routes()).use(backup.allowedMethods());
     app.use(ops.routes());
+    app.use(baidu.routes()).use(baidu.allowedMethods());
+    app.use(baiduFallback());
     app.use(async (ctx) => facepassNotFound(ctx));
     app.on('error', (err) => logger.error({ err }, 'koa error'));
 
