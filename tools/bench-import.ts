@@ -102,12 +102,13 @@ try {
     const child = spawn(
       process.execPath,
       ['--import', 'tsx', join(PROJECT_ROOT, 'tools', 'import.ts'), folder, '--group', 'bench_staff', '--url', server.url, '--key', server.keys.admin],
-      { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'ignore'] },
+      { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
     );
-    let stdout = '';
+    let stdout = '', stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c));
+    child.stderr.on('data', (c: Buffer) => (stderr += c));
     child.on('error', reject);
-    child.on('close', () => resolve(stdout));
+    child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`re-run exited ${code}: ${stderr.slice(-500)}`))));
   });
   const resumed = JSON.parse(again) as { skipped: number; enrolled: number; seconds: number };
   console.log(`  re-run (everything already done): skipped ${resumed.skipped}, enrolled ${resumed.enrolled}, ${resumed.seconds.toFixed(1)} s`);

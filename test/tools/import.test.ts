@@ -109,6 +109,28 @@ describe('tools: import', function () {
     expect(await bound('staff_b')).to.deep.equal([added.data.face_token]);
   });
 
+  it('--dialect baidu stores user_id and user_info with the face, and adding the same photos again changes nothing', async function () {
+    mkdirSync(join(root, 'photos'));
+    writeFileSync(join(root, 'photos', 'r.png'), await enrollablePhoto('raj', 1));
+    writeFileSync(join(root, 'photos', 's.png'), await enrollablePhoto('sheldon', 1));
+    const csv = join(root, 'staff.csv');
+    writeFileSync(csv, 'photos/r.png,raj_k,"Raj, lab 2"\nphotos/s.png,sheldon_c,\n');
+    const run = await runTool('import.ts', importArgs(csv, 'staff_d', '--dialect', 'baidu'));
+    expect(run.code, run.stderr).to.equal(0);
+    expect(JSON.parse(run.stdout)).to.include({ enrolled: 2, failed: 0 });
+    const group = (await ts.server.store.getGroup(DEFAULT_LIBRARY, 'staff_d' as GroupName))!;
+    const bindings = (await ts.server.store.snapshotGroup(group.groupId))!.bindings;
+    expect(bindings.map((b) => [b.userId, b.userInfo ?? '']).sort()).to.deep.equal([['raj_k', 'Raj, lab 2'], ['sheldon_c', '']]);
+
+    // Without the report the photos go up again: same bytes, same tokens, nothing new on the server.
+    rmSync(`${csv}.import.jsonl`);
+    const again = await runTool('import.ts', importArgs(csv, 'staff_d', '--dialect', 'baidu'));
+    expect(again.code, again.stderr).to.equal(0);
+    expect(JSON.parse(again.stdout)).to.include({ enrolled: 2, failed: 0 });
+    expect(readReport(`${csv}.import.jsonl`).map((line) => line.message)).to.deep.equal(['already in the group', 'already in the group']);
+    expect((await ts.server.store.snapshotGroup(group.groupId))!.bindings).to.deep.equal(bindings);
+  });
+
   it('takes user ids and user info from a CSV, and says which line or setting is wrong', async function () {
     mkdirSync(join(root, 'photos'));
     writeFileSync(join(root, 'photos', 'p.png'), await enrollablePhoto('penny', 1));
