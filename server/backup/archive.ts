@@ -1,6 +1,6 @@
 // Taking a backup while the server runs: an online copy of both LMDB
 // environments (LMDB's own mdb_env_copy through the stores' backup(): one
-// read transaction, writers keep going), the key files, and a checksum
+// read transaction, writers keep going), the secret files, and a checksum
 // manifest, packed as one gzipped tar stream. The copies are staged in the
 // data dir (same volume as the data, which has room for it), removed once
 // the stream ends or fails.
@@ -17,6 +17,7 @@ import {
   BACKUP_FORMAT,
   BACKUP_FORMAT_VERSION,
   MANIFEST_NAME,
+  SECRET_FILES,
   describeFile,
   type BackupManifest,
   type ManifestFile,
@@ -48,7 +49,7 @@ export async function createBackupArchive(sources: BackupSources): Promise<Backu
     await sources.store.backup(join(staging, 'store'));
     await sources.syncStatus.backup(join(staging, 'sync-status'));
     const paths = ['store/data.mdb', 'sync-status/data.mdb'];
-    for (const key of ['admin.key', 'device.key']) {
+    for (const key of SECRET_FILES) {
       if (!existsSync(join(sources.dataDir, key))) continue;
       await copyFile(join(sources.dataDir, key), join(staging, key));
       paths.push(key);
