@@ -26,8 +26,10 @@ import {
 export interface BackupSources {
   store: FaceStore;
   syncStatus: SyncStatusStore;
-  /** Where the key files live and the copies are staged. */
+  /** Where the secret files live, and (by default) where the copies are staged. */
   dataDir: string;
+  /** Another place to stage the copies (the CLI uses the output file's folder, which a restarting server never clears). */
+  stagingDir?: string;
   serverVersion: string;
   now?: () => number;
 }
@@ -42,7 +44,7 @@ export interface BackupArchive {
 
 /** Copies everything into a staging dir and returns the archive stream over it. */
 export async function createBackupArchive(sources: BackupSources): Promise<BackupArchive> {
-  const staging = await mkdtemp(join(sources.dataDir, STAGING_PREFIX));
+  const staging = await mkdtemp(join(sources.stagingDir ?? sources.dataDir, STAGING_PREFIX));
   const cleanup = () => rm(staging, { recursive: true, force: true });
   try {
     const createdAt = (sources.now ?? Date.now)();
