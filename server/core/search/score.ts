@@ -8,9 +8,9 @@
 // (`npm run -s score-table`, README "Scores and thresholds"): same-person
 // pairs of the people photos lie at 0.38 and above, different-person pairs
 // at 0.27 and below, so 70 (the spec's compare default) sits in the middle
-// of that gap; 78 (the recognize default) sits higher, below the weakest
-// true match of the group-photo faces (0.41) and well above their best
-// impostor (0.27), because a 1:N search meets many impostors. Being strictly
+// of that gap; 78 (the recognize default) sits higher, just below the
+// weakest true match of the group-photo faces (0.37) and well above their
+// best impostor (0.29), because a 1:N search meets many impostors. Being strictly
 // increasing, the map has an exact inverse, so a minimum score can be
 // turned into a minimum cosine before any feature is touched.
 
