@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import Router from '@koa/router';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger, isClientFault } from './logging.js';
 import type { ServerConfig } from './config.js';
 import { resolveAccessKeys, type AccessKeys } from './keys.js';
 import { Authenticator } from './http/auth.js';
@@ -60,7 +61,7 @@ export class FaceServer {
 
   static async start(options: FaceServerOptions): Promise<FaceServer> {
     const { config } = options;
-    const logger = options.logger ?? pino({ level: config.logLevel });
+    const logger = options.logger ?? createLogger({ level: config.logLevel });
     mkdirSync(config.dataDir, { recursive: true });
     const keys = resolveAccessKeys(config.dataDir, config.adminKey, config.deviceKey);
 
@@ -142,7 +143,8 @@ export class FaceServer {
     app.use(sync.routes()).use(sync.allowedMethods());
     app.use(ops.routes());
     app.use(async (ctx) => facepassNotFound(ctx));
-    app.on('error', (err) => logger.error({ err }, 'koa error'));
+    // A client that breaks its own request (bad chunked framing, reset) is not a server failure.
+    app.on('error', (err) => (isClientFault(err) ? logger.debug({ err }, 'client broke its request') : logger.error({ err }, 'koa error')));
 
     const httpServer = createServer(app.callback());
     // Slow-loris protection: a client must send its headers and body in time.
