@@ -12,11 +12,13 @@ import type { ServerConfig } from './config.js';
 import { resolveAccessKeys, type AccessKeys } from './keys.js';
 import { Authenticator } from './http/auth.js';
 import { ServerMetrics } from './http/metrics.js';
+import { discardUnreadBody } from './http/unread-body.js';
 import { Enrolment } from './core/enrolment.js';
 import { FaceLibrary } from './core/face-library.js';
 import { FeatureMigration } from './core/feature-migration.js';
 import { facepassRouter } from './facepass/routes.js';
-import { facepassNotFound } from './facepass/envelope.js';
+import { facepassRoute } from './facepass/envelope.js';
+import { facepassFallback } from './facepass/fallback.js';
 import type { FaceEngine } from '../models/engine.js';
 import { createOnnxEngine } from '../models/index.js';
 import type { FaceStore } from '../storage/store.js';
@@ -106,6 +108,7 @@ export class FaceServer {
       await next();
     });
     app.use(metrics.middleware());
+    app.use(discardUnreadBody());
     app.use(async (ctx, next) => {
       await next();
       logger.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Date.now() - ctx.state.receivedAt }, 'request');
@@ -131,18 +134,15 @@ export class FaceServer {
       status: syncStatus,
     });
     const ops = new Router();
-    ops.get('/metrics', async (ctx) => {
-      if (!auth.allows(ctx.req.headers, 'admin')) {
-        ctx.status = 401;
-        return;
-      }
-      ctx.type = metrics.registry.contentType;
-      ctx.body = await metrics.registry.metrics();
-    });
-    app.use(facepass.routes()).use(facepass.allowedMethods());
-    app.use(sync.routes()).use(sync.allowedMethods());
+    // A wrong key gets the envelope and WWW-Authenticate like every other admin call.
+    ops.get('/metrics', facepassRoute(auth, 'admin', logger, async () => ({
+      file: Buffer.from(await metrics.registry.metrics()),
+      mime: metrics.registry.contentType,
+    })));
+    app.use(facepass.routes());
+    app.use(sync.routes());
     app.use(ops.routes());
-    app.use(async (ctx) => facepassNotFound(ctx));
+    app.use(facepassFallback([facepass, sync, ops]));
     // A client that breaks its own request (bad chunked framing, reset) is not a server failure.
     app.on('error', (err) => (isClientFault(err) ? logger.debug({ err }, 'client broke its request') : logger.error({ err }, 'koa error')));
 

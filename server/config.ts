@@ -87,7 +87,8 @@ export function defaultConfig(): ServerConfig {
     adminKey: undefined,
     deviceKey: undefined,
     maxRequestBytes: 8 * MiB,
-    faceAddImage: { maxBytes: 4 * MiB, maxPixels: 4096 * 4096, minSide: 1, formats: ['jpeg', 'png'] },
+    // minSide: spec 支持最小尺寸, >= 100*100 (an image smaller than FaceMin cannot hold an admissible face).
+    faceAddImage: { maxBytes: 4 * MiB, maxPixels: 4096 * 4096, minSide: 100, formats: ['jpeg', 'png'] },
     admission: {
       minFaceSize: 100,
       maxYaw: 20,

@@ -5,7 +5,7 @@ import type { Context } from 'koa';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config.js';
 import { DEFAULT_LIBRARY } from '../core/ids.js';
-import { illegalArgument, missingArgument } from '../core/errors.js';
+import { ErrorCode, FaceError, illegalArgument, isFaceError, missingArgument } from '../core/errors.js';
 import type { Enrolment } from '../core/enrolment.js';
 import type { FaceLibrary } from '../core/face-library.js';
 import type { Authenticator } from '../http/auth.js';
@@ -33,7 +33,15 @@ export function facepassRouter(deps: FacePassDeps): Router {
     facepassRoute(deps.auth, 'admin', deps.logger, handler);
 
   router.post('/api/face/v1/add', admin(async (ctx) => {
-    const form = await readMultipart(ctx.req, deps.config.maxRequestBytes);
+    // No multipart body at all (empty, JSON, a form): the image is missing.
+    if (!ctx.is('multipart/form-data')) throw missingArgument('image');
+    const form = await readMultipart(ctx.req, deps.config.maxRequestBytes).catch((err: unknown) => {
+      // The only large part of a face add is its image: the spec's image-size error (HTTP 400).
+      if (isFaceError(err) && err.code === ErrorCode.RequestTooLarge) {
+        throw new FaceError(ErrorCode.ImageFileTooLarge, err.message, { limit: err.details.limit }, { cause: err });
+      }
+      throw err;
+    });
     const image = form.files.get('image');
     if (!image) throw form.fields.has('image') ? illegalArgument('image') : missingArgument('image');
     const face = await deps.enrolment.enrol(image.bytes, {

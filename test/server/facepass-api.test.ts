@@ -144,8 +144,33 @@ describe('FacePass admin API', function () {
         expect(res.status, name).to.equal(400);
         expect(res.code, name).to.equal(104100);
         expect(res.message).to.equal('UNSUPPORTED_IMAGE_FORMAT');
-        expect(res.data).to.deep.equal({});
+        if (name === 'empty') {
+          // Nothing to keep, so no image_id (README).
+          expect(res.data).to.deep.equal({});
+          continue;
+        }
+        // Spec: image_id whatever the outcome; the upload comes back byte for byte.
+        expect(Object.keys(res.data), name).to.deep.equal(['image_id']);
+        const kept = await client.getRaw(`/api/image/v1/query?image_id=${encodeURIComponent(res.data.image_id!)}`);
+        expect(kept.status).to.equal(200);
+        const mime = { gif: 'image/gif', truncated: 'image/png' }[name] ?? 'application/octet-stream';
+        expect(kept.headers.get('content-type'), name).to.equal(mime);
+        expect(kept.headers.get('x-content-type-options')).to.equal('nosniff');
+        expect(Buffer.from(await kept.arrayBuffer()).equals(bytes), name).to.equal(true);
       }
+    });
+
+    it('rejects an image under 100x100 with INVALID_IMAGE_RESOLUTION and keeps it', async function () {
+      for (const [width, height] of [[99, 400], [400, 99], [60, 60]]) {
+        const small = await sharp(readPersonPhoto('amy', 2)).resize(width, height, { fit: 'fill' }).png().toBuffer();
+        const res = await client.addFace(small);
+        expect(res.status, `${width}x${height}`).to.equal(400);
+        expect(res.code).to.equal(104101);
+        expect(res.message).to.equal('INVALID_IMAGE_RESOLUTION');
+        expect(res.data.image_id).to.match(TOKEN);
+      }
+      const exact = await sharp(readPersonPhoto('amy', 2)).resize(100, 100).png().toBuffer();
+      expect((await client.addFace(exact)).code, '100x100 is allowed').to.not.equal(104101);
     });
 
     it('rejects more than 4096*4096 pixels with INVALID_IMAGE_RESOLUTION', async function () {
@@ -153,6 +178,8 @@ describe('FacePass admin API', function () {
       const res = await client.addFace(huge);
       expect(res.code).to.equal(104101);
       expect(res.message).to.equal('INVALID_IMAGE_RESOLUTION');
+      const kept = await client.getRaw(`/api/image/v1/query?image_id=${encodeURIComponent(res.data.image_id!)}`);
+      expect(kept.headers.get('content-type')).to.equal('image/png');
     });
 
     it('rejects a file over 4 MB with INVALID_IMAGE_FILE_SIZE', async function () {
@@ -161,12 +188,15 @@ describe('FacePass admin API', function () {
       const res = await client.addFace(noise);
       expect(res.status).to.equal(400);
       expect(res.code).to.equal(104102);
+      // Not kept: keeping it is what the limit forbids (README).
+      expect(res.data).to.deep.equal({});
     });
 
-    it('refuses a body over 8 MB before parsing it', async function () {
+    it('refuses a body over 8 MB before parsing it, with the spec image-size error', async function () {
       const res = await client.addFace(randomBytes(9 * 1024 * 1024));
-      expect(res.status).to.equal(413);
+      expect(res.status).to.equal(400);
       expect(res.code).to.equal(104102);
+      expect(res.message).to.equal('INVALID_IMAGE_FILE_SIZE');
       expect(res.data).to.deep.equal({});
     });
 
@@ -186,7 +216,14 @@ describe('FacePass admin API', function () {
       expect(body.message).to.equal('ILLEGAL_ARGUMENT: image');
 
       const json = await client.post('/api/face/v1/add', { image: 'x' });
-      expect(json.code).to.equal(104001);
+      expect(json.code).to.equal(104002);
+      expect(json.message).to.equal('MISSING_ARGUMENT: image');
+      response = await fetch(ts.url + '/api/face/v1/add', { method: 'POST', headers: { 'x-api-key': ts.server.keys.admin } });
+      body = (await response.json()) as { code: number; message: string };
+      expect(body.message, 'empty body').to.equal('MISSING_ARGUMENT: image');
+      response = await fetch(ts.url + '/api/face/v1/add', { method: 'POST', headers: { 'x-api-key': ts.server.keys.admin }, body: new URLSearchParams({ image: 'x' }) });
+      body = (await response.json()) as { code: number; message: string };
+      expect(body.message, 'form body').to.equal('MISSING_ARGUMENT: image');
     });
   });
 
