@@ -1,7 +1,7 @@
 // Wires one server: store + engine + core, the dialects' routers on one Koa
 // app, and the http.Server. Knows no business rules; owns the lifecycle.
 import { mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
@@ -13,6 +13,7 @@ import { resolveAccessKeys, type AccessKeys } from './keys.js';
 import { Authenticator } from './http/auth.js';
 import { ServerMetrics } from './http/metrics.js';
 import { discardUnreadBody } from './http/unread-body.js';
+import { answerHealth, answerNotReady, Readiness } from './http/health.js';
 import { Enrolment } from './core/enrolment.js';
 import { FaceLibrary } from './core/face-library.js';
 import { FeatureMigration } from './core/feature-migration.js';
@@ -40,12 +41,16 @@ export interface FaceServerOptions {
   engine?: FaceEngine;
   /** Push channel tuning (heartbeat, hello timeout, coalescing); defaults in server/push/options.ts. */
   push?: Partial<PushHubOptions>;
+  /** Called once the port is bound, before models load (health checks answer from then on). */
+  onListening?: (url: string) => void;
 }
 
 export class FaceServer {
   private closing: Promise<void> | undefined;
   /** The push channel (protocol §12); assigned in start(), closed first in shutdown(). */
   push!: PushHub;
+  /** What /readyz reports; assigned in start(). */
+  readiness!: Readiness;
 
   private constructor(
     readonly config: ServerConfig,
@@ -67,15 +72,45 @@ export class FaceServer {
     mkdirSync(config.dataDir, { recursive: true });
     const keys = resolveAccessKeys(config.dataDir, config.adminKey, config.deviceKey);
 
-    const engine = options.engine ?? (await createOnnxEngine({ modelDir: config.modelDir, intraOpThreads: config.engineThreads }));
+    // Listen first: /healthz and /readyz answer (503 with the reason on
+    // /readyz) while models load, the store opens and features migrate, so
+    // an orchestrator does not kill a server that is busy starting.
+    const readiness = new Readiness();
+    let appCallback: RequestListener | undefined;
+    const httpServer = createServer((req, res) => {
+      if (answerHealth(req, res, readiness)) return;
+      if (appCallback) appCallback(req, res);
+      else answerNotReady(req, res, readiness);
+    });
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(config.port, config.host, () => {
+        httpServer.off('error', reject);
+        resolve();
+      });
+    });
+    options.onListening?.(`http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`);
+    const stopListening = () => new Promise<void>((resolve) => httpServer.close(() => resolve()));
+
+    let engine: FaceEngine;
+    try {
+      readiness.notReady('loading models');
+      engine = options.engine ?? (await createOnnxEngine({ modelDir: config.modelDir, intraOpThreads: config.engineThreads }));
+    } catch (err) {
+      await stopListening();
+      throw err;
+    }
     let store: FaceStore | undefined;
     let syncStatus: SyncStatusStore | undefined;
     let snapshots: SnapshotStore;
     let wireFaces: WireFaceReader;
     try {
+      readiness.notReady('opening store');
       store = await openLmdbStore({ path: join(config.dataDir, 'store') });
       // Before anything is served: no response may mix features of two models.
+      readiness.notReady('feature migration running');
       await new FeatureMigration(engine, store, logger, config.faceAddImage).run();
+      readiness.notReady('opening sync status');
       syncStatus = await openLmdbSyncStatus({ path: join(config.dataDir, 'sync-status') });
       wireFaces = new WireFaceReader(store, engine.searchModel, engine.featureLength);
       snapshots = await SnapshotStore.open({
@@ -91,6 +126,7 @@ export class FaceServer {
       await syncStatus?.close();
       await store?.close();
       if (!options.engine) await engine.close();
+      await stopListening();
       throw err;
     }
     const syncBodies = new GroupBodyCache(config.sync.bodyCacheBytes);
@@ -146,7 +182,6 @@ export class FaceServer {
     // A client that breaks its own request (bad chunked framing, reset) is not a server failure.
     app.on('error', (err) => (isClientFault(err) ? logger.debug({ err }, 'client broke its request') : logger.error({ err }, 'koa error')));
 
-    const httpServer = createServer(app.callback());
     // Slow-loris protection: a client must send its headers and body in time.
     httpServer.headersTimeout = 30_000;
     httpServer.requestTimeout = 120_000;
@@ -167,13 +202,9 @@ export class FaceServer {
     const sweep = setInterval(() => void server.sweepSnapshots(), Math.max(1000, Math.min(60_000, config.sync.snapshotRetainMs / 4)));
     sweep.unref();
     timers.push(sweep);
-    await new Promise<void>((resolve, reject) => {
-      httpServer.once('error', reject);
-      httpServer.listen(config.port, config.host, () => {
-        httpServer.off('error', reject);
-        resolve();
-      });
-    });
+    server.readiness = readiness;
+    appCallback = app.callback();
+    readiness.markReady();
     return server;
   }
 
@@ -214,6 +245,7 @@ export class FaceServer {
   }
 
   private async shutdown(): Promise<void> {
+    this.readiness.notReady('shutting down');
     for (const timer of this.timers) clearInterval(timer);
     const closed = new Promise<void>((resolve) => this.httpServer.close(() => resolve()));
     this.httpServer.closeIdleConnections();
