@@ -111,7 +111,7 @@ export class FaceServer {
       readiness.notReady('feature migration running');
       await new FeatureMigration(engine, store, logger, config.faceAddImage).run();
       readiness.notReady('opening sync status');
-      syncStatus = await openLmdbSyncStatus({ path: join(config.dataDir, 'sync-status') });
+      syncStatus = await openLmdbSyncStatus({ path: join(config.dataDir, 'sync-status'), maxDevices: config.sync.statusMaxDevices });
       wireFaces = new WireFaceReader(store, engine.searchModel, engine.featureLength);
       snapshots = await SnapshotStore.open({
         dir: join(config.dataDir, 'snapshots'),

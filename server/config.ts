@@ -33,6 +33,8 @@ export interface SyncPolicy {
   snapshotRetainMs: number;
   /** Memory for encoded deltas and small full copies shared between terminals. Env SYNC_CACHE_MB, default 64; 0 = off. */
   bodyCacheBytes: number;
+  /** Devices whose last sync is kept for the status query; beyond it the longest-silent are dropped. Env SYNC_STATUS_MAX_DEVICES, default 10000. */
+  statusMaxDevices: number;
 }
 
 export interface ServerConfig {
@@ -100,7 +102,7 @@ export function defaultConfig(): ServerConfig {
       maxBrightnessStd: 80,
     },
     compaction: { keepChangesPerGroup: 10_000, maxAgeMs: 30 * 24 * HOUR, intervalMs: HOUR },
-    sync: { snapshotThreshold: 2000, snapshotRetainMs: 10 * MINUTE, bodyCacheBytes: 64 * MiB },
+    sync: { snapshotThreshold: 2000, snapshotRetainMs: 10 * MINUTE, bodyCacheBytes: 64 * MiB, statusMaxDevices: 10_000 },
     shutdownGraceMs: 10_000,
   };
 }
@@ -152,6 +154,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ServerConfig {
   sync.snapshotThreshold = intFrom(env, 'SNAPSHOT_THRESHOLD', sync.snapshotThreshold, 0, 1e9);
   sync.snapshotRetainMs = intFrom(env, 'SNAPSHOT_RETAIN_MINUTES', sync.snapshotRetainMs / MINUTE, 1, 1e6) * MINUTE;
   sync.bodyCacheBytes = intFrom(env, 'SYNC_CACHE_MB', sync.bodyCacheBytes / MiB, 0, 1e6) * MiB;
+  sync.statusMaxDevices = intFrom(env, 'SYNC_STATUS_MAX_DEVICES', sync.statusMaxDevices, 1, 1e7);
   validateConfig(config);
   return config;
 }

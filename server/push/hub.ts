@@ -20,6 +20,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import {
+  checkClientHello,
   CloseCode,
   closeCodeFor,
   decodePushFrame,
@@ -249,6 +250,7 @@ export class PushHub {
       }
       // §12: ClientHello is sent once; to change its groups a terminal reconnects.
       if (conn.state !== 'awaiting-hello') throw new SyncError(SyncErrorCode.BadOrder, 'second ClientHello');
+      checkClientHello(message.hello); // the bounds of §15: 4400 before any lookup
       void this.#answerHello(conn, message.hello);
     } catch (err) {
       this.#fail(conn, err);
