@@ -28,6 +28,14 @@ export const ErrorCode = {
   GroupNameConflict: 'GROUP_NAME_CONFLICT',
   GroupNotFound: 'GROUP_NOT_FOUND',
   BindingNotFound: 'BINDING_NOT_FOUND',
+  /** No binding of the group carries that user id. */
+  UserNotFound: 'USER_NOT_FOUND',
+  /** A user would have more faces in a group than allowed. */
+  UserFaceLimit: 'USER_FACE_LIMIT',
+  /** The face is already bound to the group (a face joins a group at most once). */
+  FaceAlreadyInGroup: 'FACE_ALREADY_IN_GROUP',
+  /** The face's liveness score is below the requested threshold. */
+  LivenessFailed: 'LIVENESS_FAILED',
   Unauthorized: 'UNAUTHORIZED',
   Internal: 'INTERNAL',
 } as const;

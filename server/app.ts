@@ -32,6 +32,14 @@ import { registerSyncMetrics } from './sync-metrics.js';
 import { syncRouter } from './facepass/sync-routes.js';
 import { SERVER_VERSION } from './version.js';
 import { PushHub, type PushHubOptions } from './push/index.js';
+import { FaceAnalysis } from './core/face-analysis.js';
+import { UserDirectory } from './core/user-directory.js';
+import { AccessTokens } from './baidu/access-tokens.js';
+import { libraryOps } from './baidu/library-ops.js';
+import { visionOps } from './baidu/vision-ops.js';
+import { baiduFallback, baiduRouter } from './baidu/routes.js';
+import { backupRouter } from './backup/route.js';
+import { removeStaleStaging } from './backup/archive.js';
 
 export interface FaceServerOptions {
   config: ServerConfig;
@@ -106,6 +114,7 @@ export class FaceServer {
     let wireFaces: WireFaceReader;
     try {
       readiness.notReady('opening store');
+      await removeStaleStaging(config.dataDir);
       store = await openLmdbStore({ path: join(config.dataDir, 'store') });
       // Before anything is served: no response may mix features of two models.
       readiness.notReady('feature migration running');
@@ -169,6 +178,17 @@ export class FaceServer {
       snapshots,
       status: syncStatus,
     });
+    const analysis = new FaceAnalysis(engine, store);
+    const baidu = baiduRouter({
+      config,
+      auth,
+      logger,
+      tokens: new AccessTokens(config.dataDir, config.baiduCredentials),
+      ops: {
+        ...libraryOps({ analysis, directory: new UserDirectory(store), library }),
+        ...visionOps({ analysis }),
+      },
+    });
     const ops = new Router();
     // A wrong key gets the envelope and WWW-Authenticate like every other admin call.
     ops.get('/metrics', facepassRoute(auth, 'admin', logger, async () => ({
@@ -177,8 +197,13 @@ export class FaceServer {
     })));
     app.use(facepass.routes());
     app.use(sync.routes());
+    const backup = backupRouter({ auth, logger, sources: { store, syncStatus, dataDir: config.dataDir, serverVersion: SERVER_VERSION } });
+    app.use(backup.routes());
     app.use(ops.routes());
-    app.use(facepassFallback([facepass, sync, ops]));
+    app.use(baidu.routes()).use(baidu.allowedMethods());
+    app.use(baiduFallback());
+    // Wrong methods (405 + Allow) and unknown paths (404) of the FacePass-style routers, in the envelope.
+    app.use(facepassFallback([facepass, sync, backup, ops]));
     // A client that breaks its own request (bad chunked framing, reset) is not a server failure.
     app.on('error', (err) => (isClientFault(err) ? logger.debug({ err }, 'client broke its request') : logger.error({ err }, 'koa error')));
 

@@ -37,6 +37,13 @@ export interface SyncPolicy {
   statusMaxDevices: number;
 }
 
+/** One API key / secret key pair of the Baidu cloud paths, and the appid (face library) its tokens open. */
+export interface BaiduCredential {
+  apiKey: string;
+  secretKey: string;
+  appid: string;
+}
+
 export interface ServerConfig {
   /** TCP port; 0 picks a free one (tests). Env PORT, default 8300. */
   port: number;
@@ -69,6 +76,11 @@ export interface ServerConfig {
   compaction: CompactionPolicy & { intervalMs: number };
   /** Terminal sync (PROTOCOL.md §6, §11). */
   sync: SyncPolicy;
+  /**
+   * Credentials for Baidu's cloud paths (/oauth/2.0/token, /rest/2.0/face/v3/...).
+   * Env BAIDU_CREDENTIALS=api_key:secret_key:appid,... Default none (the cloud paths then refuse every token).
+   */
+  baiduCredentials: BaiduCredential[];
   /** How long SIGTERM waits for in-flight requests before closing anyway, ms. */
   shutdownGraceMs: number;
 }
@@ -103,6 +115,7 @@ export function defaultConfig(): ServerConfig {
     },
     compaction: { keepChangesPerGroup: 10_000, maxAgeMs: 30 * 24 * HOUR, intervalMs: HOUR },
     sync: { snapshotThreshold: 2000, snapshotRetainMs: 10 * MINUTE, bodyCacheBytes: 64 * MiB, statusMaxDevices: 10_000 },
+    baiduCredentials: [],
     shutdownGraceMs: 10_000,
   };
 }
@@ -155,8 +168,24 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ServerConfig {
   sync.snapshotRetainMs = intFrom(env, 'SNAPSHOT_RETAIN_MINUTES', sync.snapshotRetainMs / MINUTE, 1, 1e6) * MINUTE;
   sync.bodyCacheBytes = intFrom(env, 'SYNC_CACHE_MB', sync.bodyCacheBytes / MiB, 0, 1e6) * MiB;
   sync.statusMaxDevices = intFrom(env, 'SYNC_STATUS_MAX_DEVICES', sync.statusMaxDevices, 1, 1e7);
+  config.baiduCredentials = baiduCredentialsFrom(env.BAIDU_CREDENTIALS);
   validateConfig(config);
   return config;
+}
+
+const APPID = /^[A-Za-z0-9_]{1,48}$/;
+
+/** `api_key:secret_key:appid` entries, comma separated; each key and secret without ':' or ','. */
+export function baiduCredentialsFrom(raw: string | undefined): BaiduCredential[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  return raw.split(',').map((entry, i) => {
+    const parts = entry.trim().split(':');
+    if (parts.length !== 3 || parts.some((part) => part === '')) {
+      throw new ConfigError(`BAIDU_CREDENTIALS entry ${i + 1} must be api_key:secret_key:appid`);
+    }
+    const [apiKey, secretKey, appid] = parts as [string, string, string];
+    return { apiKey, secretKey, appid };
+  });
 }
 
 const MIN_KEY_LENGTH = 16;
@@ -173,6 +202,14 @@ export function validateConfig(config: ServerConfig): void {
   }
   if (config.adminKey && config.adminKey === config.deviceKey) {
     throw new ConfigError('ADMIN_KEY and DEVICE_KEY must differ: a terminal must not hold the admin key');
+  }
+  const apiKeys = new Set<string>();
+  for (const credential of config.baiduCredentials) {
+    if (!APPID.test(credential.appid)) {
+      throw new ConfigError(`BAIDU_CREDENTIALS: appid "${credential.appid}" must be 1-48 characters of [A-Za-z0-9_]`);
+    }
+    if (apiKeys.has(credential.apiKey)) throw new ConfigError(`BAIDU_CREDENTIALS: api key "${credential.apiKey}" appears twice`);
+    apiKeys.add(credential.apiKey);
   }
   if (config.faceAddImage.maxBytes > config.maxRequestBytes) {
     throw new ConfigError('the face-add image limit cannot exceed the request body limit');

@@ -51,6 +51,8 @@ export interface GroupRecord {
   createdAt: number;
   updatedAt: number;
   faceCount: number;
+  /** Distinct user ids among the bindings (bindings without a user id are not counted). */
+  userCount: number;
   /** device-protocol/digest.ts digest of the bound face tokens, as 16 hex digits. */
   tokenDigest: string;
   deletedAt: number | null;
@@ -60,6 +62,26 @@ export interface GroupRecord {
 export interface BindingUser {
   userId?: string;
   userInfo?: string;
+}
+
+/**
+ * A user of a group (Baidu's user): the group's bindings that carry its
+ * user id. Its info is one value per (group, user): every binding of the
+ * user carries the same `userInfo`, so terminals see it on each face.
+ */
+export interface GroupUser {
+  userId: string;
+  /** '' when none was given. */
+  userInfo: string;
+  faceCount: number;
+}
+
+/** Per-call rules for bind with a user. */
+export interface BindOptions {
+  /** Refuse (USER_FACE_LIMIT) a bind that would give the user more faces than this in the group. */
+  maxFacesPerUser?: number;
+  /** Unbind every other face of the user in the group in the same transaction (Baidu REPLACE/UPDATE). */
+  replaceUserFaces?: boolean;
 }
 
 export interface BindingRecord extends BindingUser {
@@ -120,6 +142,14 @@ export interface CompactionResult {
   groupsCompacted: number;
 }
 
+/** What beginRestoredLineage did. */
+export interface RestoredLineage {
+  /** The version every live group is now at, and the next group id. */
+  base: number;
+  /** Live groups moved to it. */
+  groups: number;
+}
+
 export interface FaceStore {
   /** Stores an uploaded image and, when enrolment succeeded, its face, in one transaction. */
   addImage(image: ImageRecord, face?: FaceRecord): Promise<void>;
@@ -157,12 +187,27 @@ export interface FaceStore {
   /** Live groups of a library, sorted by name. */
   listGroups(library: LibraryId): Promise<GroupRecord[]>;
 
+  /** Libraries that hold at least one live group, sorted. */
+  listLibraries(): Promise<LibraryId[]>;
+
   /**
    * Binds a live face to a live group. Binding an existing binding again is
    * not an error and changes nothing: resolves null. GROUP_NOT_FOUND,
-   * FACE_TOKEN_NOT_FOUND.
+   * FACE_TOKEN_NOT_FOUND, USER_FACE_LIMIT (options.maxFacesPerUser).
+   *
+   * With `user.userId`: the face joins that user. A `user.userInfo` that
+   * differs from the user's current info becomes the user's info, and the
+   * user's other bindings are rewritten with it in the same transaction
+   * (each logged as an unbind and a bind, so deltas re-send them); without
+   * `userInfo` the binding takes the user's current info ('' for a new user).
    */
-  bind(library: LibraryId, name: GroupName, token: FaceToken, user?: BindingUser): Promise<CommittedChange | null>;
+  bind(
+    library: LibraryId,
+    name: GroupName,
+    token: FaceToken,
+    user?: BindingUser,
+    options?: BindOptions,
+  ): Promise<CommittedChange | null>;
   /** GROUP_NOT_FOUND, BINDING_NOT_FOUND. */
   unbind(library: LibraryId, name: GroupName, token: FaceToken): Promise<CommittedChange>;
   /** Bindings of a group sorted by face token, `limit` after `after`. */
@@ -173,6 +218,27 @@ export interface FaceStore {
   snapshotGroup(groupId: GroupId): Promise<GroupSnapshot | undefined>;
   /** Live groups the face is bound to. */
   groupsOfFace(token: FaceToken): Promise<GroupRecord[]>;
+
+  /** Users of a group sorted by user id: `limit` of them from position `offset`. */
+  listGroupUsers(groupId: GroupId, page: { offset: number; limit: number }): Promise<GroupUser[]>;
+  /** One user of a group with its bindings (sorted by face token), read in one transaction. */
+  getGroupUser(groupId: GroupId, userId: string): Promise<{ user: GroupUser; bindings: BindingRecord[] } | undefined>;
+  /** Live groups of the library in which the user has a face, sorted by name. */
+  groupsOfUser(library: LibraryId, userId: string): Promise<GroupRecord[]>;
+  /** Unbinds every face of the user from the group, one transaction. GROUP_NOT_FOUND, USER_NOT_FOUND. */
+  deleteUser(library: LibraryId, name: GroupName, userId: string): Promise<CommittedChange[]>;
+  /**
+   * Binds the user's faces of group `from` to group `to` with the user's
+   * info, one transaction; faces already bound to `to` are left as they are.
+   * GROUP_NOT_FOUND (details.groupName says which), USER_NOT_FOUND, USER_FACE_LIMIT.
+   */
+  copyUser(
+    library: LibraryId,
+    from: GroupName,
+    to: GroupName,
+    userId: string,
+    options?: Pick<BindOptions, 'maxFacesPerUser'>,
+  ): Promise<CommittedChange[]>;
 
   /** The change log of a group in version order, `limit` entries after `afterVersion`. */
   readChanges(groupId: GroupId, page: { afterVersion: number; limit: number }): Promise<ChangeRecord[]>;
@@ -186,6 +252,22 @@ export interface FaceStore {
    */
   deltaSince(groupId: GroupId, fromVersion: number): Promise<GroupDelta | null>;
   compact(policy: CompactionPolicy, now?: number): Promise<CompactionResult>;
+
+  /**
+   * Writes a consistent copy of the whole store (one point in time, taken
+   * while writes go on) into `dir`, created if missing and otherwise empty.
+   * The backend's own open function opens that directory as a store.
+   */
+  backup(dir: string): Promise<void>;
+  /**
+   * After a restore from a backup: every group version and group id handed
+   * out from now on is at least `base` (and above all existing ones), and
+   * the versions each live group skips are remembered, so that a terminal
+   * holding one of them (it saw history the backup lacks) gets a full copy
+   * from `deltaSince` (null), while a terminal at a version this store had
+   * still gets its delta. Sends no change notifications.
+   */
+  beginRestoredLineage(base: number): Promise<RestoredLineage>;
 
   /** Called after every durable change, in commit order. Returns an unsubscribe function. */
   onCommit(listener: (change: CommittedChange) => void): () => void;

@@ -49,5 +49,7 @@ export interface SyncStatusStore {
   get(device: string): Promise<DeviceSyncStatus | undefined>;
   /** Devices kept. */
   count(): Promise<number>;
+  /** A consistent copy of every record into `dir` (created if missing), openable by the same backend. */
+  backup(dir: string): Promise<void>;
   close(): Promise<void>;
 }

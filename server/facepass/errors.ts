@@ -31,6 +31,11 @@ const TABLE: Record<ErrorCode, (err: FaceError) => FacePassError> = {
   [ErrorCode.GroupNameConflict]: () => ({ status: 400, code: 104300, message: 'GROUP_NAME_CONFLICT' }),
   [ErrorCode.GroupNotFound]: () => ({ status: 400, code: 104301, message: 'GROUP_NAME_NOT_EXIST' }),
   [ErrorCode.BindingNotFound]: () => ({ status: 400, code: 104303, message: 'GROUP_BINDING_NOT_EXIST' }),
+  // Raised only by other dialects' operations; FacePass never triggers them.
+  [ErrorCode.UserNotFound]: () => ({ status: 400, code: 104001, message: 'ILLEGAL_ARGUMENT: user_id' }),
+  [ErrorCode.UserFaceLimit]: () => ({ status: 400, code: 104001, message: 'ILLEGAL_ARGUMENT: user_id' }),
+  [ErrorCode.FaceAlreadyInGroup]: () => ({ status: 400, code: 104001, message: 'ILLEGAL_ARGUMENT: face_token' }),
+  [ErrorCode.LivenessFailed]: () => ({ status: 400, code: 104201, message: 'BAD_QUALITY: Liveness' }),
   // Not in the spec: access control is this server's addition.
   [ErrorCode.Unauthorized]: () => ({ status: 401, code: 401, message: 'UNAUTHORIZED' }),
   [ErrorCode.Internal]: () => ({ status: 500, code: 105000, message: 'INTERNAL_ERROR' }),

@@ -88,6 +88,7 @@ export function fromStoredGroup(group: StoredGroup): GroupRecord {
     createdAt: group.createdAt,
     updatedAt: group.updatedAt,
     faceCount: group.faceCount,
+    userCount: group.userCount ?? 0,
     tokenDigest: group.tokenDigest,
     deletedAt: group.deletedAt,
   };

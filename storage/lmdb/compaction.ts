@@ -39,6 +39,7 @@
 // `at` non-decreasing per group (see lmdb-store.ts).
 import type { CompactionPolicy } from '../store.js';
 import { type Databases, type LogState, prefixRange } from './layout.js';
+import { changesBetween } from './delta.js';
 
 export interface GroupCompaction {
   removedEntries: number;
@@ -75,7 +76,7 @@ export function compactGroup(db: Databases, groupId: number, policy: CompactionP
       }
       continue;
     }
-    if (version > group.version - policy.keepChangesPerGroup || !isOld(entry.at)) {
+    if (changesBetween(version, group.version, state.skipped) < policy.keepChangesPerGroup || !isOld(entry.at)) {
       stopped = true;
       break;
     }
@@ -115,7 +116,7 @@ export function compactGroup(db: Databases, groupId: number, policy: CompactionP
   for (const version of below.slice(0, sweepLimit)) dropEntry(db, groupId, version);
   removed += Math.min(below.length, sweepLimit);
 
-  if (floor !== state.floor || horizon !== state.horizon) db.logState.putSync(groupId, { floor, horizon });
+  if (floor !== state.floor || horizon !== state.horizon) db.logState.putSync(groupId, { ...state, floor, horizon });
   const more = below.length > sweepLimit || (!stopped && marks.length >= budget);
   return { removedEntries: removed, more };
 }
@@ -156,13 +157,14 @@ function dropWholeLog(db: Databases, groupId: number, budget: number): GroupComp
 export function mayCompact(db: Databases, groupId: number, policy: CompactionPolicy, now: number): boolean {
   const group = db.groups.get(groupId);
   if (!group || group.deletedAt !== null) return true;
-  const floor = db.logState.get(groupId)?.floor ?? 0;
+  const state = db.logState.get(groupId);
+  const floor = state?.floor ?? 0;
   for (const row of prefixRange(db.changes, groupId, { limit: 1 })) if (row.key[1] < floor) return true;
   for (const row of prefixRange(db.compactable, groupId, { limit: 1 })) {
     const version = row.key[1];
     const entry = db.changes.get([groupId, version]);
     if (!entry || version < floor) return true;
-    return version <= group.version - policy.keepChangesPerGroup && now - entry.at >= policy.maxAgeMs;
+    return changesBetween(version, group.version, state?.skipped) >= policy.keepChangesPerGroup && now - entry.at >= policy.maxAgeMs;
   }
   return false;
 }

@@ -22,6 +22,7 @@
 // Faces without entries after `from` did not change and are not mentioned.
 import type { FaceToken } from '../ids.js';
 import type { ChangeOp, GroupDelta } from '../store.js';
+import type { VersionGap } from './layout.js';
 
 export interface LogEntry {
   version: number;
@@ -66,8 +67,22 @@ export function compareTokens(a: string, b: string): number {
 export function answerability(
   fromVersion: number,
   currentVersion: number,
-  state: { floor: number; horizon: number },
+  state: { floor: number; horizon: number; skipped?: readonly VersionGap[] | undefined },
 ): 'unanswerable' | 'exact' | 'conservative' {
   if (!Number.isSafeInteger(fromVersion) || fromVersion > currentVersion || fromVersion < state.floor) return 'unanswerable';
+  // A version from history this store never saw (it was restored from an
+  // older backup): what the terminal holds is unknown, only a full copy is right.
+  if (state.skipped?.some((gap) => fromVersion > gap.after && fromVersion < gap.before)) return 'unanswerable';
   return fromVersion >= state.horizon ? 'exact' : 'conservative';
+}
+
+/**
+ * How many changes lie between two versions of a group, `from` being a
+ * version the store had: the difference less the skipped ranges above it
+ * (a restore jumps the version without any change).
+ */
+export function changesBetween(from: number, to: number, skipped: readonly VersionGap[] | undefined): number {
+  let changes = to - from;
+  for (const gap of skipped ?? []) if (gap.after >= from && gap.before <= to) changes -= gap.before - gap.after;
+  return changes;
 }

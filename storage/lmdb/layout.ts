@@ -20,6 +20,10 @@
 //                                                  re-created under it continues the counter
 // bindings             [groupId, faceToken]        StoredBinding {userId?,userInfo?,boundAt}
 // face-groups          [faceToken, groupId]        true; reverse index of `bindings`
+// group-users          [groupId, userId]           StoredUser {userInfo, faceCount}: the users
+//                                                  of a group (bindings carrying a user id)
+// user-faces           [groupId, userId, token]    true; the faces of one user in one group
+// user-groups          [userId, groupId]           true; reverse index of `group-users`
 // changes              [groupId, version]          StoredChange {op, faceToken?, at}; the log
 // last-change          [groupId, faceToken]        version of that face's latest change in the
 //                                                  group (the entry itself may be compacted away
@@ -29,7 +33,9 @@
 //                                                  delete); see compaction.ts
 // log-state            groupId                     LogState {floor, horizon}; see delta.ts
 // meta                 string                      'schema' -> SCHEMA_VERSION,
-//                                                  'nextGroupId' -> next group id to hand out
+//                                                  'nextGroupId' -> next group id to hand out,
+//                                                  'lineage' -> base of the current lineage (0 until
+//                                                  the first restore; see beginRestoredLineage)
 import type { Database, RootDatabase, Transaction } from 'lmdb';
 import type { ChangeOp, Rect } from '../store.js';
 import type { FaceQuality } from '../../models/engine.js';
@@ -42,6 +48,7 @@ export type NameKey = [library: string, name: string];
 export type PairKey = [number, string];
 export type ReversePairKey = [string, number];
 export type VersionKey = [groupId: number, version: number];
+export type UserFaceKey = [groupId: number, userId: string, faceToken: string];
 
 export interface StoredImage {
   mime: string;
@@ -68,8 +75,15 @@ export interface StoredGroup {
   createdAt: number;
   updatedAt: number;
   faceCount: number;
+  /** Absent in groups written before users were counted (they have none). */
+  userCount?: number;
   tokenDigest: string;
   deletedAt: number | null;
+}
+
+export interface StoredUser {
+  userInfo: string;
+  faceCount: number;
 }
 
 export interface StoredBinding {
@@ -94,6 +108,19 @@ export interface StoredChange {
 export interface LogState {
   floor: number;
   horizon: number;
+  /**
+   * Version ranges this store never had, set by `beginRestoredLineage`
+   * (restore from a backup): versions `after < v < before` may have existed
+   * in the history the backup did not see, so they are never answered with
+   * a delta. Absent before any restore.
+   */
+  skipped?: VersionGap[];
+}
+
+/** Versions strictly between `after` and `before` are unknown here; no change happened in between. */
+export interface VersionGap {
+  after: number;
+  before: number;
 }
 
 export interface Databases {
@@ -107,6 +134,9 @@ export interface Databases {
   nameVersions: Database<number, NameKey>;
   bindings: Database<StoredBinding, PairKey>;
   faceGroups: Database<true, ReversePairKey>;
+  groupUsers: Database<StoredUser, PairKey>;
+  userFaces: Database<true, UserFaceKey>;
+  userGroups: Database<true, ReversePairKey>;
   changes: Database<StoredChange, VersionKey>;
   lastChange: Database<number, PairKey>;
   compactable: Database<true, VersionKey>;
@@ -131,6 +161,9 @@ export function openDatabases(env: RootDatabase): Databases {
     nameVersions: msgpack('name-versions'),
     bindings: msgpack('bindings'),
     faceGroups: msgpack('face-groups'),
+    groupUsers: msgpack('group-users'),
+    userFaces: msgpack('user-faces'),
+    userGroups: msgpack('user-groups'),
     changes: msgpack('changes'),
     lastChange: msgpack('last-change'),
     compactable: msgpack('compactable'),
@@ -162,5 +195,19 @@ export function* prefixRange<K extends [string | number, string | number], V>(
     if (entry.key[0] !== prefix) break;
     yield { key: entry.key, value: entry.value };
     if (++n >= limit) break;
+  }
+}
+
+/** Rows of a three-element key `[a, b, x]` for one `[a, b]`, in key order. */
+export function* pairPrefixRange<V>(
+  db: Database<V, UserFaceKey>,
+  a: number,
+  b: string,
+  opts: { transaction?: Transaction } = {},
+): Generator<{ key: UserFaceKey; value: V }> {
+  const range = db.getRange({ start: [a, b] as unknown as UserFaceKey, ...(opts.transaction ? { transaction: opts.transaction } : {}) });
+  for (const entry of range) {
+    if (entry.key[0] !== a || entry.key[1] !== b) break;
+    yield { key: entry.key, value: entry.value };
   }
 }

@@ -12,8 +12,10 @@
 import { FaceError, ErrorCode, isFaceError } from '../../models/errors.js';
 import type { FaceToken, GroupId, GroupName, ImageId, LibraryId } from '../ids.js';
 import { digestAdd, digestFromHex, digestRemove, digestToHex, EMPTY_DIGEST } from '../../device-protocol/digest.js';
+import { mkdirSync } from 'node:fs';
 import type { RootDatabase, Transaction } from 'lmdb';
 import type {
+  BindOptions,
   BindingRecord,
   BindingUser,
   ChangeRecord,
@@ -25,7 +27,9 @@ import type {
   GroupDelta,
   GroupRecord,
   GroupSnapshot,
+  GroupUser,
   ImageRecord,
+  RestoredLineage,
 } from '../store.js';
 import { appendChange } from './change-log.js';
 import {
@@ -43,7 +47,16 @@ import { CommitNotifier, type ListenerErrorHandler } from './commit-notifier.js'
 import { compactGroup, mayCompact, nextGroupWithMarks } from './compaction.js';
 import { answerability, deltaFromLog, type LogEntry } from './delta.js';
 import { durableTransaction, openEnvironment } from './durability.js';
-import { type Databases, type StoredChange, type StoredGroup, openDatabases, prefixRange, SCHEMA_VERSION } from './layout.js';
+import {
+  type Databases,
+  type NameKey,
+  type StoredChange,
+  type StoredGroup,
+  openDatabases,
+  pairPrefixRange,
+  prefixRange,
+  SCHEMA_VERSION,
+} from './layout.js';
 
 export interface LmdbStoreOptions {
   /** Directory of the LMDB environment; created if missing. Required. */
@@ -242,6 +255,7 @@ export class LmdbFaceStore implements FaceStore {
         createdAt: at,
         updatedAt: at,
         faceCount: 0,
+        userCount: 0,
         tokenDigest: EMPTY_DIGEST_HEX,
         deletedAt: null,
       };
@@ -264,12 +278,19 @@ export class LmdbFaceStore implements FaceStore {
         this.db.bindings.removeSync([group.groupId, token]);
         this.db.faceGroups.removeSync([token, group.groupId]);
       }
+      const users = Array.from(prefixRange(this.db.groupUsers, group.groupId), (row) => row.key[1]);
+      for (const userId of users) {
+        for (const row of Array.from(pairPrefixRange(this.db.userFaces, group.groupId, userId))) this.db.userFaces.removeSync(row.key);
+        this.db.groupUsers.removeSync([group.groupId, userId]);
+        this.db.userGroups.removeSync([userId, group.groupId]);
+      }
       const at = this.nextAt(group);
       const updated: StoredGroup = {
         ...group,
         version: group.version + 1,
         updatedAt: at,
         faceCount: 0,
+        userCount: 0,
         tokenDigest: EMPTY_DIGEST_HEX,
         deletedAt: at,
       };
@@ -310,7 +331,30 @@ export class LmdbFaceStore implements FaceStore {
 
   // ---- bindings -----------------------------------------------------------
 
-  async bind(library: LibraryId, name: GroupName, token: FaceToken, user?: BindingUser): Promise<CommittedChange | null> {
+  async listLibraries(): Promise<LibraryId[]> {
+    this.assertOpen();
+    return this.read((transaction) => {
+      // One seek per library: after library L, the next key at or above
+      // [L + '\0'] belongs to the next library (every [L, name] sorts below it).
+      const out: LibraryId[] = [];
+      let start: NameKey | [string] | undefined;
+      for (;;) {
+        let first: string | undefined;
+        for (const row of this.db.groupByName.getRange({ ...(start ? { start: start as NameKey } : {}), limit: 1, transaction })) first = row.key[0];
+        if (first === undefined) return out;
+        out.push(first as LibraryId);
+        start = [first + '\u0000'];
+      }
+    });
+  }
+
+  async bind(
+    library: LibraryId,
+    name: GroupName,
+    token: FaceToken,
+    user?: BindingUser,
+    options: BindOptions = {},
+  ): Promise<CommittedChange | null> {
     return this.write('bind', () => {
       const group = this.liveGroupByName(library, name);
       const face = this.db.faceMeta.get(token);
@@ -319,19 +363,29 @@ export class LmdbFaceStore implements FaceStore {
         throw new FaceError(ErrorCode.FaceTokenNotFound, `face token not found: ${token}`, { faceToken: token });
       }
       if (this.db.bindings.get([group.groupId, token]) !== undefined) return { result: null, changes: [] };
-      const at = this.nextAt(group);
-      this.db.bindings.putSync([group.groupId, token], toStoredBinding(user, at));
-      this.db.faceGroups.putSync([token, group.groupId], true);
-      const updated: StoredGroup = {
-        ...group,
-        version: group.version + 1,
-        updatedAt: at,
-        faceCount: group.faceCount + 1,
-        tokenDigest: digestToHex(digestAdd(digestFromHex(group.tokenDigest), token)),
-      };
-      this.db.groups.putSync(group.groupId, updated);
-      const change = this.logChange(updated, { op: 'bind', faceToken: token, at });
-      return { result: change, changes: [change] };
+      const userId = user?.userId;
+      if (userId === undefined) {
+        const change = this.applyBind(group.groupId, token, user);
+        return { result: change, changes: [change] };
+      }
+      const changes: CommittedChange[] = [];
+      const current = this.db.groupUsers.get([group.groupId, userId]);
+      const userInfo = user?.userInfo ?? current?.userInfo ?? '';
+      const others = this.userTokens(group.groupId, userId);
+      if (options.replaceUserFaces) {
+        for (const other of others) changes.push(this.applyUnbind(this.db.groups.get(group.groupId)!, other));
+      } else {
+        if (options.maxFacesPerUser !== undefined && others.length + 1 > options.maxFacesPerUser) {
+          throw new FaceError(ErrorCode.UserFaceLimit, `user ${userId} already has ${others.length} faces in group ${name}`, {
+            userId,
+            limit: options.maxFacesPerUser,
+          });
+        }
+        if (current && current.userInfo !== userInfo) changes.push(...this.rewriteUser(group.groupId, userId, others, userInfo));
+      }
+      const change = this.applyBind(group.groupId, token, { userId, userInfo });
+      changes.push(change);
+      return { result: change, changes };
     });
   }
 
@@ -389,6 +443,92 @@ export class LmdbFaceStore implements FaceStore {
         if (group && group.deletedAt === null) out.push(fromStoredGroup(group));
       }
       return out;
+    });
+  }
+
+  // ---- users (the bindings of a group that carry a user id) ------------------
+
+  async listGroupUsers(groupId: GroupId, page: { offset: number; limit: number }): Promise<GroupUser[]> {
+    this.assertOpen();
+    const offset = Math.max(0, Math.floor(page.offset));
+    const limit = Math.floor(page.limit);
+    if (!(limit > 0)) return [];
+    return this.read((transaction) => {
+      const out: GroupUser[] = [];
+      let skipped = 0;
+      for (const row of prefixRange(this.db.groupUsers, groupId, { transaction })) {
+        if (skipped++ < offset) continue;
+        out.push({ userId: row.key[1], userInfo: row.value.userInfo, faceCount: row.value.faceCount });
+        if (out.length >= limit) break;
+      }
+      return out;
+    });
+  }
+
+  async getGroupUser(groupId: GroupId, userId: string): Promise<{ user: GroupUser; bindings: BindingRecord[] } | undefined> {
+    this.assertOpen();
+    return this.read((transaction) => {
+      const stored = this.db.groupUsers.get([groupId, userId], { transaction });
+      if (!stored) return undefined;
+      const bindings: BindingRecord[] = [];
+      for (const row of pairPrefixRange(this.db.userFaces, groupId, userId, { transaction })) {
+        const binding = this.db.bindings.get([groupId, row.key[2]], { transaction });
+        if (binding) bindings.push(fromStoredBinding(row.key[2], binding));
+      }
+      return { user: { userId, userInfo: stored.userInfo, faceCount: stored.faceCount }, bindings };
+    });
+  }
+
+  async groupsOfUser(library: LibraryId, userId: string): Promise<GroupRecord[]> {
+    this.assertOpen();
+    return this.read((transaction) => {
+      const out: GroupRecord[] = [];
+      for (const row of prefixRange(this.db.userGroups, userId, { transaction })) {
+        const group = this.db.groups.get(row.key[1], { transaction });
+        if (group && group.deletedAt === null && group.library === library) out.push(fromStoredGroup(group));
+      }
+      return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    });
+  }
+
+  async deleteUser(library: LibraryId, name: GroupName, userId: string): Promise<CommittedChange[]> {
+    return this.write('deleteUser', () => {
+      const group = this.liveGroupByName(library, name);
+      const tokens = this.userTokens(group.groupId, userId);
+      if (tokens.length === 0) throw new FaceError(ErrorCode.UserNotFound, `user ${userId} not in group ${name}`, { userId, groupName: name });
+      const changes = tokens.map((token) => this.applyUnbind(this.db.groups.get(group.groupId)!, token));
+      return { result: changes, changes };
+    });
+  }
+
+  async copyUser(
+    library: LibraryId,
+    from: GroupName,
+    to: GroupName,
+    userId: string,
+    options: Pick<BindOptions, 'maxFacesPerUser'> = {},
+  ): Promise<CommittedChange[]> {
+    return this.write('copyUser', () => {
+      const source = this.liveGroupByName(library, from);
+      const target = this.liveGroupByName(library, to);
+      const user = this.db.groupUsers.get([source.groupId, userId]);
+      if (!user) throw new FaceError(ErrorCode.UserNotFound, `user ${userId} not in group ${from}`, { userId, groupName: from });
+      if (source.groupId === target.groupId) return { result: [], changes: [] };
+      const present = this.userTokens(target.groupId, userId);
+      const missing = this.userTokens(source.groupId, userId).filter(
+        (token) => this.db.bindings.get([target.groupId, token]) === undefined,
+      );
+      if (options.maxFacesPerUser !== undefined && present.length + missing.length > options.maxFacesPerUser) {
+        throw new FaceError(ErrorCode.UserFaceLimit, `user ${userId} would have more than ${options.maxFacesPerUser} faces in group ${to}`, {
+          userId,
+          limit: options.maxFacesPerUser,
+        });
+      }
+      const changes: CommittedChange[] = [];
+      const targetUser = this.db.groupUsers.get([target.groupId, userId]);
+      if (targetUser && targetUser.userInfo !== user.userInfo) changes.push(...this.rewriteUser(target.groupId, userId, present, user.userInfo));
+      for (const token of missing) changes.push(this.applyBind(target.groupId, token, { userId, userInfo: user.userInfo }));
+      return { result: changes, changes };
     });
   }
 
@@ -462,6 +602,38 @@ export class LmdbFaceStore implements FaceStore {
     };
     await Promise.all(Array.from({ length: this.compactionParallelism }, worker));
     return { removedEntries, groupsCompacted: compacted.size };
+  }
+
+  async beginRestoredLineage(base: number): Promise<RestoredLineage> {
+    if (!Number.isSafeInteger(base) || base < 1) {
+      throw new FaceError(ErrorCode.Internal, `beginRestoredLineage: base must be a positive safe integer, got ${base}`);
+    }
+    return this.write('beginRestoredLineage', () => {
+      // Above every version and group id this store has, whatever `base` says
+      // (a wrong clock must not make the jump go backwards).
+      let start = Math.max(base, this.db.meta.get('nextGroupId') ?? 1);
+      for (const { value } of this.db.groups.getRange()) start = Math.max(start, value.version + 1);
+      for (const { value } of this.db.nameVersions.getRange()) start = Math.max(start, value + 1);
+      let groups = 0;
+      for (const { key, value: group } of this.db.groups.getRange()) {
+        if (group.deletedAt !== null) continue;
+        const state = this.db.logState.get(key);
+        if (state) this.db.logState.putSync(key, { ...state, skipped: [...(state.skipped ?? []), { after: group.version, before: start }] });
+        this.db.groups.putSync(key, { ...group, version: start });
+        groups++;
+      }
+      for (const { key } of this.db.nameVersions.getRange()) this.db.nameVersions.putSync(key, start);
+      this.db.meta.putSync('nextGroupId', start);
+      this.db.meta.putSync('lineage', start);
+      return { result: { base: start, groups }, changes: [] };
+    });
+  }
+
+  async backup(dir: string): Promise<void> {
+    this.assertOpen();
+    mkdirSync(dir, { recursive: true });
+    // mdb_env_copy: a consistent copy from one read transaction while writes go on.
+    await this.env.backup(dir, false);
   }
 
   onCommit(listener: (change: CommittedChange) => void): () => void {
@@ -542,17 +714,83 @@ export class LmdbFaceStore implements FaceStore {
   /** Inside a write transaction: removes a binding known to exist and logs the unbind. */
   private applyUnbind(group: StoredGroup, token: string): CommittedChange {
     const at = this.nextAt(group);
+    const binding = this.db.bindings.get([group.groupId, token]);
     this.db.bindings.removeSync([group.groupId, token]);
     this.db.faceGroups.removeSync([token, group.groupId]);
+    let userCount = group.userCount ?? 0;
+    const userId = binding?.userId;
+    if (userId !== undefined) {
+      this.db.userFaces.removeSync([group.groupId, userId, token]);
+      const user = this.db.groupUsers.get([group.groupId, userId]);
+      if (user && user.faceCount > 1) {
+        this.db.groupUsers.putSync([group.groupId, userId], { ...user, faceCount: user.faceCount - 1 });
+      } else {
+        this.db.groupUsers.removeSync([group.groupId, userId]);
+        this.db.userGroups.removeSync([userId, group.groupId]);
+        userCount = Math.max(0, userCount - 1);
+      }
+    }
     const updated: StoredGroup = {
       ...group,
       version: group.version + 1,
       updatedAt: at,
       faceCount: group.faceCount - 1,
+      userCount,
       tokenDigest: digestToHex(digestRemove(digestFromHex(group.tokenDigest), token)),
     };
     this.db.groups.putSync(group.groupId, updated);
     return this.logChange(updated, { op: 'unbind', faceToken: token, at });
+  }
+
+  /**
+   * Inside a write transaction: adds a binding known to be absent (the face
+   * is live and of the group's library), keeps the user indexes, logs the bind.
+   */
+  private applyBind(groupId: number, token: string, user: BindingUser | undefined): CommittedChange {
+    const group = this.db.groups.get(groupId)!;
+    const at = this.nextAt(group);
+    this.db.bindings.putSync([groupId, token], toStoredBinding(user, at));
+    this.db.faceGroups.putSync([token, groupId], true);
+    let userCount = group.userCount ?? 0;
+    const userId = user?.userId;
+    if (userId !== undefined) {
+      const current = this.db.groupUsers.get([groupId, userId]);
+      if (!current) {
+        userCount++;
+        this.db.userGroups.putSync([userId, groupId], true);
+      }
+      this.db.groupUsers.putSync([groupId, userId], { userInfo: user?.userInfo ?? '', faceCount: (current?.faceCount ?? 0) + 1 });
+      this.db.userFaces.putSync([groupId, userId, token], true);
+    }
+    const updated: StoredGroup = {
+      ...group,
+      version: group.version + 1,
+      updatedAt: at,
+      faceCount: group.faceCount + 1,
+      userCount,
+      tokenDigest: digestToHex(digestAdd(digestFromHex(group.tokenDigest), token)),
+    };
+    this.db.groups.putSync(groupId, updated);
+    return this.logChange(updated, { op: 'bind', faceToken: token, at });
+  }
+
+  /** Inside a write transaction: the face tokens of a user in a group, sorted. */
+  private userTokens(groupId: number, userId: string): string[] {
+    return Array.from(pairPrefixRange(this.db.userFaces, groupId, userId), (row) => row.key[2]);
+  }
+
+  /**
+   * Inside a write transaction: gives the user's bindings a new info. Each is
+   * logged as an unbind and a bind, so the log keeps alternating per face
+   * (delta.ts relies on it) and every terminal's next delta re-sends the face.
+   */
+  private rewriteUser(groupId: number, userId: string, tokens: readonly string[], userInfo: string): CommittedChange[] {
+    const changes: CommittedChange[] = [];
+    for (const token of tokens) {
+      changes.push(this.applyUnbind(this.db.groups.get(groupId)!, token));
+      changes.push(this.applyBind(groupId, token, { userId, userInfo }));
+    }
+    return changes;
   }
 
   /** Appends the change that produced `group.version` and returns what listeners get. */

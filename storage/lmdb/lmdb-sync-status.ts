@@ -3,6 +3,7 @@
 // A second database orders devices by their last sync time, so the cap on
 // devices kept drops the longest-silent ones in work proportional to what
 // is dropped, not to the number of devices.
+import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { DeviceSyncStatus, SyncStatusStore } from '../sync-status.js';
 
@@ -58,6 +59,11 @@ class LmdbSyncStatusStore implements SyncStatusStore {
 
   async count(): Promise<number> {
     return this.devices.getCount();
+  }
+
+  async backup(dir: string): Promise<void> {
+    mkdirSync(dir, { recursive: true });
+    await this.root.backup(dir, false);
   }
 
   async close(): Promise<void> {

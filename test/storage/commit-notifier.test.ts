@@ -13,6 +13,7 @@ function change(version: number): CommittedChange {
     createdAt: 0,
     updatedAt: 0,
     faceCount: 0,
+    userCount: 0,
     tokenDigest: '0000000000000000',
     deletedAt: null,
   };

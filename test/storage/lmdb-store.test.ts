@@ -24,6 +24,7 @@ runFaceStoreContract('LmdbFaceStore', async () => {
   return {
     store: current,
     reopen: async () => (current = await openLmdbStore({ path: dir, ...quiet })),
+    openCopy: (copy: string) => openLmdbStore({ path: copy, ...quiet }),
     cleanup: async () => {
       await current.close();
       await rm(dir, { recursive: true, force: true });

@@ -28,6 +28,7 @@ import {
   type ModelGroup,
   type RandomOpsOptions,
 } from './store-model.js';
+import { lineageContract } from './store-contract-lineage.js';
 
 export interface OpenedStore {
   store: FaceStore;
@@ -35,6 +36,8 @@ export interface OpenedStore {
   cleanup: () => Promise<void>;
   /** Opens the same data again; the caller has closed the previous store first. */
   reopen?: () => Promise<FaceStore>;
+  /** Opens a directory written by `store.backup(dir)` as a store of the same backend. */
+  openCopy?: (dir: string) => Promise<FaceStore>;
 }
 
 const L = lib('default');
@@ -52,6 +55,12 @@ export function runFaceStoreContract(name: string, openStore: () => Promise<Open
 
     afterEach(async function () {
       await opened.cleanup();
+    });
+
+    lineageContract({
+      store: () => store,
+      openCopy: () => opened.openCopy,
+      reopen: () => (opened.reopen ? async () => (store = await opened.reopen!()) : undefined),
     });
 
     describe('images and faces', function () {
@@ -276,6 +285,116 @@ export function runFaceStoreContract(name: string, openStore: () => Promise<Open
         expect((await store.bind(L, gname('g'), tokens[1]!))!.group.version).to.equal(8);
         // A face deleted afterwards only touches live groups.
         expect((await store.deleteFace(tokens[1]!)).map((c) => c.group.version)).to.deep.equal([9]);
+      });
+    });
+
+    describe('users and libraries', function () {
+      it('counts users per group, lists them by user id with offset paging, and reads one user with its faces', async function () {
+        const tokens = await addFaces(store, L, 1, 6);
+        const { group } = await store.createGroup(L, gname('g'));
+        await store.bind(L, gname('g'), tokens[0]!, { userId: 'bob', userInfo: 'Bob' });
+        await store.bind(L, gname('g'), tokens[1]!, { userId: 'alice', userInfo: 'Alice' });
+        await store.bind(L, gname('g'), tokens[2]!, { userId: 'bob' });
+        await store.bind(L, gname('g'), tokens[3]!);
+        const record = await store.getGroup(L, gname('g'));
+        expect([record!.faceCount, record!.userCount]).to.deep.equal([4, 2]);
+        expect(await store.listGroupUsers(group.groupId, { offset: 0, limit: 10 })).to.deep.equal([
+          { userId: 'alice', userInfo: 'Alice', faceCount: 1 },
+          { userId: 'bob', userInfo: 'Bob', faceCount: 2 },
+        ]);
+        expect((await store.listGroupUsers(group.groupId, { offset: 1, limit: 10 })).map((u) => u.userId)).to.deep.equal(['bob']);
+        expect(await store.listGroupUsers(group.groupId, { offset: 2, limit: 10 })).to.deep.equal([]);
+        expect((await store.listGroupUsers(group.groupId, { offset: 0, limit: 1 })).map((u) => u.userId)).to.deep.equal(['alice']);
+        const bob = await store.getGroupUser(group.groupId, 'bob');
+        expect(bob!.user).to.deep.equal({ userId: 'bob', userInfo: 'Bob', faceCount: 2 });
+        // A bind without userInfo takes the user's current info.
+        expect(bob!.bindings.map((b) => [b.faceToken, b.userId, b.userInfo])).to.deep.equal(
+          [tokens[0], tokens[2]].sort().map((t) => [t, 'bob', 'Bob']),
+        );
+        expect(await store.getGroupUser(group.groupId, 'carol')).to.equal(undefined);
+        await store.unbind(L, gname('g'), tokens[1]!);
+        expect((await store.getGroup(L, gname('g')))!.userCount).to.equal(1);
+        expect(await store.getGroupUser(group.groupId, 'alice')).to.equal(undefined);
+      });
+
+      it('a new userInfo rewrites every binding of the user, logged as unbind+bind so deltas re-send them', async function () {
+        const tokens = await addFaces(store, L, 1, 3);
+        const { group } = await store.createGroup(L, gname('g'));
+        await store.bind(L, gname('g'), tokens[0]!, { userId: 'u', userInfo: 'old' });
+        await store.bind(L, gname('g'), tokens[1]!, { userId: 'u', userInfo: 'old' });
+        const before = (await store.getGroup(L, gname('g')))!.version;
+        await store.bind(L, gname('g'), tokens[2]!, { userId: 'u', userInfo: 'new' });
+        const after = await store.getGroup(L, gname('g'));
+        expect(after!.version).to.equal(before + 5);
+        expect([after!.faceCount, after!.userCount]).to.deep.equal([3, 1]);
+        expect(after!.tokenDigest).to.equal(digestHex(tokens));
+        const user = await store.getGroupUser(group.groupId, 'u');
+        expect(user!.bindings.map((b) => b.userInfo)).to.deep.equal(['new', 'new', 'new']);
+        const delta = await store.deltaSince(group.groupId, before);
+        expect(delta!.upserted).to.deep.equal([...tokens].sort());
+        expect(delta!.removed).to.deep.equal([]);
+      });
+
+      it('enforces maxFacesPerUser and replaces a user\'s faces in one transaction', async function () {
+        const tokens = await addFaces(store, L, 1, 4);
+        const { group } = await store.createGroup(L, gname('g'));
+        await store.bind(L, gname('g'), tokens[0]!, { userId: 'u' }, { maxFacesPerUser: 2 });
+        await store.bind(L, gname('g'), tokens[1]!, { userId: 'u' }, { maxFacesPerUser: 2 });
+        await expectFaceError(store.bind(L, gname('g'), tokens[2]!, { userId: 'u' }, { maxFacesPerUser: 2 }), 'USER_FACE_LIMIT');
+        expect((await store.getGroup(L, gname('g')))!.faceCount).to.equal(2);
+        await store.bind(L, gname('g'), tokens[3]!, { userId: 'u', userInfo: 'replaced' }, { replaceUserFaces: true });
+        const user = await store.getGroupUser(group.groupId, 'u');
+        expect(user!.user).to.deep.equal({ userId: 'u', userInfo: 'replaced', faceCount: 1 });
+        expect(user!.bindings.map((b) => b.faceToken)).to.deep.equal([tokens[3]]);
+        expect((await store.getGroup(L, gname('g')))!.faceCount).to.equal(1);
+      });
+
+      it('groupsOfUser, copyUser and deleteUser keep the user indexes in step with the bindings', async function () {
+        const tokens = await addFaces(store, L, 1, 3);
+        await store.createGroup(L, gname('a'));
+        await store.createGroup(L, gname('b'));
+        await store.createGroup(L, gname('c'));
+        await store.bind(L, gname('a'), tokens[0]!, { userId: 'u', userInfo: 'U' });
+        await store.bind(L, gname('a'), tokens[1]!, { userId: 'u' });
+        await store.bind(L, gname('b'), tokens[2]!, { userId: 'u', userInfo: 'other' });
+        expect((await store.groupsOfUser(L, 'u')).map((g) => g.name)).to.deep.equal(['a', 'b']);
+        expect(await store.groupsOfUser(OTHER, 'u')).to.deep.equal([]);
+        await expectFaceError(store.copyUser(L, gname('a'), gname('c'), 'u', { maxFacesPerUser: 1 }), 'USER_FACE_LIMIT');
+        await store.copyUser(L, gname('a'), gname('c'), 'u');
+        const c = await store.getGroup(L, gname('c'));
+        expect([c!.faceCount, c!.userCount]).to.deep.equal([2, 1]);
+        expect((await store.getGroupUser(c!.groupId, 'u'))!.bindings.map((b) => b.userInfo)).to.deep.equal(['U', 'U']);
+        // Copying into a group where the user exists takes the source's info for all its faces there.
+        await store.copyUser(L, gname('a'), gname('b'), 'u');
+        const b = await store.getGroup(L, gname('b'));
+        expect((await store.getGroupUser(b!.groupId, 'u'))!.user).to.deep.equal({ userId: 'u', userInfo: 'U', faceCount: 3 });
+        await expectFaceError(store.copyUser(L, gname('a'), gname('nope'), 'u'), 'GROUP_NOT_FOUND');
+        await expectFaceError(store.copyUser(L, gname('a'), gname('b'), 'nobody'), 'USER_NOT_FOUND');
+        await store.deleteUser(L, gname('c'), 'u');
+        const cAfter = await store.getGroup(L, gname('c'));
+        expect([cAfter!.faceCount, cAfter!.userCount]).to.deep.equal([0, 0]);
+        expect((await store.groupsOfUser(L, 'u')).map((g) => g.name)).to.deep.equal(['a', 'b']);
+        await expectFaceError(store.deleteUser(L, gname('c'), 'u'), 'USER_NOT_FOUND');
+        await store.deleteGroup(L, gname('b'));
+        expect((await store.groupsOfUser(L, 'u')).map((g) => g.name)).to.deep.equal(['a']);
+        await store.createGroup(L, gname('b'));
+        const reborn = await store.getGroup(L, gname('b'));
+        expect(await store.getGroupUser(reborn!.groupId, 'u')).to.equal(undefined);
+        await store.deleteFace(tokens[0]!);
+        const a = await store.getGroup(L, gname('a'));
+        expect((await store.getGroupUser(a!.groupId, 'u'))!.user.faceCount).to.equal(1);
+      });
+
+      it('lists the libraries that hold a live group', async function () {
+        expect(await store.listLibraries()).to.deep.equal([]);
+        await store.createGroup(lib('b_app'), gname('g'));
+        await store.createGroup(lib('a'), gname('g1'));
+        await store.createGroup(lib('a'), gname('g2'));
+        await store.createGroup(lib('a_'), gname('g'));
+        await store.createGroup(lib('ab'), gname('g'));
+        expect(await store.listLibraries()).to.deep.equal(['a', 'a_', 'ab', 'b_app']);
+        await store.deleteGroup(lib('ab'), gname('g'));
+        expect(await store.listLibraries()).to.deep.equal(['a', 'a_', 'b_app']);
       });
     });
 

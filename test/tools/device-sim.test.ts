@@ -24,7 +24,7 @@ interface Run {
 function sim(args: string[], onStderr: (text: string) => void = () => undefined): Promise<Run> {
   return new Promise((resolve, reject) => {
     // The timeout kills a hung child, so a failing test cannot leave it behind.
-    const child = spawn(process.execPath, ['--import', 'tsx', TOOL, ...args], { cwd: PROJECT_ROOT, timeout: 15_000 });
+    const child = spawn(process.execPath, ['--import', 'tsx', TOOL, ...args], { cwd: PROJECT_ROOT, timeout: 90_000 });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -57,7 +57,7 @@ function output(run: Run): Record<string, any> {
 }
 
 describe('device-sim', function () {
-  this.timeout(20_000);
+  this.timeout(120_000);
   let engine: FaceEngine;
   let ts: TestServer;
   let faces: FaceToken[];
