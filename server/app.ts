@@ -23,7 +23,9 @@ import { facepassFallback } from './facepass/fallback.js';
 import type { FaceEngine } from '../models/engine.js';
 import { createOnnxEngine } from '../models/index.js';
 import type { FaceStore } from '../storage/store.js';
-import { openLmdbStore, openLmdbSyncStatus, type SyncStatusStore } from '../storage/index.js';
+import { openLmdbDeviceKeys, openLmdbStore, openLmdbSyncStatus, type DeviceKeyStore, type SyncStatusStore } from '../storage/index.js';
+import { DeviceRegistry } from './core/device-registry.js';
+import { deviceRouter } from './facepass/device-routes.js';
 import { SyncService } from './sync/sync-service.js';
 import { GroupBodyCache } from './sync/body-cache.js';
 import { SnapshotStore } from './sync/snapshot-store.js';
@@ -57,6 +59,8 @@ export class FaceServer {
   private closing: Promise<void> | undefined;
   /** The push channel (protocol §12); assigned in start(), closed first in shutdown(). */
   push!: PushHub;
+  /** Per-terminal credentials; assigned in start(), closed with the other stores. */
+  deviceKeys!: DeviceKeyStore;
   /** What /readyz reports; assigned in start(). */
   readiness!: Readiness;
 
@@ -110,6 +114,7 @@ export class FaceServer {
     }
     let store: FaceStore | undefined;
     let syncStatus: SyncStatusStore | undefined;
+    let deviceKeys: DeviceKeyStore | undefined;
     let snapshots: SnapshotStore;
     let wireFaces: WireFaceReader;
     try {
@@ -121,6 +126,7 @@ export class FaceServer {
       await new FeatureMigration(engine, store, logger, config.faceAddImage).run();
       readiness.notReady('opening sync status');
       syncStatus = await openLmdbSyncStatus({ path: join(config.dataDir, 'sync-status'), maxDevices: config.sync.statusMaxDevices });
+      deviceKeys = await openLmdbDeviceKeys({ path: join(config.dataDir, 'device-keys') });
       wireFaces = new WireFaceReader(store, engine.searchModel, engine.featureLength);
       snapshots = await SnapshotStore.open({
         dir: join(config.dataDir, 'snapshots'),
@@ -132,6 +138,7 @@ export class FaceServer {
         logger,
       });
     } catch (err) {
+      await deviceKeys?.close();
       await syncStatus?.close();
       await store?.close();
       if (!options.engine) await engine.close();
@@ -140,7 +147,7 @@ export class FaceServer {
     }
     const syncBodies = new GroupBodyCache(config.sync.bodyCacheBytes);
 
-    const auth = new Authenticator(config.auth, keys);
+    const auth = new Authenticator(config.auth, keys, deviceKeys);
     const metrics = new ServerMetrics();
     const library = new FaceLibrary(store);
     const enrolment = new Enrolment(engine, store);
@@ -189,6 +196,9 @@ export class FaceServer {
         ...visionOps({ analysis }),
       },
     });
+    // Revoking a key also closes the device's push connection; the hub exists by the time anyone can call.
+    let revoked: (deviceId: string) => void = () => {};
+    const devices = deviceRouter({ config, auth, logger, registry: new DeviceRegistry(deviceKeys), onRevoked: (id) => revoked(id) });
     const ops = new Router();
     // A wrong key gets the envelope and WWW-Authenticate like every other admin call.
     ops.get('/metrics', facepassRoute(auth, 'admin', logger, async () => ({
@@ -199,11 +209,12 @@ export class FaceServer {
     app.use(sync.routes());
     const backup = backupRouter({ auth, logger, sources: { store, syncStatus, dataDir: config.dataDir, serverVersion: SERVER_VERSION } });
     app.use(backup.routes());
+    app.use(devices.routes());
     app.use(ops.routes());
     app.use(baidu.routes()).use(baidu.allowedMethods());
     app.use(baiduFallback());
     // Wrong methods (405 + Allow) and unknown paths (404) of the FacePass-style routers, in the envelope.
-    app.use(facepassFallback([facepass, sync, backup, ops]));
+    app.use(facepassFallback([facepass, sync, backup, devices, ops]));
     // A client that breaks its own request (bad chunked framing, reset) is not a server failure.
     app.on('error', (err) => (isClientFault(err) ? logger.debug({ err }, 'client broke its request') : logger.error({ err }, 'koa error')));
 
@@ -213,11 +224,13 @@ export class FaceServer {
     // Push channel: every upgrade request goes to the hub (auth and path are checked there).
     const push = new PushHub({ auth, store, searchModel: engine.searchModel, logger }, options.push);
     httpServer.on('upgrade', (req, socket, head) => push.handleUpgrade(req, socket, head));
+    revoked = (id) => push.disconnectDevice(id);
     registerSyncMetrics(metrics, { push, bodies: syncBodies, snapshots });
 
     const timers: NodeJS.Timeout[] = [];
     const server = new FaceServer(config, logger, keys, store, syncStatus, snapshots, syncBodies, engine, !options.engine, httpServer, timers);
     server.push = push;
+    server.deviceKeys = deviceKeys;
     if (config.compaction.intervalMs > 0) {
       const timer = setInterval(() => void server.compact(), config.compaction.intervalMs);
       timer.unref();
@@ -281,6 +294,7 @@ export class FaceServer {
     clearTimeout(grace);
     await this.snapshots.close();
     await this.syncStatus.close();
+    await this.deviceKeys.close();
     await this.store.close();
     if (this.ownsEngine) await this.engine.close();
   }

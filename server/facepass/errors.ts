@@ -37,7 +37,9 @@ const TABLE: Record<ErrorCode, (err: FaceError) => FacePassError> = {
   [ErrorCode.FaceAlreadyInGroup]: () => ({ status: 400, code: 104001, message: 'ILLEGAL_ARGUMENT: face_token' }),
   [ErrorCode.LivenessFailed]: () => ({ status: 400, code: 104201, message: 'BAD_QUALITY: Liveness' }),
   // Not in the spec: access control is this server's addition.
-  [ErrorCode.Unauthorized]: () => ({ status: 401, code: 401, message: 'UNAUTHORIZED' }),
+  // A valid key acting for another device (per-terminal keys) is forbidden, not unauthenticated.
+  [ErrorCode.Unauthorized]: (err) =>
+    err.details.forbidden ? { status: 403, code: 403, message: 'FORBIDDEN' } : { status: 401, code: 401, message: 'UNAUTHORIZED' },
   [ErrorCode.Internal]: () => ({ status: 500, code: 105000, message: 'INTERNAL_ERROR' }),
 };
 

@@ -8,8 +8,8 @@ import type { Logger } from 'pino';
 import { isSyncError, isValidDeviceId, parseSyncRequest, SyncErrorCode, SYNC_MEDIA_TYPE, type SyncRequest } from '../../device-protocol/index.js';
 import type { ServerConfig } from '../config.js';
 import { DEFAULT_LIBRARY } from '../core/ids.js';
-import { illegalArgument, missingArgument } from '../core/errors.js';
-import type { Authenticator } from '../http/auth.js';
+import { ErrorCode, FaceError, illegalArgument, missingArgument } from '../core/errors.js';
+import type { Authenticator, Principal } from '../http/auth.js';
 import { readJsonObject } from '../http/body.js';
 import { optionalArg, type ArgParser } from './args.js';
 import type { SyncOutcome, SyncService } from '../sync/sync-service.js';
@@ -41,11 +41,27 @@ function parseRequest(body: Record<string, unknown>): SyncRequest {
   }
 }
 
-function deviceOf(ctx: Context): { device: string; deviceId: string | null; ip: string } {
+/** Who the caller is; the route has already checked that the key is valid. */
+function principalOf(auth: Authenticator, ctx: Context): Principal {
+  const principal = auth.identify(ctx.req.headers);
+  if (principal === null) throw new FaceError(ErrorCode.Unauthorized, 'missing or wrong access key');
+  return principal;
+}
+
+const forbidden = (message: string) => new FaceError(ErrorCode.Unauthorized, message, { forbidden: true });
+
+/**
+ * The device a sync is recorded under. A per-terminal key is its device (an
+ * X-Device-Id naming another is 403); the shared key may name any device
+ * that has no key of its own.
+ */
+function deviceOf(ctx: Context, auth: Authenticator, principal: Principal): { device: string; deviceId: string | null; ip: string } {
   const header = ctx.get('x-device-id');
   if (header !== '' && !isValidDeviceId(header)) throw illegalArgument('X-Device-Id');
   const ip = ctx.ip;
-  return { device: header || ip, deviceId: header || null, ip };
+  const named = principal.role === 'device' && principal.deviceId !== null && header === '' ? principal.deviceId : header;
+  if (named !== '' && !auth.mayActAs(principal, named)) throw forbidden(`this key may not act as device ${named}`);
+  return { device: named || ip, deviceId: named || null, ip };
 }
 
 function statusOf(request: SyncRequest, who: ReturnType<typeof deviceOf>, outcome: SyncOutcome, ok: boolean): DeviceSyncStatus {
@@ -124,7 +140,7 @@ export function syncRouter(deps: SyncRouteDeps): Router {
 
   router.post('/api/service/sync/v1', device(async (ctx) => {
     const request = parseRequest(await readJsonObject(ctx.req, deps.config.maxRequestBytes));
-    const who = deviceOf(ctx);
+    const who = deviceOf(ctx, deps.auth, principalOf(deps.auth, ctx));
     try {
       deps.sync.negotiate(request);
     } catch (err) {
@@ -162,6 +178,13 @@ export function syncRouter(deps: SyncRouteDeps): Router {
   // `next` is the cursor for the following page, absent on the last one. ?device_id= asks for one.
   router.get('/api/service/sync/v1/status', device(async (ctx) => {
     const query = ctx.query as Record<string, unknown>;
+    const principal = principalOf(deps.auth, ctx);
+    // A per-terminal key sees its own device only.
+    const own = principal.role === 'device' ? principal.deviceId : null;
+    if (own !== null) {
+      const status = await deps.status.get(own);
+      return { devices: status ? [statusJson(status)] : [], total: status ? 1 : 0 };
+    }
     const one = optionalArg(query, 'device_id', deviceKey);
     if (one !== undefined) {
       const status = await deps.status.get(one);

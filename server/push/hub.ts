@@ -51,7 +51,7 @@ import { rejectUpgrade } from './reject-upgrade.js';
 export type PushLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
 
 export interface PushHubDeps {
-  auth: Pick<Authenticator, 'allows'>;
+  auth: Pick<Authenticator, 'allows' | 'identify' | 'mayActAs'>;
   store: Pick<FaceStore, 'onCommit' | 'getGroup'>;
   /** The engine's search model, announced in ServerHello. */
   searchModel: string;
@@ -130,6 +130,11 @@ export class PushHub {
     }
   }
 
+  /** Closes the device's connection (4401) when its key was revoked. */
+  disconnectDevice(deviceId: string): void {
+    this.#byDevice.get(deviceId)?.fail(CloseCode.Unauthorized, 'device key revoked');
+  }
+
   /** Subscribes to hub events; returns the unsubscribe function. */
   on<K extends keyof PushHubEvents>(type: K, listener: (event: PushHubEvents[K]) => void): () => void {
     // One event type today; the map keeps call sites stable if more are added.
@@ -197,6 +202,10 @@ export class PushHub {
     if (path !== PUSH_PATH) return 404;
     if (this.#closing) return 503;
     if (!this.#deps.auth.allows(req.headers, 'device')) return 401;
+    // A per-terminal key may name only its own device; the shared key no device that has its own key.
+    const header = req.headers[DEVICE_ID_HEADER.toLowerCase()];
+    const principal = this.#deps.auth.identify(req.headers);
+    if (typeof header === 'string' && header !== '' && principal && !this.#deps.auth.mayActAs(principal, header)) return 403;
     if (this.#connections.size >= this.options.maxConnections) return 503;
     return 0;
   }
@@ -204,8 +213,11 @@ export class PushHub {
   #accept(ws: WebSocket, req: IncomingMessage): void {
     const header = req.headers[DEVICE_ID_HEADER.toLowerCase()];
     const headerDeviceId = typeof header === 'string' && header.length > 0 ? header : undefined;
-    const conn = new PushConnection(ws, headerDeviceId, req.socket.remoteAddress ?? 'unknown');
-    conn.explicitDeviceId = headerDeviceId !== undefined;
+    const principal = this.#deps.auth.identify(req.headers) ?? { role: 'device', deviceId: null };
+    const ownId = principal.role === 'device' ? principal.deviceId : null;
+    const conn = new PushConnection(ws, headerDeviceId ?? ownId ?? undefined, req.socket.remoteAddress ?? 'unknown');
+    conn.explicitDeviceId = headerDeviceId !== undefined || ownId !== null;
+    conn.principal = principal;
     ws.binaryType = 'nodebuffer';
     ws.on('message', (data, isBinary) => this.#onMessage(conn, data, isBinary));
     ws.on('pong', () => {
@@ -264,6 +276,9 @@ export class PushHub {
       // §13: an absent protocol_version (decoded as 0) means 1.
       const protocolVersion = negotiateProtocolVersion(hello.protocolVersion || DEFAULT_PROTOCOL_VERSION);
       if (hello.deviceId.length > 0) {
+        if (!this.#deps.auth.mayActAs(conn.principal, hello.deviceId)) {
+          throw new SyncError(SyncErrorCode.Unauthorized, `this key may not act as device ${hello.deviceId.slice(0, 40)}`);
+        }
         conn.deviceId = hello.deviceId;
         conn.explicitDeviceId = true;
       }
