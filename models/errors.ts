@@ -36,6 +36,8 @@ export const ErrorCode = {
   FaceAlreadyInGroup: 'FACE_ALREADY_IN_GROUP',
   /** The face's liveness score is below the requested threshold. */
   LivenessFailed: 'LIVENESS_FAILED',
+  /** A search found no enrolled user at or above the asked score. */
+  NoMatch: 'NO_MATCH',
   Unauthorized: 'UNAUTHORIZED',
   Internal: 'INTERNAL',
 } as const;

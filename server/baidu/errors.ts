@@ -63,6 +63,7 @@ const TABLE: Record<ErrorCode, (err: FaceError) => BaiduError> = {
   [ErrorCode.FaceNotFound]: () => ({ code: 222202, message: 'pic not has face' }),
   [ErrorCode.BadQuality]: (err) => QUALITY_CODES[err.details.reason ?? ''] ?? { code: 223118, message: 'quality control error' },
   [ErrorCode.LivenessFailed]: () => ({ code: 223120, message: 'liveness check fail' }),
+  [ErrorCode.NoMatch]: () => ({ code: 222207, message: 'match user is not found' }),
   [ErrorCode.FaceTokenNotFound]: () => ({ code: 222209, message: 'face token not exist' }),
   [ErrorCode.ImageNotFound]: () => ({ code: 222209, message: 'face token not exist' }),
   [ErrorCode.GroupNameConflict]: () => ({ code: 223101, message: 'group is already exist' }),

@@ -28,8 +28,25 @@ export interface UserMembership {
   user: GroupUser;
 }
 
+/** Follows the store's commits (the search index): a write is acknowledged once it has applied it. */
+export interface WriteFollower {
+  applied(changes: CommittedChange | readonly CommittedChange[] | null): Promise<void>;
+}
+
+const NO_FOLLOWER: WriteFollower = { applied: () => Promise.resolve() };
+
 export class UserDirectory {
-  constructor(private readonly store: FaceStore) {}
+  constructor(
+    private readonly store: FaceStore,
+    /** Awaited after every write, so a search right after it sees it (read-your-writes). */
+    private readonly follower: WriteFollower = NO_FOLLOWER,
+  ) {}
+
+  private async followed<T extends CommittedChange | CommittedChange[] | null>(write: Promise<T>): Promise<T> {
+    const changes = await write;
+    await this.follower.applied(changes);
+    return changes;
+  }
 
   /** Libraries with a live group, and the default library, which always exists. */
   async listLibraries(): Promise<LibraryId[]> {
@@ -52,10 +69,9 @@ export class UserDirectory {
     if (options.mustExist && !(await this.store.getGroupUser(group.groupId, user.userId))) {
       throw new FaceError(ErrorCode.UserNotFound, `user ${user.userId} is not in group ${name}`, { userId: user.userId });
     }
-    const change = await this.store.bind(library, name, token, user, {
-      maxFacesPerUser: options.maxFacesPerUser,
-      replaceUserFaces: options.replace,
-    });
+    const change = await this.followed(
+      this.store.bind(library, name, token, user, { maxFacesPerUser: options.maxFacesPerUser, replaceUserFaces: options.replace }),
+    );
     if (!change) throw new FaceError(ErrorCode.FaceAlreadyInGroup, `face ${token} is already in group ${name}`, { faceToken: token });
     return change;
   }
@@ -77,7 +93,7 @@ export class UserDirectory {
       if (!user) throw new FaceError(ErrorCode.UserNotFound, `user ${userId} is not in group ${name}`, { userId });
       throw new FaceError(ErrorCode.BindingNotFound, `user ${userId} has no face ${token} in group ${name}`, { faceToken: token });
     }
-    return this.store.unbind(library, name, token);
+    return this.followed(this.store.unbind(library, name, token));
   }
 
   /** The groups holding the user, with its info there: one group, or all (`null`). USER_NOT_FOUND when none. */
@@ -101,14 +117,14 @@ export class UserDirectory {
   async deleteUser(library: LibraryId, name: GroupName | null, userId: string): Promise<CommittedChange[]> {
     if (name !== null) {
       await this.getGroup(library, name);
-      return this.store.deleteUser(library, name, userId);
+      return this.followed(this.store.deleteUser(library, name, userId));
     }
     const groups = await this.store.groupsOfUser(library, userId);
     if (groups.length === 0) throw new FaceError(ErrorCode.UserNotFound, `user ${userId} does not exist`, { userId });
     const changes: CommittedChange[] = [];
     for (const group of groups) {
       try {
-        changes.push(...(await this.store.deleteUser(library, group.name, userId)));
+        changes.push(...(await this.followed(this.store.deleteUser(library, group.name, userId))));
       } catch (err) {
         // Removed meanwhile (group deleted, user gone): that group is done.
         if (!isFaceError(err) || (err.code !== ErrorCode.UserNotFound && err.code !== ErrorCode.GroupNotFound)) throw err;
@@ -118,7 +134,7 @@ export class UserDirectory {
   }
 
   copyUser(library: LibraryId, from: GroupName, to: GroupName, userId: string, maxFacesPerUser: number): Promise<CommittedChange[]> {
-    return this.store.copyUser(library, from, to, userId, { maxFacesPerUser });
+    return this.followed(this.store.copyUser(library, from, to, userId, { maxFacesPerUser }));
   }
 
   /** The named live groups, in the order given; absent names are left out. */
@@ -133,7 +149,7 @@ export class UserDirectory {
 
   private async createIfMissing(library: LibraryId, name: GroupName): Promise<GroupRecord | undefined> {
     try {
-      return (await this.store.createGroup(library, name)).group;
+      return (await this.followed(this.store.createGroup(library, name))).group;
     } catch (err) {
       // Created concurrently by another request: use it.
       if (isFaceError(err) && err.code === ErrorCode.GroupNameConflict) return this.store.getGroup(library, name);

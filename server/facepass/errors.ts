@@ -36,6 +36,7 @@ const TABLE: Record<ErrorCode, (err: FaceError) => FacePassError> = {
   [ErrorCode.UserFaceLimit]: () => ({ status: 400, code: 104001, message: 'ILLEGAL_ARGUMENT: user_id' }),
   [ErrorCode.FaceAlreadyInGroup]: () => ({ status: 400, code: 104001, message: 'ILLEGAL_ARGUMENT: face_token' }),
   [ErrorCode.LivenessFailed]: () => ({ status: 400, code: 104201, message: 'BAD_QUALITY: Liveness' }),
+  [ErrorCode.NoMatch]: () => ({ status: 400, code: 104200, message: 'FACE_NOT_FOUND' }),
   // Not in the spec: access control is this server's addition.
   // A valid key acting for another device (per-terminal keys) is forbidden, not unauthenticated.
   [ErrorCode.Unauthorized]: (err) =>

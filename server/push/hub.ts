@@ -7,7 +7,7 @@
 //   hello     ClientHello -> version negotiation -> ServerHello with the
 //             current id/version of every named group.
 //   commits   store.onCommit -> GroupIndex (connections by group name) ->
-//             NoticeBatcher (coalesced, one hub-wide timer) -> VersionNotice.
+//             NoticeBatcher (first change at once, then one per window) -> VersionNotice.
 //   liveness  one hub-wide ping sweep (Heartbeat) and one hello-deadline
 //             queue; no timer per connection.
 //
