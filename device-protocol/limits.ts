@@ -5,7 +5,7 @@ import { syncError, SyncErrorCode } from './errors.js';
 import type { ClientHello } from './push.js';
 
 /** Groups in one sync request or one ClientHello. */
-export const MAX_GROUPS_PER_REQUEST = 1000;
+export const MAX_GROUPS_PER_REQUEST = 2000;
 /** Characters of a group name (the FacePass dialect itself allows 16). */
 export const MAX_GROUP_NAME_LENGTH = 128;
 /** Characters of a device id: `X-Device-Id`, `ClientHello.device_id`. */

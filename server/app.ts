@@ -211,7 +211,9 @@ export class FaceServer {
     app.use(backup.routes());
     app.use(devices.routes());
     app.use(ops.routes());
-    app.use(baidu.routes()).use(baidu.allowedMethods());
+    // No allowedMethods(): it answers unknown methods with 501 on every path.
+    // A wrong method on a Baidu path gets Baidu's own answer from baiduFallback.
+    app.use(baidu.routes());
     app.use(baiduFallback());
     // Wrong methods (405 + Allow) and unknown paths (404) of the FacePass-style routers, in the envelope.
     app.use(facepassFallback([facepass, sync, backup, devices, ops]));

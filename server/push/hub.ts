@@ -47,6 +47,7 @@ import { Heartbeat } from './heartbeat.js';
 import { newCounters, type NoticeSentEvent, type PushCounters, type PushHubEvents, type PushHubStats } from './metrics.js';
 import { resolvePushOptions, type PushHubOptions } from './options.js';
 import { rejectUpgrade } from './reject-upgrade.js';
+import { answerOversizeWith4413 } from './oversize.js';
 
 export type PushLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
 
@@ -85,8 +86,8 @@ export class PushHub {
       // Notices are a few dozen bytes: compression would cost memory per
       // connection (zlib contexts) and CPU for nothing.
       perMessageDeflate: false,
-      // Checked by ws from the frame header, before buffering; ws closes with
-      // 1009 (Message Too Big), not 4413: see the note in index.ts.
+      // Checked by ws from the frame header, before buffering; its 1009 close
+      // becomes PushError + 4413 (oversize.ts).
       maxPayload: MAX_PUSH_FRAME_BYTES,
       // The hub tracks its connections itself (with their state).
       clientTracking: false,
@@ -219,12 +220,13 @@ export class PushHub {
     conn.explicitDeviceId = headerDeviceId !== undefined || ownId !== null;
     conn.principal = principal;
     ws.binaryType = 'nodebuffer';
+    answerOversizeWith4413(ws);
     ws.on('message', (data, isBinary) => this.#onMessage(conn, data, isBinary));
     ws.on('pong', () => {
       conn.alive = true;
     });
-    // ws closes the socket itself after an error (1009 for oversized frames,
-    // 1002 for protocol violations); without a listener the error would be
+    // ws closes the socket itself after an error (4413 for oversized frames,
+    // see oversize.ts; 1002 for protocol violations); without a listener the error would be
     // thrown as an uncaught 'error' event.
     ws.on('error', (err) => {
       if ((err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.#counters.badFrames++;

@@ -88,6 +88,14 @@ describe('HTTP edges', function () {
       }
     });
 
+    it('answers a wrong method on a Baidu path in the Baidu envelope, never 501', async function () {
+      for (const method of ['TRACE', 'PROPFIND', 'GET']) {
+        const res = await rawRequest(ts.server.port, [`${method} /rest/2.0/face/v3/detect HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`]);
+        expect(res.status, method).to.be.below(500);
+        expect(res.body, method).to.include('error_code');
+      }
+    });
+
     it('answers an unknown method on an unknown path with 404', async function () {
       const res = await rawRequest(ts.server.port, ['PROPFIND /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']);
       expect(res.status).to.equal(404);

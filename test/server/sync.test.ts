@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { createOnnxEngine } from '../../models/index.js';
 import type { FaceEngine } from '../../models/engine.js';
-import { SyncKind, TerminalClient, TerminalGallery, type SyncReport } from '../../device-protocol/index.js';
+import { MAX_GROUPS_PER_REQUEST, SyncKind, TerminalClient, TerminalGallery, type SyncReport } from '../../device-protocol/index.js';
 import { DEFAULT_LIBRARY, type FaceToken, type GroupName } from '../../server/core/ids.js';
 import { FacePassClient } from '../helpers/facepass-client.js';
 import { expectInSync as expectGroupInSync } from '../helpers/sync-assert.js';
@@ -201,7 +201,7 @@ describe('terminal sync end to end', function () {
     const info = { search_model: engine.searchModel, version: 'v1' };
     const cases: Array<[unknown, string]> = [
       [{ info, groups: [{ group_name: 'g'.repeat(4096), local_version: 0 }] }, 'ILLEGAL_ARGUMENT: group_name'],
-      [{ info, groups: Array.from({ length: 1001 }, (_, i) => ({ group_name: `g${i}`, local_version: 0 })) }, 'ILLEGAL_ARGUMENT: groups'],
+      [{ info, groups: Array.from({ length: MAX_GROUPS_PER_REQUEST + 1 }, (_, i) => ({ group_name: `g${i}`, local_version: 0 })) }, 'ILLEGAL_ARGUMENT: groups'],
       [{ info: { ...info, version: 'v'.repeat(2 * 1024 * 1024) }, groups: [] }, 'ILLEGAL_ARGUMENT: version'],
     ];
     for (const [body, message] of cases) {
