@@ -9,7 +9,7 @@ import type { ServerConfig } from '../config.js';
 import type { DeviceRegistry } from '../core/device-registry.js';
 import type { Authenticator } from '../http/auth.js';
 import { readJsonObject } from '../http/body.js';
-import { optionalArg, requiredArgs, type ArgParser } from './args.js';
+import { optionalArg, pageLimit, requiredArgs, type ArgParser } from './args.js';
 import { facepassRoute, type FacePassResult } from './envelope.js';
 
 export interface DeviceRouteDeps {
@@ -25,10 +25,6 @@ export const DEVICE_PAGE_DEFAULT = 100;
 export const DEVICE_PAGE_MAX = 1000;
 
 const deviceId: ArgParser<string> = (value) => (isValidDeviceId(value) ? value : undefined);
-const pageLimit: ArgParser<number> = (value) => {
-  const n = typeof value === 'string' && /^\d{1,4}$/.test(value) ? Number(value) : NaN;
-  return n >= 1 && n <= DEVICE_PAGE_MAX ? n : undefined;
-};
 
 export function deviceRouter(deps: DeviceRouteDeps): Router {
   const router = new Router();
@@ -53,7 +49,7 @@ export function deviceRouter(deps: DeviceRouteDeps): Router {
 
   router.get('/api/device/v1/list', admin(async (ctx) => {
     const query = ctx.query as Record<string, unknown>;
-    const limit = optionalArg(query, 'limit', pageLimit) ?? DEVICE_PAGE_DEFAULT;
+    const limit = optionalArg(query, 'limit', pageLimit(DEVICE_PAGE_MAX)) ?? DEVICE_PAGE_DEFAULT;
     const after = optionalArg(query, 'after', deviceId);
     const page = await deps.registry.list({ after, limit: limit + 1 });
     const devices = page.slice(0, limit);

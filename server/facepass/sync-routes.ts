@@ -11,7 +11,7 @@ import { DEFAULT_LIBRARY } from '../core/ids.js';
 import { ErrorCode, FaceError, illegalArgument, missingArgument } from '../core/errors.js';
 import type { Authenticator, Principal } from '../http/auth.js';
 import { readJsonObject } from '../http/body.js';
-import { optionalArg, type ArgParser } from './args.js';
+import { optionalArg, pageLimit, type ArgParser } from './args.js';
 import type { SyncOutcome, SyncService } from '../sync/sync-service.js';
 import type { DeviceSyncStatus, SyncStatusStore } from '../../storage/sync-status.js';
 import { facepassNotFound, facepassRoute, RESPONDED } from './envelope.js';
@@ -102,10 +102,6 @@ function faceTokensDeleted(group: SyncOutcome['groups'][number]): number | null 
 export const STATUS_PAGE_DEFAULT = 100;
 export const STATUS_PAGE_MAX = 1000;
 
-const pageLimit: ArgParser<number> = (value) => {
-  const n = typeof value === 'string' && /^\d{1,4}$/.test(value) ? Number(value) : NaN;
-  return n >= 1 && n <= STATUS_PAGE_MAX ? n : undefined;
-};
 const deviceKey: ArgParser<string> = (value) => (typeof value === 'string' && value.length <= 256 ? value : undefined);
 
 /** The spec's JSON for one device. `groups` stands both inside sync_status (the field table) and beside it (the example). */
@@ -190,7 +186,7 @@ export function syncRouter(deps: SyncRouteDeps): Router {
       const status = await deps.status.get(one);
       return { devices: status ? [statusJson(status)] : [], total: await deps.status.count() };
     }
-    const limit = optionalArg(query, 'limit', pageLimit) ?? STATUS_PAGE_DEFAULT;
+    const limit = optionalArg(query, 'limit', pageLimit(STATUS_PAGE_MAX)) ?? STATUS_PAGE_DEFAULT;
     const after = optionalArg(query, 'after', deviceKey);
     // One more than asked tells whether another page follows.
     const page = await deps.status.list({ after, limit: limit + 1 });

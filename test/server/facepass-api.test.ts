@@ -5,6 +5,7 @@ import { createOnnxEngine } from '../../models/index.js';
 import type { FaceEngine } from '../../models/engine.js';
 import { DEFAULT_LIBRARY, type GroupName } from '../../server/core/ids.js';
 import { faceCropRegion } from '../../server/core/geometry.js';
+import { digestOf, digestToHex } from '../../device-protocol/index.js';
 import { FacePassClient } from '../helpers/facepass-client.js';
 import { readPersonPhoto, readScene } from '../helpers/paths.js';
 import { enrollablePhoto, WHITE } from '../helpers/photos.js';
@@ -231,7 +232,7 @@ describe('FacePass admin API', function () {
     it('returns the image_id and rect of the face', async function () {
       const res = await client.post('/api/face/v1/query', { face_token: tokens[0] });
       expect(res.code).to.equal(0);
-      expect(res.data).to.deep.equal({ image_id: firstImageId, rect: firstRect });
+      expect(res.data).to.deep.equal({ image_id: firstImageId, rect: firstRect, groups: [] });
     });
 
     it('maps bad input to 104000, 104001, 104002 and 104202', async function () {
@@ -296,7 +297,7 @@ describe('FacePass admin API', function () {
       const list = await client.get<{ groups: string[] }>('/api/group/v1/list');
       expect(list.data.groups).to.deep.equal(['group_a', 'group_b']);
       const query = await client.post('/api/group/v1/query', { group_name: 'group_b' });
-      expect(query.data).to.deep.equal({ group_name: 'group_b', faces: [] });
+      expect(query.data).to.deep.equal({ group_name: 'group_b', faces: [], token_digest: '0000000000000000' });
     });
 
     it('binds faces, binding again is no error and changes nothing', async function () {
@@ -308,9 +309,41 @@ describe('FacePass admin API', function () {
       const after = await ts.server.store.getGroup(DEFAULT_LIBRARY, 'group_a' as GroupName);
       expect(after!.version).to.equal(before!.version);
       expect(after!.version).to.equal(1 + tokens.length);
-      const query = await client.post<{ faces: string[] }>('/api/group/v1/query', { group_name: 'group_a' });
+      const query = await client.post<{ faces: string[]; token_digest: string }>('/api/group/v1/query', { group_name: 'group_a' });
       expect(query.data.faces).to.have.members(tokens);
+      // PROTOCOL.md §10: the digest of the tokens, as 16 hex digits.
+      expect(query.data.token_digest).to.equal(digestToHex(digestOf(query.data.faces)));
       expect((await client.post('/api/group/v1/bind', { group_name: 'group_b', face_token: tokens[0] })).code).to.equal(0);
+    });
+
+    it('names the groups a face is bound to in face/query (an addition)', async function () {
+      const res = await client.post<{ groups: string[] }>('/api/face/v1/query', { face_token: tokens[0] });
+      expect(res.data.groups).to.deep.equal(['group_a', 'group_b']);
+      const other = await client.post<{ groups: string[] }>('/api/face/v1/query', { face_token: tokens[1] });
+      expect(other.data.groups).to.deep.equal(['group_a']);
+    });
+
+    it('lists faces page by page (GET /api/face/v1/list, an addition)', async function () {
+      type Page = { faces: string[]; next?: string };
+      const all = await client.get<Page>('/api/face/v1/list?limit=1000');
+      expect(all.code).to.equal(0);
+      expect(all.data.faces).to.include.members(tokens);
+      expect(all.data.faces).to.deep.equal([...all.data.faces].sort());
+      expect(all.data).to.not.have.property('next');
+      const seen: string[] = [];
+      let after: string | undefined;
+      for (let pages = 0; pages < 50; pages++) {
+        const res = await client.get<Page>(`/api/face/v1/list?limit=2${after ? `&after=${encodeURIComponent(after)}` : ''}`);
+        expect(res.data.faces.length).to.be.at.most(2);
+        seen.push(...res.data.faces);
+        if (!res.data.next) break;
+        after = res.data.next;
+      }
+      expect(seen).to.deep.equal(all.data.faces);
+      for (const bad of ['limit=0', 'limit=1001', 'limit=two', 'after=short']) {
+        const res = await client.get(`/api/face/v1/list?${bad}`);
+        expect([res.status, res.code], bad).to.deep.equal([400, 104001]);
+      }
     });
 
     it('maps bind and query errors', async function () {
@@ -347,6 +380,7 @@ describe('FacePass admin API', function () {
         expect(query.data.faces).to.not.include(tokens[0]);
         expect((await ts.server.store.getGroup(DEFAULT_LIBRARY, name as GroupName))!.version).to.equal(version + 1);
       }
+      expect((await client.get<{ faces: string[] }>('/api/face/v1/list')).data.faces, 'a deleted face is not listed').to.not.include(tokens[0]);
       expect((await client.post('/api/face/v1/query', { face_token: tokens[0] })).code).to.equal(104202);
       expect((await client.post('/api/face/v1/delete', { face_token: tokens[0] })).code).to.equal(104202);
       const image = await client.getRaw(`/api/image/v1/query?image_id=${encodeURIComponent(firstImageId)}`);
