@@ -34,6 +34,16 @@ import { registerSyncMetrics } from './sync-metrics.js';
 import { syncRouter } from './facepass/sync-routes.js';
 import { SERVER_VERSION } from './version.js';
 import { PushHub, type PushHubOptions } from './push/index.js';
+import { ConsoleSessions } from './console/sessions.js';
+import { ConsoleSessionCheck } from './console/session-check.js';
+import { ConsoleAssets } from './console/assets.js';
+import { consoleRouter } from './console/console-routes.js';
+import { consoleApiRouter } from './console/console-api.js';
+import { diskBytes } from './console/disk-bytes.js';
+import { GroupFaces } from './core/group-faces.js';
+import { FaceInspector } from './core/face-inspector.js';
+import { TerminalOverview } from './core/terminal-overview.js';
+import { DEFAULT_LIBRARY } from './core/ids.js';
 import { FaceAnalysis } from './core/face-analysis.js';
 import { UserDirectory } from './core/user-directory.js';
 import { AccessTokens } from './baidu/access-tokens.js';
@@ -76,6 +86,7 @@ export class FaceServer {
     private readonly ownsEngine: boolean,
     readonly httpServer: Server,
     private readonly timers: NodeJS.Timeout[],
+    private readonly consoleSessions: ConsoleSessions,
   ) {}
 
   static async start(options: FaceServerOptions): Promise<FaceServer> {
@@ -147,7 +158,9 @@ export class FaceServer {
     }
     const syncBodies = new GroupBodyCache(config.sync.bodyCacheBytes);
 
-    const auth = new Authenticator(config.auth, keys, deviceKeys);
+    const consoleSessions = new ConsoleSessions({ ttlMs: config.console.sessionTtlMs, maxSessions: config.console.maxSessions });
+    const sessionCheck = new ConsoleSessionCheck(consoleSessions);
+    const auth = new Authenticator(config.auth, keys, sessionCheck, deviceKeys);
     const metrics = new ServerMetrics();
     const library = new FaceLibrary(store);
     const enrolment = new Enrolment(engine, store);
@@ -205,7 +218,35 @@ export class FaceServer {
       file: Buffer.from(await metrics.registry.metrics()),
       mime: metrics.registry.contentType,
     })));
+    const startedAt = Date.now();
+    const web = consoleRouter({ config, auth, logger, sessions: consoleSessions, check: sessionCheck, assets: new ConsoleAssets() });
+    const consoleApi = consoleApiRouter({
+      auth,
+      admission: config.admission,
+      logger,
+      library,
+      groupFaces: new GroupFaces(store),
+      inspector: new FaceInspector(engine, store, config.faceAddImage),
+      users: new UserDirectory(store),
+      terminals: new TerminalOverview({
+        status: syncStatus,
+        store,
+        library: DEFAULT_LIBRARY,
+        connectedDevices: () => push.connectedDevices(),
+        staleAfterMs: config.console.terminalStaleMs,
+      }),
+      server: {
+        version: SERVER_VERSION,
+        models: { feature: engine.searchModel, ...engine.modelVersions },
+        startedAt,
+        storeBytes: () => diskBytes(join(config.dataDir, 'store')),
+        push: () => push.stats(),
+      },
+    });
+    // No allowedMethods() anywhere: facepassFallback answers wrong methods (405 + Allow) in the envelope.
     app.use(facepass.routes());
+    app.use(web.routes());
+    app.use(consoleApi.routes());
     app.use(sync.routes());
     const backup = backupRouter({ auth, logger, sources: { store, syncStatus, dataDir: config.dataDir, serverVersion: SERVER_VERSION } });
     app.use(backup.routes());
@@ -216,7 +257,7 @@ export class FaceServer {
     app.use(baidu.routes());
     app.use(baiduFallback());
     // Wrong methods (405 + Allow) and unknown paths (404) of the FacePass-style routers, in the envelope.
-    app.use(facepassFallback([facepass, sync, backup, devices, ops]));
+    app.use(facepassFallback([facepass, web, consoleApi, sync, backup, devices, ops]));
     // A client that breaks its own request (bad chunked framing, reset) is not a server failure.
     app.on('error', (err) => (isClientFault(err) ? logger.debug({ err }, 'client broke its request') : logger.error({ err }, 'koa error')));
 
@@ -230,7 +271,7 @@ export class FaceServer {
     registerSyncMetrics(metrics, { push, bodies: syncBodies, snapshots });
 
     const timers: NodeJS.Timeout[] = [];
-    const server = new FaceServer(config, logger, keys, store, syncStatus, snapshots, syncBodies, engine, !options.engine, httpServer, timers);
+    const server = new FaceServer(config, logger, keys, store, syncStatus, snapshots, syncBodies, engine, !options.engine, httpServer, timers, consoleSessions);
     server.push = push;
     server.deviceKeys = deviceKeys;
     if (config.compaction.intervalMs > 0) {
@@ -293,6 +334,7 @@ export class FaceServer {
     // Upgraded WebSocket sockets keep httpServer.close() waiting until they are closed.
     await this.push.close();
     await closed;
+    this.consoleSessions.close();
     clearTimeout(grace);
     await this.snapshots.close();
     await this.syncStatus.close();

@@ -36,28 +36,42 @@ function sameKey(presented: string, expected: string): boolean {
   return timingSafeEqual(digest(presented), digest(expected));
 }
 
+/** Admits a request carrying no key by other means (the web console's session cookie, with CSRF on writes). */
+export interface SessionCheck {
+  /** `method` undefined counts as a write. */
+  admits(headers: IncomingHttpHeaders, method: string | undefined): boolean;
+}
+
+/** The key a caller claims to be, without granting anything: the console's sign-in form uses it. */
+export type KeyRoleOf = 'admin' | 'device' | undefined;
+
 export class Authenticator {
   constructor(
     private readonly mode: AuthMode,
     private readonly keys: Pick<AccessKeys, 'admin' | 'device'>,
+    private readonly sessions?: SessionCheck,
     private readonly devices?: Pick<DeviceKeyStore, 'deviceOfKey' | 'isRegistered'>,
   ) {}
 
-  /** Who the headers' key belongs to, or null for no or a wrong key. AUTH=off makes everyone an admin. */
-  identify(headers: IncomingHttpHeaders): Principal | null {
+  /**
+   * Who the headers' key belongs to, or null for no or a wrong key. With no
+   * key at all, a console session (admin level) counts; a wrong key is
+   * refused even next to a valid session cookie. AUTH=off makes everyone an admin.
+   */
+  identify(headers: IncomingHttpHeaders, method?: string): Principal | null {
     if (this.mode === 'off') return { role: 'admin' };
     const key = presentedKey(headers);
-    if (key === undefined) return null;
+    if (key === undefined) return this.sessions?.admits(headers, method) ? { role: 'admin' } : null;
     if (sameKey(key, this.keys.admin)) return { role: 'admin' };
     if (sameKey(key, this.keys.device)) return { role: 'device', deviceId: null };
     const deviceId = this.devices?.deviceOfKey(deviceKeyHash(key));
     return deviceId === undefined ? null : { role: 'device', deviceId };
   }
 
-  /** Whether these headers grant access for the audience. The admin key opens everything. */
-  allows(headers: IncomingHttpHeaders, audience: Audience): boolean {
+  /** Whether these headers grant access for the audience. The admin key (or a console session) opens everything. */
+  allows(headers: IncomingHttpHeaders, audience: Audience, method?: string): boolean {
     if (this.mode === 'off' || audience === 'public') return true;
-    const principal = this.identify(headers);
+    const principal = this.identify(headers, method);
     if (principal === null) return false;
     return principal.role === 'admin' || audience === 'device';
   }
@@ -71,5 +85,12 @@ export class Authenticator {
     if (principal.role === 'admin') return true;
     if (principal.deviceId !== null) return principal.deviceId === deviceId;
     return !(this.devices?.isRegistered(deviceId) ?? false);
+  }
+
+  /** Which configured key this is, compared in constant time. */
+  roleOf(key: string): KeyRoleOf {
+    if (sameKey(key, this.keys.admin)) return 'admin';
+    if (sameKey(key, this.keys.device)) return 'device';
+    return undefined;
   }
 }

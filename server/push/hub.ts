@@ -154,6 +154,13 @@ export class PushHub {
     };
   }
 
+  /** Device ids (ClientHello device_id, else the address) connected past their hello now: the console's terminal page. */
+  connectedDevices(): Set<string> {
+    const ids = new Set<string>();
+    for (const conn of this.#connections) if (conn.state === 'ready') ids.add(conn.deviceId);
+    return ids;
+  }
+
   /** Runs one heartbeat sweep now (tests, tools). */
   sweepHeartbeat(): void {
     this.#heartbeat.sweep();
