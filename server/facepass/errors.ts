@@ -41,6 +41,8 @@ const TABLE: Record<ErrorCode, (err: FaceError) => FacePassError> = {
   // A valid key acting for another device (per-terminal keys) is forbidden, not unauthenticated.
   [ErrorCode.Unauthorized]: (err) =>
     err.details.forbidden ? { status: 403, code: 403, message: 'FORBIDDEN' } : { status: 401, code: 401, message: 'UNAUTHORIZED' },
+  // The work was abandoned (client gone, or the image's deadline passed).
+  [ErrorCode.Aborted]: () => ({ status: 503, code: 105000, message: 'INTERNAL_ERROR: request abandoned' }),
   [ErrorCode.Internal]: () => ({ status: 500, code: 105000, message: 'INTERNAL_ERROR' }),
 };
 
