@@ -264,17 +264,13 @@ export class FaceServer {
         push: () => push.stats(),
       },
     });
-    app.use(facepass.routes()).use(facepass.allowedMethods());
-    app.use(web.routes()).use(web.allowedMethods());
-    app.use(consoleApi.routes()).use(consoleApi.allowedMethods());
-    app.use(sync.routes()).use(sync.allowedMethods());
     const recognize = recognitionRouter({ config, auth, logger, recognition, thresholds });
-    app.use(recognize.routes()).use(recognize.allowedMethods());
     // No allowedMethods() anywhere: facepassFallback answers wrong methods (405 + Allow) in the envelope.
     app.use(facepass.routes());
     app.use(web.routes());
     app.use(consoleApi.routes());
     app.use(sync.routes());
+    app.use(recognize.routes());
     const backup = backupRouter({ auth, logger, sources: { store, syncStatus, dataDir: config.dataDir, serverVersion: SERVER_VERSION } });
     app.use(backup.routes());
     app.use(devices.routes());
@@ -284,7 +280,7 @@ export class FaceServer {
     app.use(baidu.routes());
     app.use(baiduFallback());
     // Wrong methods (405 + Allow) and unknown paths (404) of the FacePass-style routers, in the envelope.
-    app.use(facepassFallback([facepass, web, consoleApi, sync, backup, devices, ops]));
+    app.use(facepassFallback([facepass, web, consoleApi, sync, recognize, backup, devices, ops]));
     // A client that breaks its own request (bad chunked framing, reset) is not a server failure.
     app.on('error', (err) => (isClientFault(err) ? logger.debug({ err }, 'client broke its request') : logger.error({ err }, 'koa error')));
 
