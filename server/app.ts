@@ -18,7 +18,7 @@ import { FeatureMigration } from './core/feature-migration.js';
 import { facepassRouter } from './facepass/routes.js';
 import { facepassNotFound } from './facepass/envelope.js';
 import type { FaceEngine } from '../models/engine.js';
-import { createOnnxEngine } from '../models/index.js';
+import { createOnnxEngine, createPooledEngine } from '../models/index.js';
 import type { FaceStore } from '../storage/store.js';
 import { openLmdbStore, openLmdbSyncStatus, type SyncStatusStore } from '../storage/index.js';
 import { SyncService } from './sync/sync-service.js';
@@ -100,7 +100,9 @@ export class FaceServer {
     let engine: FaceEngine;
     try {
       readiness.notReady('loading models');
-      engine = options.engine ?? (await createOnnxEngine({ modelDir: config.modelDir, intraOpThreads: config.engineThreads }));
+      engine = options.engine ?? (config.engineWorkers > 0
+        ? await createPooledEngine({ modelDir: config.modelDir, intraOpThreads: config.engineThreads, workers: config.engineWorkers, maxQueue: config.engineQueue })
+        : await createOnnxEngine({ modelDir: config.modelDir, intraOpThreads: config.engineThreads }));
     } catch (err) {
       await stopListening();
       throw err;

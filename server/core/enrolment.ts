@@ -3,7 +3,7 @@
 // The image is stored whenever it decodes, also when enrolment fails, so the
 // caller always gets an image_id back (spec cases A, B, C).
 import type { AdmissionPolicy } from '../config.js';
-import type { DecodeLimits, FaceEngine, ImageFormat } from '../../models/engine.js';
+import type { Cancellation, DecodeLimits, FaceEngine, ImageFormat } from '../../models/engine.js';
 import type { FaceRecord, FaceStore, ImageRecord, Rect } from '../../storage/store.js';
 import type { FaceToken, ImageId, LibraryId } from './ids.js';
 import { ErrorCode, FaceError } from './errors.js';
@@ -21,6 +21,8 @@ export interface EnrolmentOptions {
   library: LibraryId;
   limits: DecodeLimits;
   admission: AdmissionPolicy;
+  /** Abandons the engine work (client gone, deadline): FaceError ABORTED. */
+  signal?: Cancellation;
 }
 
 const MIME: Record<ImageFormat, string> = { jpeg: 'image/jpeg', png: 'image/png', bmp: 'image/bmp' };
@@ -38,27 +40,30 @@ export class Enrolment {
    * found): FACE_NOT_FOUND, BAD_QUALITY (details.reason lists failed checks).
    */
   async enrol(bytes: Uint8Array, options: EnrolmentOptions): Promise<EnrolledFace> {
-    const image = await this.engine.decode(bytes, options.limits);
+    // One engine call for the whole photo (a worker thread with a pooled
+    // engine). The feature is computed also for a face that fails admission:
+    // cheaper than a second trip to the engine for the ones that pass.
+    const analysis = await this.engine.analyze(bytes, { limits: options.limits, maxFaces: 1, quality: true, feature: true, signal: options.signal });
     const createdAt = this.now();
     const imageRecord: ImageRecord = {
       imageId: newImageId(),
-      mime: MIME[image.format],
+      mime: MIME[analysis.format],
       bytes,
-      width: image.width,
-      height: image.height,
+      width: analysis.width,
+      height: analysis.height,
       createdAt,
     };
     const imageId = imageRecord.imageId;
 
     // Spec: only the largest face is considered; if it fails, the second
-    // largest is not tried. detect() returns the largest first.
-    const [face] = await this.engine.detect(image);
+    // largest is not tried. analyze() returns the largest first.
+    const [face] = analysis.faces;
     if (!face) {
       await this.store.addImage(imageRecord);
       throw new FaceError(ErrorCode.FaceNotFound, 'no face detected', { imageId });
     }
-    const rect = boxToRect(face.box, image.width, image.height);
-    const quality = await this.engine.quality(image, face);
+    const rect = boxToRect(face.box, analysis.width, analysis.height);
+    const quality = face.quality!;
     const failed = failedAdmissionChecks(face.box, quality, options.admission);
     if (failed.length > 0) {
       await this.store.addImage(imageRecord);
@@ -70,7 +75,7 @@ export class Enrolment {
       });
     }
 
-    const feature = await this.engine.embed(image, face);
+    const feature = face.feature!;
     const faceRecord: FaceRecord = {
       faceToken: newFaceToken(),
       library: options.library,
