@@ -21,6 +21,8 @@ export interface DecodeLimits {
   maxPixels: number;
   /** Smallest accepted width and height (IMAGE_RESOLUTION_TOO_SMALL); 1 accepts anything. */
   minSide: number;
+  /** Largest accepted long side / short side, from the header (IMAGE_RESOLUTION_TOO_SMALL); default 16. */
+  maxAspectRatio?: number;
   /** Accepted container formats; anything else is UNSUPPORTED_IMAGE_FORMAT. */
   formats: ReadonlyArray<ImageFormat>;
 }
