@@ -34,6 +34,7 @@ COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/models/weights models/weights
 COPY device-protocol device-protocol
 COPY tools tools
+COPY console console
 # The image's own user (uid 1000 in the official node image), never root;
 # the data dir is the one place it writes.
 RUN mkdir -p /data && chown node:node /data

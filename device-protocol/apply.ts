@@ -1,11 +1,14 @@
 // Applies a sync response to a TerminalGallery, atomically.
 //
-// Everything is staged on top of the state the sync started from: groups
-// that change get new face maps, the others are shared. Only when the whole
-// stream has been decoded (trailer CRC and counts checked), every snapshot
-// downloaded and verified, and each group's face count and digest compared,
-// is the new state swapped in. Any error before that leaves the gallery as
-// it was.
+// Each group's changes are staged as a journal over its faces before the
+// sync (face-journal.ts): only the records the stream carries, with the
+// group's face count and digest kept current as they arrive, so a one-face
+// delta costs microseconds however large the gallery is, and checking it
+// costs O(changes). Only when the whole stream has been decoded (trailer CRC
+// and counts checked), every snapshot downloaded and verified, and each
+// group's face count and digest compared, are the journals applied (to
+// copy-on-write maps: earlier states stay valid) and the new state swapped in.
+// Any error before that leaves the gallery as it was.
 //
 // A count or digest mismatch is not an error of the stream (that would have
 // failed the CRC) but a local copy that drifted from the server's, or a
@@ -16,10 +19,12 @@
 // this happened to and sets needsResync.
 import { FrameType, MAX_FRAME_BYTES, SyncKind } from './constants.js';
 import { SyncStreamDecoder, type SyncFrame } from './decoder.js';
-import { digestAdd, digestRemove, EMPTY_DIGEST } from './digest.js';
+import { EMPTY_DIGEST } from './digest.js';
 import { syncError, SyncErrorCode } from './errors.js';
-import type { FaceRecord, GroupResult, StreamHeader } from './frames.js';
-import { emptyGroup, type GalleryState, type LocalFace, type LocalGroup, type TerminalGallery } from './gallery.js';
+import { FaceJournal } from './face-journal.js';
+import { FaceMap } from './face-map.js';
+import type { GroupResult, StreamHeader } from './frames.js';
+import { emptyGroup, type GalleryState, type LocalGroup, type TerminalGallery } from './gallery.js';
 import { networkError, type FetchLike } from './http.js';
 import { downloadSnapshot } from './snapshot.js';
 
@@ -78,21 +83,10 @@ export interface SyncReport {
 interface StagedGroup {
   result: GroupResult;
   before: LocalGroup;
-  faces: Map<string, LocalFace>;
-  digest: bigint;
-  upserted: number;
-  removed: number;
+  /** Over the group's faces for DELTA and UNCHANGED, over the empty group for FULL and RESET. */
+  journal: FaceJournal;
   snapshotRequests: number;
   snapshotBytes: number;
-}
-
-/** Inserts or replaces faces, keeping the digest current (digest.ts: it is a sum, so it updates in O(1) per face). */
-function upsert(g: StagedGroup, faces: readonly FaceRecord[]): void {
-  for (const { faceToken, feature, userId, userInfo } of faces) {
-    if (!g.faces.has(faceToken)) g.digest = digestAdd(g.digest, faceToken);
-    g.faces.set(faceToken, { feature, ...(userId !== undefined ? { userId } : {}), ...(userInfo !== undefined ? { userInfo } : {}) });
-    g.upserted++;
-  }
 }
 
 /** The gallery-level meaning of a stream, built frame by frame. */
@@ -121,18 +115,11 @@ class Stage {
         this.#current = this.#startGroup(frame.group);
         return;
       case FrameType.Faces:
-        upsert(this.#current!, frame.faces);
+        this.#current!.journal.upsert(frame.faces);
         return;
-      case FrameType.Removed: {
-        const g = this.#current!;
-        for (const token of frame.faceTokens) {
-          if (g.faces.delete(token)) {
-            g.digest = digestRemove(g.digest, token);
-            g.removed++;
-          }
-        }
+      case FrameType.Removed:
+        this.#current!.journal.remove(frame.faceTokens);
         return;
-      }
       default:
     }
   }
@@ -162,11 +149,7 @@ class Stage {
     const staged: StagedGroup = {
       result,
       before,
-      // Copy on write: only a DELTA mutates a copy of the old map; FULL starts empty.
-      faces: full ? new Map() : result.kind === SyncKind.Delta ? new Map(before.faces) : (before.faces as Map<string, LocalFace>),
-      digest: full ? EMPTY_DIGEST : before.digest,
-      upserted: 0,
-      removed: 0,
+      journal: full ? new FaceJournal(FaceMap.EMPTY, EMPTY_DIGEST) : new FaceJournal(before.faces, before.digest),
       snapshotRequests: 0,
       snapshotBytes: 0,
     };
@@ -204,11 +187,14 @@ export async function applySyncStream(
       // Spec: no error, keep the local copy and its version (emptied above if this was a reset).
       group = stage.groups.get(result.groupName)!;
     } else {
-      if (s.faces.size !== result.faceCount) mismatch = 'face_count';
-      else if (s.digest !== result.tokenDigest) mismatch = 'digest';
+      const { journal } = s;
+      if (journal.size !== result.faceCount) mismatch = 'face_count';
+      else if (journal.digest !== result.tokenDigest) mismatch = 'digest';
+      // Every check of the stream passed: only now is the journal applied.
+      const faces = journal.build();
       group = mismatch
-        ? { groupId: null, version: 0, faces: s.faces, digest: s.digest }
-        : { groupId: result.groupId, version: result.cloudVersion, faces: s.faces, digest: s.digest };
+        ? { groupId: null, version: 0, faces, digest: journal.digest }
+        : { groupId: result.groupId, version: result.cloudVersion, faces, digest: journal.digest };
       stage.groups.set(result.groupName, group);
     }
     reports.push({
@@ -218,8 +204,8 @@ export async function applySyncStream(
       cloudVersion: result.cloudVersion,
       previousVersion: stage.base.groups.get(result.groupName)?.version ?? 0,
       faceCount: group.faces.size,
-      upserted: s.upserted,
-      removed: s.removed,
+      upserted: s.journal.upserted,
+      removed: s.journal.removed,
       viaSnapshot: result.snapshot !== undefined,
       snapshotRequests: s.snapshotRequests,
       ...(mismatch ? { mismatch } : {}),
@@ -274,5 +260,5 @@ async function fillFromSnapshot(s: StagedGroup, header: StreamHeader, options: A
   }
   s.snapshotRequests = content.requests;
   s.snapshotBytes = content.bytesTransferred;
-  upsert(s, content.faces);
+  s.journal.upsert(content.faces);
 }

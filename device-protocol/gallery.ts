@@ -1,25 +1,24 @@
 // The terminal's local copy of its face groups.
 //
-// The state is an immutable value: applySyncStream builds a new one (copying
-// only the groups it changes) and swaps it in with one assignment, so a
-// failed sync leaves the gallery exactly as it was, and a reader iterating
-// over a group never sees it half-updated.
+// The state is an immutable value: applySyncStream builds a new one and
+// swaps it in with one assignment, so a failed sync leaves the gallery
+// exactly as it was, and a reader iterating over a group never sees it
+// half-updated. Groups a sync does not change are shared; the faces of a
+// group that changes are a copy-on-write map (face-map.ts), so even those share
+// everything but what the sync changed.
 import { DEFAULT_FEATURE_ENCODING, type FeatureEncoding } from './constants.js';
 import { EMPTY_DIGEST } from './digest.js';
 import { syncError, SyncErrorCode } from './errors.js';
+import { FaceMap } from './face-map.js';
 
-export interface LocalFace {
-  userId?: string;
-  userInfo?: string;
-  feature: Float32Array;
-}
+export type { LocalFace } from './face-map.js';
 
 export interface LocalGroup {
   /** The server's id of the group; null until the first sync (or after a mismatch, to force a full copy). */
   readonly groupId: number | null;
   /** The cloud version the local copy corresponds to; 0 for a new group (spec: setLocalGroup). */
   readonly version: number;
-  readonly faces: ReadonlyMap<string, LocalFace>;
+  readonly faces: FaceMap;
   /** digest.ts digest of the keys of `faces`, maintained as faces are added and removed. */
   readonly digest: bigint;
 }
@@ -40,7 +39,7 @@ export interface GalleryInit {
   groups?: Iterable<string>;
 }
 
-export const emptyGroup = (): LocalGroup => ({ groupId: null, version: 0, faces: new Map(), digest: EMPTY_DIGEST });
+export const emptyGroup = (): LocalGroup => ({ groupId: null, version: 0, faces: FaceMap.EMPTY, digest: EMPTY_DIGEST });
 
 export class TerminalGallery {
   #state: GalleryState;

@@ -29,6 +29,16 @@ import { registerSyncMetrics } from './sync-metrics.js';
 import { syncRouter } from './facepass/sync-routes.js';
 import { SERVER_VERSION } from './version.js';
 import { PushHub, type PushHubOptions } from './push/index.js';
+import { ConsoleSessions } from './console/sessions.js';
+import { ConsoleSessionCheck } from './console/session-check.js';
+import { ConsoleAssets } from './console/assets.js';
+import { consoleRouter } from './console/console-routes.js';
+import { consoleApiRouter } from './console/console-api.js';
+import { diskBytes } from './console/disk-bytes.js';
+import { GroupFaces } from './core/group-faces.js';
+import { FaceInspector } from './core/face-inspector.js';
+import { TerminalOverview } from './core/terminal-overview.js';
+import { DEFAULT_LIBRARY } from './core/ids.js';
 import { FaceAnalysis } from './core/face-analysis.js';
 import { UserDirectory } from './core/user-directory.js';
 import { AccessTokens } from './baidu/access-tokens.js';
@@ -69,6 +79,7 @@ export class FaceServer {
     private readonly ownsEngine: boolean,
     readonly httpServer: Server,
     private readonly timers: NodeJS.Timeout[],
+    private readonly consoleSessions: ConsoleSessions,
   ) {}
 
   static async start(options: FaceServerOptions): Promise<FaceServer> {
@@ -139,7 +150,9 @@ export class FaceServer {
     }
     const syncBodies = new GroupBodyCache(config.sync.bodyCacheBytes);
 
-    const auth = new Authenticator(config.auth, keys);
+    const consoleSessions = new ConsoleSessions({ ttlMs: config.console.sessionTtlMs, maxSessions: config.console.maxSessions });
+    const sessionCheck = new ConsoleSessionCheck(consoleSessions);
+    const auth = new Authenticator(config.auth, keys, sessionCheck);
     const metrics = new ServerMetrics();
     const library = new FaceLibrary(store);
     const enrolment = new Enrolment(engine, store);
@@ -196,7 +209,34 @@ export class FaceServer {
       ctx.type = metrics.registry.contentType;
       ctx.body = await metrics.registry.metrics();
     });
+    const startedAt = Date.now();
+    const web = consoleRouter({ config, auth, logger, sessions: consoleSessions, check: sessionCheck, assets: new ConsoleAssets() });
+    const consoleApi = consoleApiRouter({
+      auth,
+      admission: config.admission,
+      logger,
+      library,
+      groupFaces: new GroupFaces(store),
+      inspector: new FaceInspector(engine, store, config.faceAddImage),
+      users: new UserDirectory(store),
+      terminals: new TerminalOverview({
+        status: syncStatus,
+        store,
+        library: DEFAULT_LIBRARY,
+        connectedDevices: () => push.connectedDevices(),
+        staleAfterMs: config.console.terminalStaleMs,
+      }),
+      server: {
+        version: SERVER_VERSION,
+        models: { feature: engine.searchModel, ...engine.modelVersions },
+        startedAt,
+        storeBytes: () => diskBytes(join(config.dataDir, 'store')),
+        push: () => push.stats(),
+      },
+    });
     app.use(facepass.routes()).use(facepass.allowedMethods());
+    app.use(web.routes()).use(web.allowedMethods());
+    app.use(consoleApi.routes()).use(consoleApi.allowedMethods());
     app.use(sync.routes()).use(sync.allowedMethods());
     const backup = backupRouter({ auth, logger, sources: { store, syncStatus, dataDir: config.dataDir, serverVersion: SERVER_VERSION } });
     app.use(backup.routes()).use(backup.allowedMethods());
@@ -215,7 +255,7 @@ export class FaceServer {
     registerSyncMetrics(metrics, { push, bodies: syncBodies, snapshots });
 
     const timers: NodeJS.Timeout[] = [];
-    const server = new FaceServer(config, logger, keys, store, syncStatus, snapshots, syncBodies, engine, !options.engine, httpServer, timers);
+    const server = new FaceServer(config, logger, keys, store, syncStatus, snapshots, syncBodies, engine, !options.engine, httpServer, timers, consoleSessions);
     server.push = push;
     if (config.compaction.intervalMs > 0) {
       const timer = setInterval(() => void server.compact(), config.compaction.intervalMs);
@@ -277,6 +317,7 @@ export class FaceServer {
     // Upgraded WebSocket sockets keep httpServer.close() waiting until they are closed.
     await this.push.close();
     await closed;
+    this.consoleSessions.close();
     clearTimeout(grace);
     await this.snapshots.close();
     await this.syncStatus.close();

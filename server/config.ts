@@ -35,6 +35,16 @@ export interface SyncPolicy {
   bodyCacheBytes: number;
 }
 
+/** The web console (/console). */
+export interface ConsolePolicy {
+  /** A console session's lifetime, ms. Env CONSOLE_SESSION_MINUTES, default 480 (8 hours). */
+  sessionTtlMs: number;
+  /** Most console sessions at once; signing in beyond it ends the oldest. Default 100. */
+  maxSessions: number;
+  /** A terminal that has not synced for this long is marked stale (unless connected and current), ms. Env TERMINAL_STALE_MINUTES, default 60. */
+  terminalStaleMs: number;
+}
+
 /** One API key / secret key pair of the Baidu cloud paths, and the appid (face library) its tokens open. */
 export interface BaiduCredential {
   apiKey: string;
@@ -84,6 +94,7 @@ export interface ServerConfig {
   compaction: CompactionPolicy & { intervalMs: number };
   /** Terminal sync (PROTOCOL.md §6, §11). */
   sync: SyncPolicy;
+  console: ConsolePolicy;
   /**
    * Credentials for Baidu's cloud paths (/oauth/2.0/token, /rest/2.0/face/v3/...).
    * Env BAIDU_CREDENTIALS=api_key:secret_key:appid,... Default none (the cloud paths then refuse every token).
@@ -125,6 +136,7 @@ export function defaultConfig(): ServerConfig {
     },
     compaction: { keepChangesPerGroup: 10_000, maxAgeMs: 30 * 24 * HOUR, intervalMs: HOUR },
     sync: { snapshotThreshold: 2000, snapshotRetainMs: 10 * MINUTE, bodyCacheBytes: 64 * MiB },
+    console: { sessionTtlMs: 8 * HOUR, maxSessions: 100, terminalStaleMs: HOUR },
     baiduCredentials: [],
     shutdownGraceMs: 10_000,
   };
@@ -181,6 +193,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ServerConfig {
   sync.snapshotThreshold = intFrom(env, 'SNAPSHOT_THRESHOLD', sync.snapshotThreshold, 0, 1e9);
   sync.snapshotRetainMs = intFrom(env, 'SNAPSHOT_RETAIN_MINUTES', sync.snapshotRetainMs / MINUTE, 1, 1e6) * MINUTE;
   sync.bodyCacheBytes = intFrom(env, 'SYNC_CACHE_MB', sync.bodyCacheBytes / MiB, 0, 1e6) * MiB;
+  config.console.sessionTtlMs = intFrom(env, 'CONSOLE_SESSION_MINUTES', config.console.sessionTtlMs / MINUTE, 1, 1e6) * MINUTE;
+  config.console.terminalStaleMs = intFrom(env, 'TERMINAL_STALE_MINUTES', config.console.terminalStaleMs / MINUTE, 1, 1e6) * MINUTE;
   config.baiduCredentials = baiduCredentialsFrom(env.BAIDU_CREDENTIALS);
   validateConfig(config);
   return config;

@@ -170,6 +170,12 @@ export interface FaceStore {
    */
   facesOfOtherModels(searchModel: string, page: { after?: FaceToken; limit: number }): Promise<FaceRecord[]>;
   /**
+   * Live faces per model of their feature (`modelVersion`; models with none
+   * are absent), kept current by the writes themselves: it answers whether a
+   * model upgrade has work to do without reading the face records.
+   */
+  featureModels(): Promise<Map<string, number>>;
+  /**
    * Replaces a live face's feature with one from another model (a model
    * upgrade). Group versions do not change: terminals on the old model get a
    * RESET anyway. False if the face is deleted or absent.

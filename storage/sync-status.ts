@@ -25,6 +25,10 @@ export interface DeviceSyncStatus {
   clientVersion: string;
   syncTime: number;
   searchModel: string;
+  /** The feature encoding the terminal asked for (absent in records written before it was kept). */
+  featureEncoding?: string;
+  /** Bytes of the sync response (absent in records written before it was kept). */
+  bytes?: number;
   groups: GroupSyncStatus[];
 }
 

@@ -1,4 +1,4 @@
-// npm run bench:sync [-- --sizes 2000,100000 --clients 1000 --changes 20 --reps 3 --json]
+// npm run bench:sync [-- --sizes 2000,100000 --clients 1000 --changes 20 --storm-rate 1000 --storm-seconds 2 --reps 3 --json]
 // Terminal sync and push against a real server started in-process (127.0.0.1,
 // port 0, temporary data dir, log level silent). One group per --sizes entry,
 // filled with synthetic faces straight through server.store (a face pool of
@@ -23,9 +23,13 @@
 // 2. Accuracy of float16/int8 on real features (every test/fixtures/faces/people
 //    photo: decode, detect, embed the first face): change of the cosine score
 //    of every pair when both features go through encodeFeature/decodeFeature.
-// 3. Push fan-out: --clients raw `ws` terminals on the push channel, all
-//    holding one group; --changes bind/unbind commits through server.store;
-//    latency from the store's onCommit to each client's VersionNotice.
+// 3. Push fan-out (tools/bench-push.ts): --clients raw `ws` terminals in a
+//    separate process, all holding one group. Floor: the same crowd on a
+//    plain ws server sending one pre-encoded notice to all (baseline of the
+//    same run). Hub: --changes bind/unbind commits through server.store,
+//    latency from the store's onCommit to each terminal's VersionNotice.
+//    Storm: --storm-rate binds/s for --storm-seconds; notices per terminal
+//    against the coalescing window.
 // 4. Bytes per face next to the FacePass spec's figures (底库同步).
 // Warm fetches and applies: median of --reps (3x for the delta). Client and
 // server share one process and one event loop: server ms include reading the
@@ -38,21 +42,15 @@ import { Agent, request } from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import WebSocket from 'ws';
 import {
   applySyncStream,
   buildSyncRequest,
   decodeFeature,
-  decodePushFrame,
   DEVICE_ID_HEADER,
   encodedFeatureLength,
   encodeFeature,
-  encodePushFrame,
   FEATURE_ENCODINGS,
   FrameType,
-  PROTOCOL_VERSION_MAX,
-  PUSH_PATH,
-  PushFrameType,
   SYNC_MEDIA_TYPE,
   SYNC_PATH,
   SyncKind,
@@ -68,7 +66,8 @@ import {
   type SyncRequestBody,
 } from '../device-protocol/index.js';
 import { FaceServer } from '../server/app.js';
-import { benchServerConfig, col, int, machineInfo, machineLines, mean, median, percentile, positive } from './bench-common.js';
+import { benchPush } from './bench-push.js';
+import { benchServerConfig, col, int, machineInfo, machineLines, mean, median, positive } from './bench-common.js';
 import { DEFAULT_LIBRARY, type FaceToken, type GroupName } from '../server/core/ids.js';
 import { cosineSimilarity, createOnnxEngine, type DecodeLimits } from '../models/index.js';
 import { syntheticFace } from '../test/helpers/synthetic-faces.js';
@@ -76,10 +75,6 @@ import { FACES_DIR, PEOPLE } from '../test/helpers/paths.js';
 
 /** Store writes in flight while filling (each one is a durable commit; LMDB batches concurrent ones). */
 const FILL_IN_FLIGHT = 64;
-/** Push clients connect in waves of this many, so the listen backlog never overflows. */
-const CONNECT_WAVE = 100;
-/** Longest wait for every client's notice of one change. */
-const NOTICE_TIMEOUT_MS = 10_000;
 const CLIENT_VERSION = 'bench-sync';
 /** Faces of the warm-up group (inline, synced in every encoding before anything is measured). */
 const WARMUP_FACES = 500;
@@ -95,6 +90,8 @@ const { values } = parseArgs({
     sizes: { type: 'string', default: '2000,100000' },
     clients: { type: 'string', default: '1000' },
     changes: { type: 'string', default: '20' },
+    'storm-rate': { type: 'string', default: '1000' },
+    'storm-seconds': { type: 'string', default: '2' },
     reps: { type: 'string', default: '3' },
     json: { type: 'boolean', default: false },
   },
@@ -102,6 +99,8 @@ const { values } = parseArgs({
 const sizes = [...new Set((values.sizes ?? '').split(',').map((s) => positive('sizes', s.trim())))].sort((a, b) => a - b);
 const clientCount = positive('clients', values.clients);
 const changeCount = positive('changes', values.changes);
+const stormRate = positive('storm-rate', values['storm-rate']);
+const stormSeconds = positive('storm-seconds', values['storm-seconds']);
 const reps = positive('reps', values.reps);
 /** A delta costs milliseconds: more runs, for a steadier median. */
 const deltaReps = 3 * reps;
@@ -127,7 +126,6 @@ const server = await FaceServer.start({ config, engine });
 const store = server.store;
 const syncUrl = server.url + SYNC_PATH;
 const agent = new Agent({ keepAlive: true });
-const pushSockets: WebSocket[] = [];
 
 const json: Record<string, unknown> = {
   machine,
@@ -335,7 +333,7 @@ try {
   const groups = sizes.map((size) => ({ size, name: `sync_${size}` as GroupName }));
   const pushGroup = 'bench_push' as GroupName;
   for (const g of groups) await store.createGroup(DEFAULT_LIBRARY, g.name);
-  const pushGroupId = (await store.createGroup(DEFAULT_LIBRARY, pushGroup)).group.groupId;
+  await store.createGroup(DEFAULT_LIBRARY, pushGroup);
 
   const placeholder = randomBytes(16);
   const addFace = async (): Promise<FaceToken> => {
@@ -420,6 +418,18 @@ try {
     await client.close();
     deltaRows.push({ faces: largest.size + 1, encoding, ...m, terminalMs });
   }
+  // Baseline of the same run: what staging a DELTA cost before (apply.ts copied
+  // the held group's face map into a new native Map, then changed the copy).
+  const heldFaces = [...held.get('float32')!.groups.get(largest.name)!.faces];
+  const nativeHeld = new Map(heldFaces);
+  const copyRuns: number[] = [];
+  for (let i = 0; i < deltaReps; i++) {
+    const t = performance.now();
+    const copy = new Map(nativeHeld);
+    copy.set('x', heldFaces[0]![1]);
+    copyRuns.push(performance.now() - t);
+  }
+  const copyMs = median(copyRuns);
   held.clear();
 
   const rowHeader = '  encoding  kind    via         body bytes    B/face | server ms: cold     warm | apply ms | terminal ms';
@@ -447,7 +457,12 @@ try {
     const full = fullRows.find((x) => x.faces === largest.size && x.encoding === r.encoding)!;
     say(`${rowLine(r)} |${col(r.bytes / full.bytes, 17, 6)}`);
   }
-  say(`  apply copies the held group's face map (apply.ts stages a DELTA on a copy), so it grows with the group, not the delta`);
+  const delta32 = deltaRows.find((r) => r.encoding === 'float32')!;
+  say(`  apply stages only the delta's records (face-journal.ts) and applies them to a copy-on-write map (face-map.ts) after every check:`);
+  say(`  baseline, same run: copying the held ${int(largest.size)}-face group as a native Map (what apply did before) ${copyMs.toFixed(3)} ms, ` +
+    `${(copyMs / delta32.applyMs).toFixed(1)}x the whole float32 delta apply (${delta32.applyMs.toFixed(3)} ms)`);
+  say(`  goal (issue 12): one-change delta on ${int(largest.size)} faces applied in < 1 ms: ` +
+    `${deltaRows.every((r) => r.applyMs < 1) ? 'met' : 'NOT met'} (${deltaRows.map((r) => `${r.encoding} ${r.applyMs.toFixed(3)}`).join(', ')} ms, median of ${deltaReps})`);
   say(`  (the delta's ${deltaRows.map((r) => `${r.encoding} ${int(r.bytes)} B`).join(', ')} vs ${int(full32.bytes)} B for the float32 full copy)`);
 
   interface RatioRow { what: string; encoding: FeatureEncoding; bytes: number; serverCold: number; serverWarm: number; apply: number; terminal: number }
@@ -474,6 +489,7 @@ try {
   say('  that version and encoding (snapshot build or body encoding), warm = snapshot file / body cache;');
   say('  apply = applySyncStream from memory (no network); terminal = TerminalClient.syncOnce() over HTTP (global fetch), warm');
   json.full = fullRows;
+  json.deltaBaselineCopyMs = copyMs;
   json.delta = deltaRows.map((r) => ({ ...r, overFullBytes: r.bytes / fullRows.find((x) => x.faces === largest.size && x.encoding === r.encoding)!.bytes }));
   json.ratiosToFloat32 = ratioRows;
 
@@ -529,123 +545,12 @@ try {
     encodings: accuracy,
   };
 
-  // ---- 3. push fan-out -----------------------------------------------------
+  // ---- 3. push fan-out and storm (tools/bench-push.ts) -------------------
 
-  const pushUrl = server.url.replace(/^http/, 'ws') + PUSH_PATH;
-  /** Per version: when each client received a notice naming it (NaN: not yet). */
-  const arrivals = new Map<number, { at: Float64Array; count: number; done?: () => void }>();
-  const arrival = (version: number) => {
-    let a = arrivals.get(version);
-    if (!a) arrivals.set(version, (a = { at: new Float64Array(clientCount).fill(NaN), count: 0 }));
-    return a;
-  };
-  let closing = false;
-  let unexpectedCloses = 0;
-  const connect = (i: number): Promise<WebSocket> =>
-    new Promise((resolve, reject) => {
-      const ws = new WebSocket(pushUrl, { headers: { authorization: `Bearer ${deviceKey}` }, perMessageDeflate: false });
-      pushSockets.push(ws);
-      let ready = false;
-      ws.on('open', () => {
-        ws.send(encodePushFrame({
-          type: PushFrameType.ClientHello,
-          hello: { protocolVersion: PROTOCOL_VERSION_MAX, deviceId: `bench-push-${i}`, groups: [{ groupName: pushGroup, groupId: 0, version: 0 }] },
-        }));
-      });
-      ws.on('message', (data) => {
-        const at = performance.now();
-        const message = decodePushFrame(data as Buffer);
-        if (message?.type === PushFrameType.ServerHello) {
-          ready = true;
-          resolve(ws);
-        } else if (message?.type === PushFrameType.Notice) {
-          for (const g of message.groups) {
-            if (g.groupName !== pushGroup) continue;
-            const a = arrival(g.version);
-            if (!Number.isNaN(a.at[i]!)) continue;
-            a.at[i] = at;
-            if (++a.count === clientCount) a.done?.();
-          }
-        }
-      });
-      ws.on('unexpected-response', (_req, res) => reject(new Error(`push upgrade: HTTP ${res.statusCode}`)));
-      ws.on('error', (err) => {
-        if (!ready) reject(err);
-      });
-      ws.on('close', (code) => {
-        if (!ready) reject(new Error(`push channel closed before ServerHello (${code})`));
-        else if (!closing) unexpectedCloses++;
-      });
-    });
-
-  const connectStarted = performance.now();
-  for (let wave = 0; wave < clientCount; wave += CONNECT_WAVE) {
-    await Promise.all(Array.from({ length: Math.min(CONNECT_WAVE, clientCount - wave) }, (_, k) => connect(wave + k)));
-  }
-  const connectMs = performance.now() - connectStarted;
-
-  const committedAt = new Map<number, number>();
-  const offCommit = store.onCommit((c) => {
-    if (c.group.groupId === pushGroupId) committedAt.set(c.change.version, performance.now());
+  json.push = await benchPush({
+    server, deviceKey, group: pushGroup, faces: pool, clients: clientCount, changes: changeCount,
+    stormRate, stormSeconds, say,
   });
-  const serverSendMs: number[] = [];
-  const offSent = server.push.on('notice-sent', (e) => {
-    if (e.groups.some((g) => g.groupName === pushGroup)) serverSendMs.push(e.sentAt - e.firstObservedAt);
-  });
-  const latencies: number[] = [];
-  const lastPerChange: number[] = [];
-  let missing = 0;
-  const pushFace = pool[0]!;
-  try {
-    for (let c = 0; c < changeCount; c++) {
-      const committed = c % 2 === 0 ? await store.bind(DEFAULT_LIBRARY, pushGroup, pushFace) : await store.unbind(DEFAULT_LIBRARY, pushGroup, pushFace);
-      if (!committed) throw new Error('push bind was a no-op');
-      const version = committed.change.version;
-      const a = arrival(version);
-      if (a.count < clientCount) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, NOTICE_TIMEOUT_MS);
-          a.done = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
-      const t0 = committedAt.get(version);
-      if (t0 === undefined) throw new Error(`onCommit did not report version ${version}`);
-      let last = 0;
-      for (const at of a.at) {
-        if (Number.isNaN(at)) continue;
-        latencies.push(at - t0);
-        last = Math.max(last, at - t0);
-      }
-      missing += clientCount - a.count;
-      lastPerChange.push(last);
-    }
-  } finally {
-    offCommit();
-    offSent();
-  }
-  closing = true;
-  for (const ws of pushSockets) ws.terminate();
-
-  const coalesceMs = server.push.options.coalesceMs;
-  say(`\nPush fan-out: ${int(clientCount)} raw ws clients holding one group; ${changeCount} bind/unbind commits, one at a time`);
-  say(`  connect + ClientHello -> ServerHello for all: ${connectMs.toFixed(0)} ms (waves of ${CONNECT_WAVE})`);
-  say('                                          p50      p99      max');
-  say(`  commit -> notice received, all pairs${col(percentile(latencies, 50), 9)}${col(percentile(latencies, 99), 9)}${col(Math.max(...latencies), 9)}   ms (${int(latencies.length)} pairs)`);
-  say(`  commit -> last client received      ${col(percentile(lastPerChange, 50), 9)}${col(percentile(lastPerChange, 99), 9)}${col(Math.max(...lastPerChange), 9)}   ms (per change)`);
-  say(`  server observe -> frame sent        ${col(percentile(serverSendMs, 50), 9)}${col(percentile(serverSendMs, 99), 9)}${col(Math.max(...serverSendMs), 9)}   ms ('notice-sent' events)`);
-  say(`  t0 = the store's onCommit listener; includes the hub's ${coalesceMs} ms coalescing window (server/push/options.ts)`);
-  say('  and the in-process clients\' own message handling (same event loop)');
-  if (missing > 0) say(`  ! ${int(missing)} (change, client) notices not received within ${NOTICE_TIMEOUT_MS} ms`);
-  if (unexpectedCloses > 0) say(`  ! ${unexpectedCloses} push connections closed during the run`);
-  json.push = {
-    clients: clientCount, changes: changeCount, connectMs, coalesceMs, missing, unexpectedCloses,
-    commitToNotice: { p50: percentile(latencies, 50), p99: percentile(latencies, 99), max: Math.max(...latencies), pairs: latencies.length },
-    commitToLastClient: { p50: percentile(lastPerChange, 50), p99: percentile(lastPerChange, 99), max: Math.max(...lastPerChange) },
-    serverObserveToSend: { p50: percentile(serverSendMs, 50), p99: percentile(serverSendMs, 99), max: Math.max(...serverSendMs), notices: serverSendMs.length },
-  };
 
   // ---- 4. against the spec --------------------------------------------------
 
@@ -667,7 +572,6 @@ try {
   say(`  the spec's 4 KB per feature is 1,024 float32 components (or 512 float64); float32 here is ${int(encodedFeatureLength(engine.featureLength, 'float32'))} B`);
   json.spec = { quote: SPEC_QUOTE, featureBytes: SPEC_FEATURE_BYTES, groupFaces: SPEC_GROUP_FACES, groupBytes: SPEC_GROUP_BYTES, measuredOn: specGroup.size, rows: specRows };
 } finally {
-  for (const ws of pushSockets) ws.terminate();
   agent.destroy();
   await server.close();
   await engine.close();

@@ -52,6 +52,13 @@ export class FeatureMigration {
     const started = performance.now();
     const model = this.engine.searchModel;
     const result: MigrationResult = { migrated: 0, deleted: [], elapsedMs: 0 };
+    // The store counts live faces per feature model as it writes them: when
+    // every one is of this model, the start reads no face record at all.
+    const models = await this.store.featureModels();
+    if (![...models].some(([other, count]) => other !== model && count > 0)) {
+      result.elapsedMs = performance.now() - started;
+      return result;
+    }
     let after: FaceToken | undefined;
     for (;;) {
       const page = await this.store.facesOfOtherModels(model, { ...(after ? { after } : {}), limit: PAGE });

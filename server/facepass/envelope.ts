@@ -69,7 +69,7 @@ export function facepassRoute(
 ) {
   return async (ctx: Context, _next: Next): Promise<void> => {
     try {
-      if (!auth.allows(ctx.req.headers, audience)) {
+      if (!auth.allows(ctx.req.headers, audience, ctx.method)) {
         ctx.set('WWW-Authenticate', 'Bearer');
         throw new FaceError(ErrorCode.Unauthorized, 'missing or wrong access key');
       }

@@ -59,6 +59,8 @@ function statusOf(request: SyncRequest, who: ReturnType<typeof deviceOf>, outcom
     clientVersion: request.clientVersion,
     syncTime: Date.now(),
     searchModel: request.searchModel,
+    featureEncoding: request.featureEncoding,
+    bytes: outcome.bytes,
     groups: outcome.groups.map((group) => ({
       groupName: group.groupName,
       groupId: group.groupId,

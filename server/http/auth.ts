@@ -26,18 +26,39 @@ function sameKey(presented: string, expected: string): boolean {
   return timingSafeEqual(digest(presented), digest(expected));
 }
 
+/** Admits a request carrying no key by other means (the web console's session cookie, with CSRF on writes). */
+export interface SessionCheck {
+  /** `method` undefined counts as a write. */
+  admits(headers: IncomingHttpHeaders, method: string | undefined): boolean;
+}
+
+/** The key a caller claims to be, without granting anything: the console's sign-in form uses it. */
+export type KeyRoleOf = 'admin' | 'device' | undefined;
+
 export class Authenticator {
   constructor(
     private readonly mode: AuthMode,
     private readonly keys: Pick<AccessKeys, 'admin' | 'device'>,
+    private readonly sessions?: SessionCheck,
   ) {}
 
-  /** Whether these headers grant access for the audience. The admin key opens everything. */
-  allows(headers: IncomingHttpHeaders, audience: Audience): boolean {
+  /**
+   * Whether these headers grant access for the audience. The admin key opens
+   * everything; so does a console session (admin level), when no key is sent.
+   * A wrong key is refused even next to a valid session cookie.
+   */
+  allows(headers: IncomingHttpHeaders, audience: Audience, method?: string): boolean {
     if (this.mode === 'off' || audience === 'public') return true;
     const key = presentedKey(headers);
-    if (key === undefined) return false;
+    if (key === undefined) return this.sessions?.admits(headers, method) ?? false;
     if (sameKey(key, this.keys.admin)) return true;
     return audience === 'device' && sameKey(key, this.keys.device);
+  }
+
+  /** Which configured key this is, compared in constant time. */
+  roleOf(key: string): KeyRoleOf {
+    if (sameKey(key, this.keys.admin)) return 'admin';
+    if (sameKey(key, this.keys.device)) return 'device';
+    return undefined;
   }
 }

@@ -1,15 +1,24 @@
-// Coalescing of version notices. A commit does not send anything itself: it
-// records "group G is now at version V" in the pending notice of each
-// connection holding G, and one hub-wide timer flushes all pending notices
-// `delayMs` after the first change of a burst. Changes arriving meanwhile
-// overwrite the entry of their group, so a connection gets at most one entry
-// per group per flush, always with the latest version (protocol §12), and
-// never more notices than there were changes. No per-connection timers.
+// Coalescing of version notices (protocol §12). A commit does not send
+// anything itself: it records "group G is now at version V" in the pending
+// notice of each connection holding G, and one hub-wide timer sends them.
+//
+// Leading edge, then a window per connection: the first change a connection
+// hears of after a quiet spell goes out at once (the next event-loop turn,
+// so changes committed together still share one notice); that notice opens
+// the connection's window of `delayMs`, and what arrives during it is held
+// and sent when the window ends, which opens the next one. A quiet terminal
+// therefore hears at broker speed, and a storm still costs each terminal at
+// most one notice per window, with the latest version of each group. Changes
+// merge into the pending entry of their group, so a connection gets at most
+// one entry per group per notice and never more notices than there were
+// changes. One timer for the hub, armed for the earliest due connection; no
+// per-connection timers.
 //
 // Members that cannot take a notice yet (hello still being answered, socket
 // buffer above the high-water mark) are skipped and retried after `retryMs`;
 // their pending entry keeps merging meanwhile, so a slow reader costs at most
 // one entry per group it holds, however many commits happen.
+import { performance } from 'node:perf_hooks';
 import { encodePushFrame, isSyncError, PushFrameType, SyncErrorCode, type GroupVersion } from '../../device-protocol/index.js';
 
 export interface PendingNotice {
@@ -32,20 +41,45 @@ export interface NoticeSink<C> {
   fail(member: C, err: unknown): void;
 }
 
-type Handle = { kind: 'timeout'; handle: NodeJS.Timeout } | { kind: 'immediate'; handle: NodeJS.Immediate };
+/** Time and timers of the batcher; tests inject a manual clock, so windows are checked by counting, not timing. */
+export interface BatcherClock {
+  /** Milliseconds on a monotonic clock. */
+  now(): number;
+  /** Runs `fn` after `ms` (0: the next event-loop turn); returns a function that cancels it. */
+  schedule(ms: number, fn: () => void): () => void;
+}
+
+/** performance.now() and unref'd Node timers: a pending notice alone must not keep the process alive. */
+export const NODE_BATCHER_CLOCK: BatcherClock = {
+  now: () => performance.now(),
+  schedule(ms, fn) {
+    if (ms <= 0) {
+      const handle = setImmediate(fn);
+      handle.unref();
+      return () => clearImmediate(handle);
+    }
+    const handle = setTimeout(fn, ms);
+    handle.unref();
+    return () => clearTimeout(handle);
+  },
+};
 
 export class NoticeBatcher<C> {
   readonly #pending = new Map<C, PendingNotice>();
+  /** When each member's window ends (its last notice + delayMs); entries in the past mean nothing. */
+  readonly #windowEnds = new Map<C, number>();
   readonly #delayMs: number;
   readonly #retryMs: number;
   readonly #sink: NoticeSink<C>;
-  #timer: Handle | null = null;
+  readonly #clock: BatcherClock;
+  #timer: { at: number; cancel: () => void } | null = null;
   #closed = false;
 
-  constructor(sink: NoticeSink<C>, delayMs: number, retryMs: number) {
+  constructor(sink: NoticeSink<C>, delayMs: number, retryMs: number, clock: BatcherClock = NODE_BATCHER_CLOCK) {
     this.#sink = sink;
     this.#delayMs = delayMs;
     this.#retryMs = Math.max(retryMs, 1);
+    this.#clock = clock;
   }
 
   /** Records that `member` should hear about `group`; the latest call per group name wins. */
@@ -55,15 +89,23 @@ export class NoticeBatcher<C> {
     if (pending) {
       pending.groups.set(group.groupName, group);
       pending.changes++;
-    } else {
-      this.#pending.set(member, {
-        groups: new Map([[group.groupName, group]]),
-        firstObservedAt: observedAt,
-        firstChangeAt: changeAt,
-        changes: 1,
-      });
+      // Already pending: the timer is armed for it (or for someone earlier).
+      return;
     }
-    this.#arm(this.#delayMs);
+    this.#pending.set(member, {
+      groups: new Map([[group.groupName, group]]),
+      firstObservedAt: observedAt,
+      firstChangeAt: changeAt,
+      changes: 1,
+    });
+    const now = this.#clock.now();
+    const windowEnd = this.#windowEnds.get(member);
+    if (windowEnd === undefined || windowEnd <= now) {
+      this.#windowEnds.delete(member);
+      this.#arm(now, now);
+    } else {
+      this.#arm(windowEnd, now);
+    }
   }
 
   /** The pending notice of a member, e.g. to drop entries its ServerHello already reported. */
@@ -74,11 +116,15 @@ export class NoticeBatcher<C> {
   /** Forgets a member (closed connection). */
   drop(member: C): void {
     this.#pending.delete(member);
+    this.#windowEnds.delete(member);
   }
 
-  /** Flushes soon (after the coalescing delay), e.g. once a member became ready. */
+  /** Flushes what is due at the next turn, e.g. once a member became ready. */
   schedule(): void {
-    if (this.#pending.size > 0) this.#arm(this.#delayMs);
+    if (this.#pending.size > 0) {
+      const now = this.#clock.now();
+      this.#arm(now, now);
+    }
   }
 
   /** Number of members with a notice waiting. */
@@ -88,56 +134,60 @@ export class NoticeBatcher<C> {
 
   close(): void {
     this.#closed = true;
-    this.#disarm();
-    this.#pending.clear();
-  }
-
-  #arm(ms: number): void {
-    if (this.#timer || this.#closed) return;
-    // unref: a pending notice alone must not keep the process alive.
-    if (ms === 0) {
-      const handle = setImmediate(() => this.#flush());
-      handle.unref();
-      this.#timer = { kind: 'immediate', handle };
-    } else {
-      const handle = setTimeout(() => this.#flush(), ms);
-      handle.unref();
-      this.#timer = { kind: 'timeout', handle };
-    }
-  }
-
-  #disarm(): void {
-    if (!this.#timer) return;
-    if (this.#timer.kind === 'timeout') clearTimeout(this.#timer.handle);
-    else clearImmediate(this.#timer.handle);
+    this.#timer?.cancel();
     this.#timer = null;
+    this.#pending.clear();
+    this.#windowEnds.clear();
+  }
+
+  /** Makes sure a flush runs no later than `at`: the one timer only ever moves earlier here. */
+  #arm(at: number, now: number): void {
+    if (this.#closed) return;
+    if (this.#timer && this.#timer.at <= at) return;
+    this.#timer?.cancel();
+    const timer = { at, cancel: () => {} };
+    timer.cancel = this.#clock.schedule(Math.max(0, at - now), () => {
+      if (this.#timer === timer) this.#timer = null;
+      this.#flush();
+    });
+    this.#timer = timer;
   }
 
   #flush(): void {
-    this.#timer = null;
+    if (this.#closed) return;
+    const now = this.#clock.now();
+    let nextAt = Infinity;
     // Most flushes send the same one-group notice to many members (one commit,
     // many terminals holding the group): encode each distinct one once.
     const cache = new Map<string, Uint8Array>();
-    let deferred = false;
     for (const [member, notice] of this.#pending) {
+      const windowEnd = this.#windowEnds.get(member);
+      if (windowEnd !== undefined && windowEnd > now) {
+        nextAt = Math.min(nextAt, windowEnd);
+        continue;
+      }
       const readiness = this.#sink.readiness(member);
       if (readiness === 'later') {
-        deferred = true;
+        nextAt = Math.min(nextAt, now + this.#retryMs);
         continue;
       }
       this.#pending.delete(member);
+      this.#windowEnds.delete(member);
       if (readiness === 'gone' || notice.groups.size === 0) continue;
       try {
         for (const chunk of encodeChunks([...notice.groups.values()], cache)) {
           this.#sink.send(member, chunk.frame, notice, chunk.groups);
         }
+        // From when this member's notice actually left, not from the start of
+        // the flush: a flush over thousands of members takes milliseconds.
+        if (this.#delayMs > 0) this.#windowEnds.set(member, this.#clock.now() + this.#delayMs);
       } catch (err) {
         // One member's failure must neither reach the timer (process crash)
         // nor stop the flush for the others.
         this.#sink.fail(member, err);
       }
     }
-    if (deferred) this.#arm(this.#retryMs);
+    if (nextAt !== Infinity) this.#arm(nextAt, now);
   }
 }
 

@@ -7,7 +7,7 @@
 //   hello     ClientHello -> version negotiation -> ServerHello with the
 //             current id/version of every named group.
 //   commits   store.onCommit -> GroupIndex (connections by group name) ->
-//             NoticeBatcher (coalesced, one hub-wide timer) -> VersionNotice.
+//             NoticeBatcher (first change at once, then one per window) -> VersionNotice.
 //   liveness  one hub-wide ping sweep (Heartbeat) and one hello-deadline
 //             queue; no timer per connection.
 //
@@ -145,6 +145,13 @@ export class PushHub {
       watchedGroups: this.#index.size,
       pendingNotices: this.#batcher.size,
     };
+  }
+
+  /** Device ids (ClientHello device_id, else the address) connected past their hello now: the console's terminal page. */
+  connectedDevices(): Set<string> {
+    const ids = new Set<string>();
+    for (const conn of this.#connections) if (conn.state === 'ready') ids.add(conn.deviceId);
+    return ids;
   }
 
   /** Runs one heartbeat sweep now (tests, tools). */

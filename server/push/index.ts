@@ -3,10 +3,12 @@
 //
 // Design notes:
 // - Coalescing: commits mark the pending notice of each connection holding
-//   the group; one hub-wide timer flushes `coalesceMs` (default 25 ms) after
-//   the first change of a burst. Each flush sends at most one entry per group
-//   with its latest version, so a connection never gets more notices than
-//   there were changes. Connections whose socket buffer is above
+//   the group. A connection's first change after a quiet spell goes out at
+//   the next event-loop turn; what follows within `coalesceMs` (default
+//   25 ms) of a notice is held and sent when that window ends. Each notice
+//   has at most one entry per group with its latest version, so a connection
+//   never gets more notices than there were changes, nor more than one per
+//   window. One hub-wide timer. Connections whose socket buffer is above
 //   `maxBufferedBytes` are skipped and retried (their entries keep merging).
 // - Liveness: one hub-wide ping sweep every `heartbeatMs` terminates the
 //   connections that did not answer the previous ping; one deadline queue

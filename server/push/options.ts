@@ -11,11 +11,12 @@ export interface PushHubOptions {
   /** A connection that has not sent its ClientHello within this time is closed (4400), ms. */
   helloTimeoutMs: number;
   /**
-   * How long the first change of a burst waits before notices go out, ms.
-   * Changes arriving meanwhile ride along, so a burst costs one notice per
-   * connection and group with the latest version. 0 = the next event-loop
-   * turn (setImmediate), which still merges changes committed together.
-   * The protocol allows up to 200 ms.
+   * Coalescing window, ms. The first change a connection hears of after a
+   * quiet spell is sent at once (the next event-loop turn, which still merges
+   * changes committed together); changes arriving within this time after a
+   * notice are held and sent together when it ends, so a storm costs each
+   * connection at most one notice per window, with the latest version of
+   * each group. 0 = every turn. The protocol allows delays up to 200 ms.
    */
   coalesceMs: number;
   /**

@@ -34,6 +34,9 @@
 // log-state            groupId                     LogState {floor, horizon}; see delta.ts
 // meta                 string                      'schema' -> SCHEMA_VERSION,
 //                                                  'nextGroupId' -> next group id to hand out,
+//                                                  'featureModel:<model>' -> live faces whose feature
+//                                                  that model made, 'featureModelsCounted' -> 1
+//                                                  once those counts exist (feature-models.ts),
 //                                                  'lineage' -> base of the current lineage (0 until
 //                                                  the first restore; see beginRestoredLineage)
 import type { Database, RootDatabase, Transaction } from 'lmdb';

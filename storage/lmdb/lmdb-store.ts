@@ -47,6 +47,7 @@ import { CommitNotifier, type ListenerErrorHandler } from './commit-notifier.js'
 import { compactGroup, mayCompact, nextGroupWithMarks } from './compaction.js';
 import { answerability, deltaFromLog, type LogEntry } from './delta.js';
 import { durableTransaction, openEnvironment } from './durability.js';
+import { countFeatureModel, ensureFeatureModelCounts, featureModelCounts } from './feature-models.js';
 import {
   type Databases,
   type NameKey,
@@ -114,6 +115,7 @@ export async function openLmdbStore(options: LmdbStoreOptions): Promise<LmdbFace
       else if (schema !== SCHEMA_VERSION) {
         throw new FaceError(ErrorCode.Internal, `face store at ${options.path} has schema ${schema}, expected ${SCHEMA_VERSION}`);
       }
+      ensureFeatureModelCounts(db);
     });
   } catch (error) {
     await env.close();
@@ -164,6 +166,7 @@ export class LmdbFaceStore implements FaceStore {
       this.db.imageBytes.putSync(image.imageId, Buffer.from(image.bytes.buffer, image.bytes.byteOffset, image.bytes.byteLength));
       if (face) {
         this.db.faceMeta.putSync(face.faceToken, toStoredFace(face));
+        if (face.deletedAt === null) countFeatureModel(this.db, face.modelVersion, 1);
         if (face.deletedAt === null && face.feature.length > 0) {
           this.db.faceFeatures.putSync(face.faceToken, featureToBytes(face.feature));
         }
@@ -209,6 +212,7 @@ export class LmdbFaceStore implements FaceStore {
       const now = this.clock();
       this.db.faceMeta.putSync(token, { ...face, deletedAt: now });
       this.db.faceFeatures.removeSync(token);
+      countFeatureModel(this.db, face.modelVersion, -1);
       return { result: changes, changes };
     });
   }
@@ -227,12 +231,19 @@ export class LmdbFaceStore implements FaceStore {
     });
   }
 
+  async featureModels(): Promise<Map<string, number>> {
+    this.assertOpen();
+    return this.read((transaction) => featureModelCounts(this.db, transaction));
+  }
+
   async replaceFeature(token: FaceToken, feature: Float32Array, modelVersion: string): Promise<boolean> {
     return this.write('replaceFeature', () => {
       const face = this.db.faceMeta.get(token);
       if (!face || face.deletedAt !== null) return { result: false, changes: [] };
       this.db.faceMeta.putSync(token, { ...face, modelVersion });
       this.db.faceFeatures.putSync(token, featureToBytes(feature));
+      countFeatureModel(this.db, face.modelVersion, -1);
+      countFeatureModel(this.db, modelVersion, 1);
       return { result: true, changes: [] };
     });
   }

@@ -135,6 +135,22 @@ describe('applySyncStream', () => {
     featureFor('a').forEach((x, i) => expect(got[i]).to.be.closeTo(x, 0.01));
   });
 
+  it('applies a delta without changing the state it started from (earlier states stay valid)', async () => {
+    const { server, gallery } = setup(['staff']);
+    for (const t of ['a', 'b', 'c']) server.bind('staff', face(t));
+    await sync(server, gallery);
+    const before = gallery.state;
+    server.unbind('staff', 'a');
+    server.bind('staff', face('d'));
+    const report = await sync(server, gallery);
+    expect(kinds(report)).to.deep.equal([SyncKind.Delta]);
+    expect(report.groups[0]).to.include({ upserted: 1, removed: 1, faceCount: 3 });
+    expect(tokens(gallery, 'staff')).to.deep.equal(['b', 'c', 'd']);
+    expect(gallery.group('staff')!.digest).to.equal(digestOf(['b', 'c', 'd']));
+    expect([...before.groups.get('staff')!.faces.keys()].sort(), 'the earlier state').to.deep.equal(['a', 'b', 'c']);
+    expect(gallery.group('staff')!.faces.get('b')).to.equal(before.groups.get('staff')!.faces.get('b'));
+  });
+
   describe('atomicity', () => {
     async function expectUnchanged(gallery: TerminalGallery, bytes: Uint8Array, code: string): Promise<void> {
       const state = gallery.state;

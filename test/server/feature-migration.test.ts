@@ -62,6 +62,27 @@ describe('model upgrade: feature migration', function () {
     expect((await migration().run()).migrated).to.equal(0);
   });
 
+  it('reads no face record when every stored feature is of the current model (the store counts them per model)', async function () {
+    for (let i = 0; i < 3; i++) {
+      const current = { ...syntheticFace(engine.searchModel), deletedAt: null };
+      await store.addImage({ imageId: current.imageId, mime: 'image/png', bytes: new Uint8Array(8), width: 1, height: 1, createdAt: 0 }, current);
+    }
+    let scans = 0;
+    const counting = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === 'facesOfOtherModels') scans++;
+        const value = Reflect.get(target, prop, receiver);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const result = await new FeatureMigration(engine, counting, pino({ level: 'silent' }), limits).run();
+    expect(result.migrated).to.equal(0);
+    expect(scans, 'facesOfOtherModels calls').to.equal(0);
+    await storeOldFace();
+    expect((await new FeatureMigration(engine, counting, pino({ level: 'silent' }), limits).run()).migrated).to.equal(1);
+    expect(scans).to.be.greaterThan(0);
+  });
+
   it('deletes, and names, a face its photo no longer shows; faces of the current model are left alone', async function () {
     const lost = await storeOldFace({ left: 0, top: 0, right: 60, bottom: 60 });
     const current = { ...syntheticFace(engine.searchModel), deletedAt: null };

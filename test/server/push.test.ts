@@ -458,7 +458,7 @@ describe('push channel', function () {
           `      ${count} connect+hello: ${connectMs.toFixed(0)} ms; bind commit: ${(committed - before).toFixed(1)} ms; ` +
             `commit -> all ${count} received: ${(allReceived - committed).toFixed(1)} ms; ` +
             `server observe -> send p50 ${latencies[count >> 1]!.toFixed(1)} ms, max ${latencies.at(-1)!.toFixed(1)} ms ` +
-            `(includes the ${ts.server.push.options.coalesceMs} ms coalescing delay)`,
+            `(first change at once; coalescing window ${ts.server.push.options.coalesceMs} ms)`,
         );
         expect(allReceived - committed).to.be.below(10_000);
       } finally {

@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 import type { FaceToken } from '../../server/core/ids.js';
 import { openLmdbStore, type LmdbStoreOptions } from '../../storage/index.js';
 import type { FaceStore } from '../../storage/store.js';
+import { durableTransaction, openEnvironment } from '../../storage/lmdb/durability.js';
+import { openDatabases } from '../../storage/lmdb/layout.js';
 import { runFaceStoreContract } from './store-contract.js';
 import { addFaces, gname, lib } from './store-model.js';
 
@@ -54,6 +56,24 @@ describe('LmdbFaceStore specifics', function () {
     expect(errors.map((e) => (e as Error).message)).to.deep.equal(['boom', 'boom']);
     expect(seen).to.deep.equal([1, 2]);
     await store.close();
+  });
+
+  it('counts the feature models of a store written before the counts existed, once, when it is opened', async function () {
+    const store = await openLmdbStore({ path: dir, ...quiet });
+    const tokens = await addFaces(store, lib('default'), 1, 3);
+    await store.deleteFace(tokens[0]!);
+    await store.close();
+    // What an older version of the store left: no counts, no marker.
+    const env = openEnvironment({ path: dir, commitDelay: 0, overlappingSync: false });
+    const db = openDatabases(env);
+    await durableTransaction(env, () => {
+      for (const { key } of db.meta.getRange()) if (key.startsWith('featureModel')) db.meta.removeSync(key);
+    });
+    expect([...db.meta.getKeys()].filter((k) => k.startsWith('featureModel'))).to.deep.equal([]);
+    await env.close();
+    const reopened = await openLmdbStore({ path: dir, ...quiet });
+    expect(await reopened.featureModels()).to.deep.equal(new Map([['test-model-1', 2]]));
+    await reopened.close();
   });
 
   it('refuses a missing path', async function () {

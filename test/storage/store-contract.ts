@@ -132,6 +132,25 @@ export function runFaceStoreContract(name: string, openStore: () => Promise<Open
         expect(await store.replaceFeature(faceToken(77), replacement, 'test-model-2')).to.equal(false);
         expect((await store.getGroup(L, gname('upgrade')))!.version).to.equal(version);
       });
+      it('counts live faces per feature model in the writes themselves: add, re-extract, delete, reopen', async function () {
+        expect(await store.featureModels()).to.deep.equal(new Map());
+        const tokens = await addFaces(store, L, 1, 4);
+        const deletedOnArrival = { ...faceRecord(9, L), deletedAt: 1, feature: new Float32Array(0) };
+        await store.addImage({ ...imageRecord(9), imageId: deletedOnArrival.imageId }, deletedOnArrival);
+        expect(await store.featureModels()).to.deep.equal(new Map([['test-model-1', 4]]));
+        await store.replaceFeature(tokens[0]!, featureFor(7), 'test-model-2');
+        await store.replaceFeature(tokens[1]!, featureFor(8), 'test-model-2');
+        await store.replaceFeature(tokens[1]!, featureFor(8), 'test-model-2');
+        await store.deleteFace(tokens[2]!);
+        expect(await store.replaceFeature(tokens[2]!, featureFor(9), 'test-model-2'), 'deleted: not replaced').to.equal(false);
+        expect(await store.featureModels()).to.deep.equal(new Map([['test-model-1', 1], ['test-model-2', 2]]));
+        await store.deleteFace(tokens[3]!);
+        expect(await store.featureModels(), 'a model with no live face left is absent').to.deep.equal(new Map([['test-model-2', 2]]));
+        if (!opened.reopen) return;
+        await store.close();
+        store = await opened.reopen();
+        expect(await store.featureModels()).to.deep.equal(new Map([['test-model-2', 2]]));
+      });
     });
 
     describe('groups and versions', function () {
