@@ -223,12 +223,10 @@ class Engine implements OnnxFaceEngine {
         guard();
         const face = await geometry.verify(pyr, c);
         if (!face) continue;
-        // One face seen from two passes: keep the view the second look liked
-        // best, unless that view is a markedly smaller square inside the
-        // other (a finer pass that framed part of the face).
+        // One face seen from two passes: keep the view the second look liked best.
         const same = found.findIndex((f) => sameFace(f.box, boxEdges(face.box)));
         if (same < 0) found.push(face);
-        else if (face.secondLook > found[same]!.secondLook && face.box.width >= 0.8 * found[same]!.box.width) found[same] = face;
+        else if (face.secondLook > found[same]!.secondLook) found[same] = face;
       }
       verifyMs += performance.now() - t;
     };
