@@ -42,7 +42,8 @@ export class Api {
   async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = {};
     let payload: BodyInit | undefined;
-    if (body instanceof FormData) payload = body;
+    // Multipart and url-encoded bodies go as they are (fetch sets their Content-Type); anything else as JSON.
+    if (body instanceof FormData || body instanceof URLSearchParams) payload = body;
     else if (body !== undefined) {
       headers['Content-Type'] = 'application/json';
       payload = JSON.stringify(body);
