@@ -241,6 +241,18 @@ describe('web console (headless Chromium)', function () {
     expect(real.body.code, real.body.message).to.equal(0);
   });
 
+  it('deletes a group only after a confirmation that names what is lost', async function () {
+    await page.click('#nav-groups');
+    await page.click('#libraries a[data-library="default"]');
+    await page.click('tr[data-group="forged"] button');
+    expect(await page.textContent('#confirm-delete')).to.include('Delete group forged?').and.include('0 face');
+    expect(await ts.server.store.getGroup('default' as never, 'forged' as never)).to.not.equal(undefined);
+    await page.click('#confirm-delete-yes');
+    await page.waitForSelector('tr[data-group="forged"]', { state: 'detached' });
+    expect(await ts.server.store.getGroup('default' as never, 'forged' as never)).to.equal(undefined);
+    expect(await page.locator(`tr[data-group="${GROUP}"]`).count()).to.equal(1);
+  });
+
   it('signs out, and the old session is refused afterwards', async function () {
     const [cookie] = await context.cookies();
     await page.click('#signout');
