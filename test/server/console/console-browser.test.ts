@@ -157,12 +157,20 @@ describe('web console (headless Chromium)', function () {
     expect(await page.locator('li.result[data-file="amy.png"] svg rect').count()).to.equal(1);
     await shot('enrol');
 
+    // Amy is bound as a user (through the Baidu API, with her info), Howard as a bare face (FacePass bind).
+    expect(await page.inputValue('li.result[data-file="amy.png"] input.user-id')).to.equal('amy');
+    await page.fill('li.result[data-file="amy.png"] input.user-info', 'front desk');
+    await page.fill('li.result[data-file="howard.png"] input.user-id', '');
     await page.click('#bind-enrolled');
     await page.waitForFunction(() => document.querySelectorAll('#face-grid li.tile').length === 2);
     // Thumbnails load through the session cookie (an <img> sends no key header).
     await page.waitForFunction(() =>
       [...document.querySelectorAll('#face-grid img')].every((img: any) => img.complete && img.naturalWidth > 0));
     expect(await page.textContent('#group-facts')).to.include('2 faces');
+    await page.waitForSelector('#group-users button[data-user="amy"]');
+    const tiles = await page.locator('#face-grid li.tile').allTextContents();
+    expect(tiles.filter((text) => text.includes('amy') && text.includes('front desk'))).to.have.length(1);
+    expect(tiles.filter((text) => text.includes('no user'))).to.have.length(1);
     await shot('group');
   });
 
