@@ -1,13 +1,14 @@
 // Entry point: the only place that reads the environment and owns the
 // process (signals, exit codes).
 import { pino } from 'pino';
-import { ConfigError, configFromEnv } from './config.js';
+import { ConfigError } from './config.js';
+import { loadConfig } from './config-file.js';
 import { FaceServer } from './app.js';
 
 async function main(): Promise<void> {
   let config;
   try {
-    config = configFromEnv(process.env);
+    config = loadConfig(process.env);
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(`configuration error: ${err.message}`);

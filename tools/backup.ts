@@ -10,7 +10,7 @@
 // Prints one JSON line; exit code 2 with a message on stderr on failure.
 import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
@@ -65,7 +65,7 @@ async function main(): Promise<void> {
       const store = await openLmdbStore({ path: join(dataDir, 'store') });
       const syncStatus = await openLmdbSyncStatus({ path: join(dataDir, 'sync-status') });
       try {
-        const archive = await createBackupArchive({ store, syncStatus, dataDir, serverVersion: SERVER_VERSION });
+        const archive = await createBackupArchive({ store, syncStatus, dataDir, stagingDir: dirname(target), serverVersion: SERVER_VERSION });
         await pipeline(archive.stream, out);
       } finally {
         await syncStatus.close();

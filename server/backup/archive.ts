@@ -1,6 +1,6 @@
 // Taking a backup while the server runs: an online copy of both LMDB
 // environments (LMDB's own mdb_env_copy through the stores' backup(): one
-// read transaction, writers keep going), the key files, and a checksum
+// read transaction, writers keep going), the secret files, and a checksum
 // manifest, packed as one gzipped tar stream. The copies are staged in the
 // data dir (same volume as the data, which has room for it), removed once
 // the stream ends or fails.
@@ -17,6 +17,7 @@ import {
   BACKUP_FORMAT,
   BACKUP_FORMAT_VERSION,
   MANIFEST_NAME,
+  SECRET_FILES,
   describeFile,
   type BackupManifest,
   type ManifestFile,
@@ -25,8 +26,10 @@ import {
 export interface BackupSources {
   store: FaceStore;
   syncStatus: SyncStatusStore;
-  /** Where the key files live and the copies are staged. */
+  /** Where the secret files live, and (by default) where the copies are staged. */
   dataDir: string;
+  /** Another place to stage the copies (the CLI uses the output file's folder, which a restarting server never clears). */
+  stagingDir?: string;
   serverVersion: string;
   now?: () => number;
 }
@@ -41,14 +44,14 @@ export interface BackupArchive {
 
 /** Copies everything into a staging dir and returns the archive stream over it. */
 export async function createBackupArchive(sources: BackupSources): Promise<BackupArchive> {
-  const staging = await mkdtemp(join(sources.dataDir, STAGING_PREFIX));
+  const staging = await mkdtemp(join(sources.stagingDir ?? sources.dataDir, STAGING_PREFIX));
   const cleanup = () => rm(staging, { recursive: true, force: true });
   try {
     const createdAt = (sources.now ?? Date.now)();
     await sources.store.backup(join(staging, 'store'));
     await sources.syncStatus.backup(join(staging, 'sync-status'));
     const paths = ['store/data.mdb', 'sync-status/data.mdb'];
-    for (const key of ['admin.key', 'device.key']) {
+    for (const key of SECRET_FILES) {
       if (!existsSync(join(sources.dataDir, key))) continue;
       await copyFile(join(sources.dataDir, key), join(staging, key));
       paths.push(key);

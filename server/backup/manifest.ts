@@ -13,11 +13,16 @@ export const BACKUP_FORMAT_VERSION = 1;
 export const MANIFEST_NAME = 'manifest.json';
 
 /**
- * Every file a backup may hold, relative to the data dir. The two LMDB
- * environments are copied with LMDB's own online copy; the key files only
- * when the server keeps its keys there (not when they come from settings).
+ * Secrets the server keeps in the data dir, each backed up when present:
+ * the access keys (absent when they come from settings) and the key that
+ * signs Baidu OAuth tokens (so issued tokens stay valid after a restore).
  */
-export const BACKUP_FILES = ['store/data.mdb', 'sync-status/data.mdb', 'admin.key', 'device.key'] as const;
+export const SECRET_FILES = ['admin.key', 'device.key', 'baidu-token.key'] as const;
+/**
+ * Every file a backup may hold, relative to the data dir. The two LMDB
+ * environments are copied with LMDB's own online copy.
+ */
+export const BACKUP_FILES = ['store/data.mdb', 'sync-status/data.mdb', ...SECRET_FILES] as const;
 /** Without these the archive is not a backup of this server. */
 export const REQUIRED_FILES: readonly string[] = ['store/data.mdb', 'sync-status/data.mdb'];
 

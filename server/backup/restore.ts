@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import * as tar from 'tar';
 import type { RestoredLineage } from '../../storage/store.js';
 import { openLmdbStore } from '../../storage/index.js';
-import { BACKUP_FILES, BackupError, MANIFEST_NAME, parseManifest, verifyFiles, type BackupManifest } from './manifest.js';
+import { BACKUP_FILES, BackupError, MANIFEST_NAME, SECRET_FILES, parseManifest, verifyFiles, type BackupManifest } from './manifest.js';
 
 export const LINEAGE_STRIDE = 2 ** 20;
 
@@ -36,16 +36,22 @@ export interface RestoreResult {
 }
 
 const ALLOWED = new Set<string>([MANIFEST_NAME, ...BACKUP_FILES]);
-const KEY_FILES = new Set(['admin.key', 'device.key']);
+const KEY_FILES = new Set<string>(SECRET_FILES);
+const RESTORE_PREFIX = '.restore-';
 
 /** Extracts, verifies and installs `file` into `dataDir`, which must be empty or absent. Throws BackupError. */
 export async function restoreBackup(file: string, dataDir: string, now: () => number = Date.now): Promise<RestoreResult> {
   if (!existsSync(file)) throw new BackupError(`no backup file at ${file}`);
-  if (existsSync(dataDir) && (await readdir(dataDir)).length > 0) {
-    throw new BackupError(`${dataDir} is not empty: restore only into an empty or new data dir (move the old one aside first)`);
+  if (existsSync(dataDir)) {
+    // A staging dir left by a restore that was killed is not data: clear it.
+    const entries = await readdir(dataDir);
+    for (const name of entries.filter((entry) => entry.startsWith(RESTORE_PREFIX))) await rm(join(dataDir, name), { recursive: true, force: true });
+    if (entries.some((entry) => !entry.startsWith(RESTORE_PREFIX))) {
+      throw new BackupError(`${dataDir} is not empty: restore only into an empty or new data dir (move the old one aside first)`);
+    }
   }
   await mkdir(dataDir, { recursive: true });
-  const staging = await mkdtemp(join(dataDir, '.restore-'));
+  const staging = await mkdtemp(join(dataDir, RESTORE_PREFIX));
   try {
     const extracted = await extract(file, staging);
     if (!extracted.has(MANIFEST_NAME)) {

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -88,7 +88,9 @@ describe('backup and restore', function () {
     const log = await a.store.readChanges(before.groupId, { afterVersion: 0, limit: 100 });
 
     const result = await restoreBackup(file, join(root, 'b'));
-    expect(result.manifest.files.map((f) => f.path).sort()).to.deep.equal(['admin.key', 'device.key', 'store/data.mdb', 'sync-status/data.mdb']);
+    expect(result.manifest.files.map((f) => f.path).sort()).to.deep.equal(['admin.key', 'baidu-token.key', 'device.key', 'store/data.mdb', 'sync-status/data.mdb']);
+    expect(readFileSync(join(root, 'b', 'baidu-token.key'), 'utf8')).to.equal(readFileSync(join(root, 'a', 'baidu-token.key'), 'utf8'));
+    expect(statSync(join(root, 'b', 'admin.key')).mode & 0o777).to.equal(0o600);
     expect(result.lineage.groups).to.equal(1);
     expect(result.lineage.base).to.be.at.least(lineageBase(Date.now()) - 2 ** 21);
     const b = await start(join(root, 'b'));
@@ -130,6 +132,10 @@ describe('backup and restore', function () {
     await expectRefused(foreign, join(root, 'f'), /damaged or incomplete|no manifest/);
     await expectRefused(join(root, 'absent.tar.gz'), join(root, 'x'), /no backup file/);
     await expectRefused(file, join(root, 'a'), /is not empty/);
+    // What a killed restore leaves behind does not count as data.
+    mkdirSync(join(root, 'k', '.restore-abc123'), { recursive: true });
+    await restoreBackup(file, join(root, 'k'));
+    expect(readdirSync(join(root, 'k')).sort()).to.deep.equal(['admin.key', 'baidu-token.key', 'device.key', 'store', 'sync-status']);
     expect(existsSync(join(root, 'a', 'store'))).to.equal(true);
   });
 
