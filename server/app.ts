@@ -21,7 +21,7 @@ import { facepassRouter } from './facepass/routes.js';
 import { facepassRoute } from './facepass/envelope.js';
 import { facepassFallback } from './facepass/fallback.js';
 import type { FaceEngine } from '../models/engine.js';
-import { createOnnxEngine } from '../models/index.js';
+import { createOnnxEngine, createPooledEngine } from '../models/index.js';
 import type { FaceStore } from '../storage/store.js';
 import { openLmdbDeviceKeys, openLmdbStore, openLmdbSyncStatus, type DeviceKeyStore, type SyncStatusStore } from '../storage/index.js';
 import { DeviceRegistry } from './core/device-registry.js';
@@ -53,6 +53,7 @@ import { UserDirectory } from './core/user-directory.js';
 import { AccessTokens } from './baidu/access-tokens.js';
 import { libraryOps } from './baidu/library-ops.js';
 import { visionOps } from './baidu/vision-ops.js';
+import { matchOps } from './baidu/match-ops.js';
 import { baiduFallback, baiduRouter } from './baidu/routes.js';
 import { backupRouter } from './backup/route.js';
 import { removeStaleStaging } from './backup/archive.js';
@@ -126,7 +127,9 @@ export class FaceServer {
     let engine: FaceEngine;
     try {
       readiness.notReady('loading models');
-      engine = options.engine ?? (await createOnnxEngine({ modelDir: config.modelDir, intraOpThreads: config.engineThreads }));
+      engine = options.engine ?? (config.engineWorkers > 0
+        ? await createPooledEngine({ modelDir: config.modelDir, intraOpThreads: config.engineThreads, workers: config.engineWorkers, maxQueue: config.engineQueue })
+        : await createOnnxEngine({ modelDir: config.modelDir, intraOpThreads: config.engineThreads }));
     } catch (err) {
       await stopListening();
       throw err;
@@ -228,6 +231,7 @@ export class FaceServer {
       ops: {
         ...libraryOps({ analysis, directory: new UserDirectory(store, index), library }),
         ...visionOps({ analysis }),
+        ...matchOps({ analysis }),
       },
     });
     // Revoking a key also closes the device's push connection; the hub exists by the time anyone can call.
