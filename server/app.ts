@@ -54,6 +54,7 @@ import { AccessTokens } from './baidu/access-tokens.js';
 import { libraryOps } from './baidu/library-ops.js';
 import { visionOps } from './baidu/vision-ops.js';
 import { matchOps } from './baidu/match-ops.js';
+import { searchOps } from './baidu/search-ops.js';
 import { baiduFallback, baiduRouter } from './baidu/routes.js';
 import { backupRouter } from './backup/route.js';
 import { removeStaleStaging } from './backup/archive.js';
@@ -232,6 +233,7 @@ export class FaceServer {
         ...libraryOps({ analysis, directory: new UserDirectory(store, index), library }),
         ...visionOps({ analysis }),
         ...matchOps({ analysis }),
+        ...searchOps({ analysis, search }),
       },
     });
     // Revoking a key also closes the device's push connection; the hub exists by the time anyone can call.
