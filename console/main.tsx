@@ -1,5 +1,6 @@
 // The console's shell: sign-in, the navigation, and a hash router
-// (#/groups, #/group/NAME, #/face/TOKEN, #/terminals, #/server), so the
+// (#/groups, #/group/LIBRARY/NAME, #/face/TOKEN, #/test, #/thresholds,
+// #/terminals, #/server), so the
 // server serves one page and a reload stays where it was.
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
@@ -9,6 +10,8 @@ import { GroupPage } from './pages/group.js';
 import { FacePage } from './pages/face.js';
 import { TerminalsPage } from './pages/terminals.js';
 import { ServerPage } from './pages/server.js';
+import { TestPage } from './pages/test.js';
+import { ThresholdsPage } from './pages/thresholds.js';
 
 const api = new Api();
 
@@ -72,6 +75,10 @@ function Page(props: { hash: string }) {
       return <TerminalsPage api={api} />;
     case 'server':
       return <ServerPage api={api} />;
+    case 'test':
+      return <TestPage api={api} />;
+    case 'thresholds':
+      return <ThresholdsPage api={api} />;
     default:
       return <GroupsPage api={api} library={args[0] || 'default'} />;
   }
@@ -115,6 +122,8 @@ function App() {
         <strong>FacePass console</strong>
         <nav>
           {tab('groups', 'Groups', route === 'groups' || route === 'group' || route === 'face' || route === '')}
+          {tab('test', 'Test', route === 'test')}
+          {tab('thresholds', 'Thresholds', route === 'thresholds')}
           {tab('terminals', 'Terminals', route === 'terminals')}
           {tab('server', 'Server', route === 'server')}
         </nav>

@@ -78,6 +78,8 @@ describe('web console (headless Chromium)', function () {
   let tmp: string;
   let shots: string;
   const taken: string[] = [];
+  /** Amy's face token, from the enrolment results: the person the test search must name. */
+  let amy = '';
 
   const shot = async (name: string) => {
     const path = join(shots, `${name}.png`);
@@ -171,6 +173,7 @@ describe('web console (headless Chromium)', function () {
     const tiles = await page.locator('#face-grid li.tile').allTextContents();
     expect(tiles.filter((text) => text.includes('amy') && text.includes('front desk'))).to.have.length(1);
     expect(tiles.filter((text) => text.includes('no user'))).to.have.length(1);
+    amy = (await page.getAttribute('li.result[data-file="amy.png"] a', 'href'))!.replace('#/face/', '');
     await shot('group');
   });
 
@@ -198,6 +201,40 @@ describe('web console (headless Chromium)', function () {
     const text = (await page.textContent(row))!;
     expect(text).to.include(`${GROUP}: ${group.version} / ${group.version}`).and.include('float16').and.include('offline');
     await shot('terminals');
+  });
+
+  it('searches a photo in the group and names the right person above the threshold, and compares two photos', async function () {
+    await page.click('#nav-test');
+    await page.check(`#test-groups input[value="${GROUP}"]`);
+    await page.setInputFiles('#search-photo input[type=file]', { name: 'amy-1.png', mimeType: 'image/png', buffer: readPersonPhoto('amy', 1) });
+    await page.click('#run-search');
+    await page.waitForSelector('#search-result');
+    const best = page.locator('#search-result .face-matches').first().locator('ol.matches li').first();
+    expect(await best.getAttribute('data-token'), 'best match').to.equal(amy);
+    expect(await best.getAttribute('data-match')).to.equal('true');
+    expect(await best.textContent()).to.include('same person');
+    await page.setInputFiles('#compare-1 input[type=file]', { name: 'amy-1.png', mimeType: 'image/png', buffer: readPersonPhoto('amy', 1) });
+    await page.setInputFiles('#compare-2 input[type=file]', { name: 'howard.png', mimeType: 'image/png', buffer: await enrollablePhoto('howard', 1) });
+    await page.click('#run-compare');
+    await page.waitForSelector('#compare-result');
+    expect(await page.textContent('#compare-result')).to.include('not the same person');
+    await shot('test');
+  });
+
+  it('changes a threshold, and recognition uses it', async function () {
+    await page.click('#nav-thresholds');
+    await page.waitForSelector('tr[data-threshold="recognize_threshold"] .current');
+    expect(await page.textContent('tr[data-threshold="recognize_threshold"] .current')).to.equal('78');
+    await page.fill('input[name="recognize_threshold"]', '99.5');
+    await page.click('#save-thresholds');
+    await page.waitForSelector('#thresholds-saved');
+    expect(await page.textContent('tr[data-threshold="recognize_threshold"] .current')).to.equal('99.5');
+    await shot('thresholds');
+    // The server holds it: the config endpoint (admin key) answers the new value.
+    const config = await fetch(`${ts.url}/api/service/config/v1`, { method: 'POST', headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } });
+    expect(((await config.json()) as { data: { recognize_threshold: number } }).data.recognize_threshold).to.equal(99.5);
+    await page.click('tr[data-threshold="recognize_threshold"] button');
+    await page.waitForFunction(() => document.querySelector('tr[data-threshold="recognize_threshold"] .current')?.textContent === '78');
   });
 
   it('browses another library: its groups, a group\'s users, and the faces of one user', async function () {
@@ -277,7 +314,7 @@ describe('web console (headless Chromium)', function () {
 
   it('wrote a PNG screenshot of each page', function () {
     expect(taken.map((path) => path.split('/').pop())).to.deep.equal(
-      ['signin.png', 'groups.png', 'enrol.png', 'group.png', 'face.png', 'terminals.png', 'library.png', 'server.png']);
+      ['signin.png', 'groups.png', 'enrol.png', 'group.png', 'face.png', 'terminals.png', 'test.png', 'thresholds.png', 'library.png', 'server.png']);
     for (const path of taken) expect(readFileSync(path).subarray(1, 4).toString()).to.equal('PNG');
   });
 
