@@ -4,6 +4,8 @@
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, type Api } from '../api.js';
 import { capitalise, explain } from '../words.js';
+import { SCORE_TABLE } from '../score-table.js';
+import { useLoad } from './common.js';
 
 interface Values {
   recognize_threshold: number;
@@ -36,6 +38,7 @@ export function ThresholdsPage(props: { api: Api }) {
     }
   };
   useEffect(() => void send({}), []);
+  const server = useLoad(() => props.api.get<{ models: Record<string, string> }>('/api/console/v1/server'), []);
 
   const save = async (event: Event) => {
     event.preventDefault();
@@ -68,6 +71,48 @@ export function ThresholdsPage(props: { api: Api }) {
         </form>
       )}
       {error && <p class="error" id="thresholds-error">{error}</p>}
+      {server.data && <Measured model={server.data.models.feature ?? ''} />}
     </section>
+  );
+}
+
+/** The published FAR/FRR measurement, when it was made with the model this server runs. */
+function Measured(props: { model: string }) {
+  const t = SCORE_TABLE;
+  if (props.model !== t.featureModel) {
+    return (
+      <p class="hint card" id="score-table">
+        The published false-accept / false-reject measurement was made with feature model <code>{t.featureModel}</code>;
+        this server runs <code>{props.model}</code>. Measure again with <code>npm run -s score-table</code>.
+      </p>
+    );
+  }
+  return (
+    <div class="card" id="score-table">
+      <h3>Measured false rejects and false accepts</h3>
+      <p class="hint">
+        On the project's test photos with this feature model (<code>{t.featureModel}</code>, {t.measured}; <code>npm run -s score-table</code>, README).
+        False reject: a pair of photos of the same person scoring below the threshold. False accept: two different people at or above it.
+      </p>
+      <table>
+        <thead>
+          <tr>
+            <th>Photos</th><th>Same / different pairs</th>
+            {t.thresholds.map((v) => <th key={`r${v}`}>False rejects @{v}</th>)}
+            {t.thresholds.map((v) => <th key={`a${v}`}>False accepts @{v}</th>)}
+          </tr>
+        </thead>
+        <tbody>
+          {t.rows.map((row) => (
+            <tr key={row.set}>
+              <td>{row.set}</td>
+              <td class="num">{row.samePairs} / {row.differentPairs}</td>
+              {t.thresholds.map((v) => <td key={`r${v}`} class="num">{row.frr[v]!.toFixed(1)}%</td>)}
+              {t.thresholds.map((v) => <td key={`a${v}`} class="num">{row.far[v]!.toFixed(1)}%</td>)}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }

@@ -16,6 +16,7 @@ import type { FaceEngine } from '../../../models/engine.js';
 import { enrollablePhoto, WHITE } from '../../helpers/photos.js';
 import { PROJECT_ROOT, readPersonPhoto } from '../../helpers/paths.js';
 import { launchChromium } from '../../helpers/chromium.js';
+import { SCORE_TABLE } from '../../../console/score-table.js';
 import { newFaceToken, newImageId } from '../../../server/core/tokens.js';
 import { startTestServer, TEST_ADMIN_KEY, TEST_DEVICE_KEY, type TestServer } from '../../helpers/test-server.js';
 
@@ -229,6 +230,10 @@ describe('web console (headless Chromium)', function () {
     await page.click('#save-thresholds');
     await page.waitForSelector('#thresholds-saved');
     expect(await page.textContent('tr[data-threshold="recognize_threshold"] .current')).to.equal('99.5');
+    // The published FAR/FRR measurement beside them, when this engine made it.
+    const measured = (await page.textContent('#score-table'))!;
+    if (engine.searchModel === SCORE_TABLE.featureModel) expect(measured).to.include('False rejects @78').and.include('original');
+    else expect(measured).to.include('Measure again');
     await shot('thresholds');
     // The server holds it: the config endpoint (admin key) answers the new value.
     const config = await fetch(`${ts.url}/api/service/config/v1`, { method: 'POST', headers: { authorization: `Bearer ${TEST_ADMIN_KEY}` } });
