@@ -46,6 +46,11 @@ import { libraryOps } from './baidu/library-ops.js';
 import { visionOps } from './baidu/vision-ops.js';
 import { baiduFallback, baiduRouter } from './baidu/routes.js';
 import { backupRouter } from './backup/route.js';
+import { NearestUsers } from './core/nearest-users.js';
+import type { GroupName } from './core/ids.js';
+import { SidCredentials } from './sid/credentials.js';
+import { sidOps } from './sid/ops.js';
+import { sidRouter } from './sid/routes.js';
 import { removeStaleStaging } from './backup/archive.js';
 
 export interface FaceServerOptions {
@@ -198,6 +203,19 @@ export class FaceServer {
         ...visionOps({ analysis }),
       },
     });
+    const sid = sidRouter({
+      maxRequestBytes: config.maxRequestBytes,
+      logger,
+      credentials: new SidCredentials(config.sidCredentials),
+      ops: sidOps({
+        analysis,
+        directory: new UserDirectory(store),
+        nearest: new NearestUsers(store),
+        searchModel: engine.searchModel,
+        featureLength: engine.featureLength,
+        defaultGroup: config.sidDefaultGroup as GroupName,
+      }),
+    });
     const ops = new Router();
     ops.get('/metrics', async (ctx) => {
       if (!auth.allows(ctx.req.headers, 'admin')) {
@@ -240,6 +258,7 @@ export class FaceServer {
     app.use(backup.routes()).use(backup.allowedMethods());
     app.use(ops.routes());
     app.use(baidu.routes()).use(baidu.allowedMethods());
+    app.use(sid.routes()).use(sid.allowedMethods());
     app.use(baiduFallback());
     app.use(async (ctx) => facepassNotFound(ctx));
     app.on('error', (err) => logger.error({ err }, 'koa error'));
