@@ -15,7 +15,7 @@
 // small crop changes, and it names 5 of the 7 scenes/ expressions, against
 // 3-4 with colour input.
 import type { Box, Expression, Point } from './engine.js';
-import { rectMap, sampleInto, type ChannelOrder, type Pyramid } from './image-ops.js';
+import { rotatedRectMap, sampleInto, type ChannelOrder, type Pyramid } from './image-ops.js';
 import { IMAGENET_MEAN, IMAGENET_SCALE } from './quality.js';
 
 export const LIVENESS_SIZE = 128;
@@ -24,6 +24,9 @@ export const EXPRESSION_SIZE = 224;
 export const EYE_SIZE = 24;
 
 /**
+ * Every crop below is turned upright by the face's roll (from its
+ * landmarks), so the models see an upright face whatever the photo's turn.
+ *
  * The reference crop for liveness, age and gender: the box grown by
  * `factor` around its centre, but never larger than the image (the factor
  * shrinks instead) and shifted to lie inside it. The models were trained on
@@ -37,8 +40,9 @@ export function contextCrop(box: Box, factor: number, width: number, height: num
   return { left, top, width: w, height: h };
 }
 
-function crop(pyr: Pyramid, box: Box, size: number, channels: ChannelOrder, mean: readonly number[], scale: readonly number[], out: Float32Array): void {
-  sampleInto(pyr, { width: size, height: size, map: rectMap(box.left, box.top, box.width, box.height, size, size), channels, mean, scale, border: 'replicate' }, out);
+/** The box's content, turned upright by `roll` degrees about its centre, resampled to size x size. */
+function crop(pyr: Pyramid, box: Box, roll: number, size: number, channels: ChannelOrder, mean: readonly number[], scale: readonly number[], out: Float32Array): void {
+  sampleInto(pyr, { width: size, height: size, map: rotatedRectMap(box.left, box.top, box.width, box.height, roll, size, size), channels, mean, scale, border: 'replicate' }, out);
 }
 
 export function softmax(logits: ArrayLike<number>): number[] {
@@ -51,8 +55,8 @@ export function softmax(logits: ArrayLike<number>): number[] {
 
 // --- liveness: 2.7x context, 128x128 BGR, raw 0..255 values -----------------
 
-export function livenessInput(pyr: Pyramid, box: Box, out: Float32Array): void {
-  crop(pyr, contextCrop(box, 2.7, pyr.base.width, pyr.base.height), LIVENESS_SIZE, 'bgr', [0, 0, 0], [1, 1, 1], out);
+export function livenessInput(pyr: Pyramid, box: Box, roll: number, out: Float32Array): void {
+  crop(pyr, contextCrop(box, 2.7, pyr.base.width, pyr.base.height), roll, LIVENESS_SIZE, 'bgr', [0, 0, 0], [1, 1, 1], out);
 }
 
 /** Probability of "live": class 0 of the 3 (the demo app calls a face fake below 0.3). */
@@ -62,11 +66,11 @@ export function decodeLiveness(logits: Float32Array): number {
 
 // --- age and gender: 1.4x context, 64x64 BGR, ImageNet normalisation, SSR-Net
 
-export function ageGenderInput(pyr: Pyramid, box: Box, out: Float32Array): void {
+export function ageGenderInput(pyr: Pyramid, box: Box, roll: number, out: Float32Array): void {
   // The statistics stay in their RGB order on the B, G, R planes, as when a
   // BGR image is normalised with the usual constants in training (the
   // difference is small: either way 23/23 genders on the bbt photos).
-  crop(pyr, contextCrop(box, 1.4, pyr.base.width, pyr.base.height), AGE_GENDER_SIZE, 'bgr', IMAGENET_MEAN, IMAGENET_SCALE, out);
+  crop(pyr, contextCrop(box, 1.4, pyr.base.width, pyr.base.height), roll, AGE_GENDER_SIZE, 'bgr', IMAGENET_MEAN, IMAGENET_SCALE, out);
 }
 
 /** SSR-Net outputs, each of batch 1. */
@@ -106,8 +110,8 @@ export function ssrMerge(o: SsrOutputs, v: number): number {
 export const EXPRESSIONS: readonly Expression[] = Object.freeze(['angry', 'disgusted', 'fearful', 'happy', 'sad', 'surprised', 'neutral'] as const);
 
 /** The square face box itself (the reference's 1.2x crop anchored at the box corner gives the same answers here). */
-export function expressionInput(pyr: Pyramid, box: Box, out: Float32Array): void {
-  crop(pyr, box, EXPRESSION_SIZE, 'gray3', [0], [1 / 255], out);
+export function expressionInput(pyr: Pyramid, box: Box, roll: number, out: Float32Array): void {
+  crop(pyr, box, roll, EXPRESSION_SIZE, 'gray3', [0], [1 / 255], out);
 }
 
 export function decodeExpression(logits: Float32Array): { expression: Expression; score: number } {
@@ -133,8 +137,8 @@ export function eyeBox(landmarks: readonly Point[], side: 'left' | 'right'): Box
   return { left: cx - size / 2, top: cy - size / 2, width: size, height: size };
 }
 
-export function eyeInput(pyr: Pyramid, box: Box, out: Float32Array): void {
-  crop(pyr, box, EYE_SIZE, 'gray', [0], [1 / 255], out);
+export function eyeInput(pyr: Pyramid, box: Box, roll: number, out: Float32Array): void {
+  crop(pyr, box, roll, EYE_SIZE, 'gray', [0], [1 / 255], out);
 }
 
 /** Probability that the eye is open: class 1 (the demo app reads class 0 winning as "Close"). */

@@ -12,7 +12,7 @@
 // All passes' boxes are merged with NMS. A small image gets the one global
 // pass only, so enrolment pays for a single inference.
 import { nms, type ScoredBox } from './nms.js';
-import { sampleInto, type Pyramid } from './image-ops.js';
+import { cosSinDegrees, sampleInto, type Pyramid } from './image-ops.js';
 
 export const DETECT_WIDTH = 320;
 export const DETECT_HEIGHT = 240;
@@ -33,6 +33,8 @@ export interface DetectOptions {
   minFaceInput: number;
   /** Overlap of neighbouring tiles, in detector pixels: faces up to this size lie wholly inside some tile, and tiles report no larger faces. */
   tileOverlap: number;
+  /** Most detector passes over one orientation of one image (the finest levels are dropped beyond it). */
+  maxPasses: number;
 }
 
 /**
@@ -49,6 +51,9 @@ export const defaultDetectOptions: Readonly<DetectOptions> = Object.freeze({
   minFaceSize: 40,
   minFaceInput: 20,
   tileOverlap: 64,
+  // A 4096x4096 photo plans 129 passes; 160 keeps it whole and bounds a
+  // 16,777,216 x 1 "image" (65,535 planned passes) to the same work.
+  maxPasses: 160,
 });
 
 /** One 320x240 window of the image scaled by `scale`, at (ox, oy) in scaled pixels. */
@@ -146,15 +151,95 @@ export function decodePass(scores: Float32Array, boxes: Float32Array, pass: Dete
 
 export type DetectorRun = (input: Float32Array) => Promise<{ scores: Float32Array; boxes: Float32Array }>;
 
-/** All face boxes in the image, best score first. */
-export async function detectBoxes(pyr: Pyramid, run: DetectorRun, options: DetectOptions): Promise<ScoredBox[]> {
-  const passes = planPasses(pyr.base.width, pyr.base.height, options);
+/**
+ * The image turned by `angle` degrees (clockwise on screen) about its
+ * centre, as a canvas just large enough to hold it: canvas pixel (u, v) is
+ * image point centre + R(angle) (u - canvasCentre). Angle 0 is the image itself.
+ */
+export interface TurnedFrame {
+  angle: number;
+  width: number;
+  height: number;
+  cos: number;
+  sin: number;
+}
+
+export function turnedFrame(width: number, height: number, angle: number): TurnedFrame {
+  const [cos, sin] = cosSinDegrees(angle);
+  return {
+    angle,
+    width: Math.abs(width * cos) + Math.abs(height * sin),
+    height: Math.abs(width * sin) + Math.abs(height * cos),
+    cos,
+    sin,
+  };
+}
+
+/** Writes the detector input for one pass over a turned frame of the image. */
+export function turnedPassInput(pyr: Pyramid, frame: TurnedFrame, pass: DetectPass, out: Float32Array): void {
+  if (frame.angle === 0) return passInput(pyr, pass, out);
+  const inv = 1 / pass.scale;
+  const { cos: c, sin: s } = frame;
+  // Detector pixel -> canvas pixel centre (as passInput), then canvas -> image.
+  const bu = (pass.ox + 0.5) * inv - 0.5 + 0.5 - frame.width / 2;
+  const bv = (pass.oy + 0.5) * inv - 0.5 + 0.5 - frame.height / 2;
+  const W = pyr.base.width, H = pyr.base.height;
+  sampleInto(pyr, {
+    width: DETECT_WIDTH,
+    height: DETECT_HEIGHT,
+    map: [c * inv, -s * inv, c * bu - s * bv + W / 2 - 0.5, s * inv, c * inv, s * bu + c * bv + H / 2 - 0.5],
+    channels: 'rgb',
+    mean: [127, 127, 127],
+    scale: [1 / 128, 1 / 128, 1 / 128],
+    border: 127,
+  }, out);
+}
+
+/** A detector box as the landmark model's square crop, in image coordinates. */
+export interface Candidate extends ScoredBox {
+  cx: number;
+  cy: number;
+  side: number;
+  angle: number;
+}
+
+/** Thrown between detector passes once the caller's signal is aborted. */
+export type PassGuard = () => void;
+
+/**
+ * Face candidates of the image turned by `angle`, best score first. At most
+ * `options.maxPasses` detector passes: on an image so large or so elongated
+ * that the plan is longer, the finest tile levels are left out (the smallest
+ * faces are not searched) rather than the work growing without bound.
+ */
+export async function detectCandidates(pyr: Pyramid, run: DetectorRun, options: DetectOptions, angle = 0, guard: PassGuard = () => {}): Promise<Candidate[]> {
+  const frame = turnedFrame(pyr.base.width, pyr.base.height, angle);
+  const passes = capPasses(planPasses(frame.width, frame.height, options), options.maxPasses);
   const all: ScoredBox[] = [];
+  const input = new Float32Array(3 * DETECT_WIDTH * DETECT_HEIGHT);
   for (const pass of passes) {
-    const input = new Float32Array(3 * DETECT_WIDTH * DETECT_HEIGHT);
-    passInput(pyr, pass, input);
+    guard();
+    turnedPassInput(pyr, frame, pass, input);
     const { scores, boxes } = await run(input);
     all.push(...decodePass(scores, boxes, pass, options));
   }
-  return nms(all, { iou: options.nmsIou, containment: options.mergeContainment });
+  const W = pyr.base.width, H = pyr.base.height;
+  return nms(all, { iou: options.nmsIou, containment: options.mergeContainment }).map((b) => {
+    // Square to the box's height around its centre (as the landmark model
+    // was trained), centre turned back into the image.
+    const u = (b.x1 + b.x2) / 2 - frame.width / 2, v = (b.y1 + b.y2) / 2 - frame.height / 2;
+    const cx = frame.cos * u - frame.sin * v + W / 2, cy = frame.sin * u + frame.cos * v + H / 2;
+    const side = b.y2 - b.y1;
+    return { cx, cy, side, angle, score: b.score, x1: cx - side / 2, y1: cy - side / 2, x2: cx + side / 2, y2: cy + side / 2 };
+  });
+}
+
+/** The plan without its finest levels until it has at most `max` passes (the global pass always stays). */
+export function capPasses(passes: DetectPass[], max: number): DetectPass[] {
+  let kept = passes;
+  while (kept.length > max) {
+    const finest = Math.max(...kept.slice(1).map((p) => p.scale));
+    kept = kept.filter((p, i) => i === 0 || p.scale !== finest);
+  }
+  return kept;
 }

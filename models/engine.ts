@@ -36,18 +36,32 @@ export interface DecodedImage {
 }
 
 export interface DetectedFace {
+  /**
+   * The face's square, in the face's own frame: centre and side in image
+   * pixels; for a face turned in the image plane the square is turned by
+   * its roll (quality.roll) about its centre. Upright faces: the plain box.
+   */
   box: Box;
   /** Detector confidence in [0,1]. */
   score: number;
-  /** 68 landmark points in image pixels (iBUG 300-W order). */
+  /** 68 landmark points in image pixels (iBUG 300-W order), labelled by anatomy whatever the rotation. */
   landmarks: Point[];
+  /** The turn (degrees, multiple of 45) of the image or crop in which the face was found upright; 0 for upright faces. */
+  orientation?: number;
+}
+
+/** Per-call options of detect(). */
+export interface DetectOptionsPerCall {
+  /** Abandons the work between model runs (the client went away, or a deadline passed): FaceError ABORTED. */
+  signal?: AbortSignal;
 }
 
 /** Measures used for admission checks; all computed on the face region. */
 export interface FaceQuality {
-  /** Degrees; 0 = frontal. */
+  /** Degrees; 0 = frontal; yaw < 0 turned toward the image's right, pitch < 0 looking down. */
   yaw: number;
   pitch: number;
+  /** In-plane rotation in (-180, 180], clockwise positive; 0 = upright, 180 = upside down. */
   roll: number;
   /** [0,1], 0 = sharp. */
   blur: number;
@@ -91,8 +105,8 @@ export interface FaceEngine {
   readonly featureLength: number;
 
   decode(bytes: Uint8Array, limits: DecodeLimits): Promise<DecodedImage>;
-  /** All faces with landmarks, largest box first. */
-  detect(image: DecodedImage): Promise<DetectedFace[]>;
+  /** All faces with landmarks, at any in-plane rotation, largest box first. */
+  detect(image: DecodedImage, options?: DetectOptionsPerCall): Promise<DetectedFace[]>;
   quality(image: DecodedImage, face: DetectedFace): Promise<FaceQuality>;
   /** L2-normalised feature of the face aligned from its landmarks. */
   embed(image: DecodedImage, face: DetectedFace): Promise<Float32Array>;

@@ -39,6 +39,8 @@ export const ErrorCode = {
   /** A search found no enrolled user at or above the asked score. */
   NoMatch: 'NO_MATCH',
   Unauthorized: 'UNAUTHORIZED',
+  /** The work was abandoned: the client went away or the request's deadline passed. */
+  Aborted: 'ABORTED',
   Internal: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

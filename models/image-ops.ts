@@ -315,9 +315,45 @@ export function rectMap(left: number, top: number, width: number, height: number
   return [sx, 0, left + 0.5 * sx - 0.5, 0, sy, top + 0.5 * sy - 0.5];
 }
 
+/** cos and sin of an angle in degrees, exact for multiples of 90 (a quarter turn then samples without rounding noise). */
+export function cosSinDegrees(angle: number): [number, number] {
+  const a = ((angle % 360) + 360) % 360;
+  if (a === 0) return [1, 0];
+  if (a === 90) return [0, 1];
+  if (a === 180) return [-1, 0];
+  if (a === 270) return [0, -1];
+  return [Math.cos((a * Math.PI) / 180), Math.sin((a * Math.PI) / 180)];
+}
+
+/**
+ * Affine that maps an outW x outH output onto the source rectangle turned by
+ * `angle` degrees (clockwise on screen, image y pointing down) about its
+ * centre: the output is the rectangle's content turned upright. Angle 0 is
+ * exactly rectMap.
+ */
+export function rotatedRectMap(left: number, top: number, width: number, height: number, angle: number, outW: number, outH: number): Affine {
+  if (angle === 0) return rectMap(left, top, width, height, outW, outH);
+  const sx = width / outW, sy = height / outH;
+  const [c, s] = cosSinDegrees(angle);
+  const cx = left + width / 2, cy = top + height / 2;
+  const u0 = 0.5 * sx - width / 2, v0 = 0.5 * sy - height / 2;
+  return [c * sx, -s * sy, cx + c * u0 - s * v0 - 0.5, s * sx, c * sy, cy + s * u0 + c * v0 - 0.5];
+}
+
+/** The source point (continuous coordinates) under output point (u, v) of `map` (continuous coordinates). */
+export function mapPoint(map: Affine, u: number, v: number): [number, number] {
+  const i = u - 0.5, j = v - 0.5;
+  return [map[0] * i + map[1] * j + map[2] + 0.5, map[3] * i + map[4] * j + map[5] + 0.5];
+}
+
+/** The same sampling with the output mirrored left-right (output column i reads what column outW-1-i read). */
+export function mirrorMap(map: Affine, outW: number): Affine {
+  return [-map[0], map[1], map[0] * (outW - 1) + map[2], -map[3], map[4], map[3] * (outW - 1) + map[5]];
+}
+
 /** Luma (BT.601) of a source rectangle resampled to size x size, as 0..255 floats. */
-export function grayPatch(pyr: Pyramid, left: number, top: number, width: number, height: number, size: number): Float32Array {
+export function grayPatch(pyr: Pyramid, left: number, top: number, width: number, height: number, size: number, angle = 0): Float32Array {
   const out = new Float32Array(size * size);
-  sampleInto(pyr, { width: size, height: size, map: rectMap(left, top, width, height, size, size), channels: 'gray', mean: [0], scale: [1], border: 'replicate' }, out);
+  sampleInto(pyr, { width: size, height: size, map: rotatedRectMap(left, top, width, height, angle, size, size), channels: 'gray', mean: [0], scale: [1], border: 'replicate' }, out);
   return out;
 }

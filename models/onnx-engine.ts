@@ -6,14 +6,16 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCode, FaceError } from './errors.js';
 import type {
-  DecodeLimits, DecodedImage, DetectedFace, FaceAttributes, FaceEngine, FaceQuality, StageTimings,
+  Box, DecodeLimits, DecodedImage, DetectedFace, DetectOptionsPerCall, FaceAttributes, FaceEngine, FaceQuality, StageTimings,
 } from './engine.js';
 import { decodeImage } from './decode.js';
 import { Pyramid } from './image-ops.js';
-import { DETECT_DIMS, defaultDetectOptions, detectBoxes, type DetectOptions } from './detect.js';
-import { LANDMARK_DIMS, decodeLandmarks, landmarkInput, squareBox } from './landmarks.js';
+import { DETECT_DIMS, defaultDetectOptions, detectCandidates, type Candidate, type DetectOptions, type DetectorRun } from './detect.js';
+import { LANDMARK_DIMS } from './landmarks.js';
+import { FaceGeometry, SECOND_LOOK_SURE_LOGIT, type VerifiedFace } from './face-geometry.js';
+import { headPose, rollFromLandmarks } from './head-pose.js';
 import { ALIGN_SIZE, FEATURE_DIMS, alignedInput } from './align.js';
-import { POSE_DIMS, POSE_SIZE, binnedAngle, imageQuality, poseInput } from './quality.js';
+import { imageQuality } from './quality.js';
 import {
   AGE_GENDER_SIZE, EXPRESSION_SIZE, EYE_SIZE, LIVENESS_SIZE, SSR_OUTPUT_NAMES, ageGenderInput, decodeExpression,
   decodeEyeOpen, decodeLiveness, expressionInput, eyeBox, eyeInput, livenessInput, ssrMerge, type SsrOutputs,
@@ -31,7 +33,6 @@ export const MODEL_FILES = Object.freeze({
   gender: 'fr_gender.onnx',
   expression: 'fr_expression.onnx',
   eye: 'fr_eye.onnx',
-  pose: 'fr_pose.onnx',
 } as const);
 export type ModelName = keyof typeof MODEL_FILES;
 const MODEL_NAMES = Object.keys(MODEL_FILES) as ModelName[];
@@ -46,7 +47,6 @@ export const INPUT_DIMS: Readonly<Record<ModelName, readonly number[]>> = Object
   gender: [1, 3, AGE_GENDER_SIZE, AGE_GENDER_SIZE],
   expression: [1, 3, EXPRESSION_SIZE, EXPRESSION_SIZE],
   eye: [1, 1, EYE_SIZE, EYE_SIZE],
-  pose: POSE_DIMS,
 });
 
 /**
@@ -83,8 +83,10 @@ export interface OnnxEngineOptions {
 export interface OnnxFaceEngine extends FaceEngine {
   /** Wall time (ms) of the stages of the most recent call of each method; meaningful when calls do not overlap. */
   readonly lastTimings: Readonly<StageTimings>;
-  /** Number of detector passes in the last detect() call. */
+  /** Number of detector runs in the last detect() call (passes over the image and second looks). */
   readonly lastDetectPasses: number;
+  /** The image rotations (degrees) the last detect() call searched. */
+  readonly lastSearchedAngles: readonly number[];
   /** Runs and total time inside session.run, per model, since start or the last reset. */
   inferenceStats(): Record<ModelName, SessionStats>;
   resetInferenceStats(): void;
@@ -123,10 +125,19 @@ function checkFace(face: DetectedFace): void {
 
 const elapsed = (since: number) => performance.now() - since;
 
+const boxEdges = (b: Box) => ({ x1: b.left, y1: b.top, x2: b.left + b.width, y2: b.top + b.height });
+
+/** Whether a found face and a candidate are one face: their centres closer than half the smaller side. */
+function sameFace(box: Box, c: { x1: number; y1: number; x2: number; y2: number }): boolean {
+  const side = Math.min(box.width, c.x2 - c.x1);
+  return Math.hypot(box.left + box.width / 2 - (c.x1 + c.x2) / 2, box.top + box.height / 2 - (c.y1 + c.y2) / 2) < side / 2;
+}
+
 class Engine implements OnnxFaceEngine {
   readonly featureLength = FEATURE_LENGTH;
   readonly lastTimings: StageTimings = {};
   lastDetectPasses = 0;
+  lastSearchedAngles: number[] = [];
   private closed = false;
   // Detection builds the pyramid; embed/quality/attributes of the same image reuse it.
   private readonly pyramids = new WeakMap<DecodedImage, Pyramid>();
@@ -175,31 +186,60 @@ class Engine implements OnnxFaceEngine {
     }
   }
 
-  async detect(image: DecodedImage): Promise<DetectedFace[]> {
+  /**
+   * Faces at any in-plane rotation. The upright image is searched first; the
+   * image turned by 90, 180 and 270 degrees only when that finds no face or
+   * a face that is itself turned (then the whole photo probably is), and the
+   * diagonal turns only when still nothing is found. Each candidate is
+   * verified in face-geometry.ts (orientation, second look, landmarks).
+   */
+  async detect(image: DecodedImage, options: DetectOptionsPerCall = {}): Promise<DetectedFace[]> {
     this.assertOpen();
     checkImage(image);
-    let started = performance.now();
+    const started = performance.now();
     const pyr = this.pyramid(image);
-    let passes = 0;
-    const boxes = await detectBoxes(pyr, async (input) => {
+    const { signal } = options;
+    const guard = () => {
+      if (signal?.aborted) throw new FaceError(ErrorCode.Aborted, 'face detection was abandoned', {}, { cause: signal.reason });
+    };
+    let passes = 0, verifyMs = 0;
+    const detector: DetectorRun = async (input) => {
       passes++;
       const out = await this.run('detect', input, DETECT_DIMS);
       return { scores: out.scores!.data as Float32Array, boxes: out.boxes!.data as Float32Array };
-    }, this.detectOptions);
+    };
+    const geometry = new FaceGeometry((input) => this.output('landmark', input, LANDMARK_DIMS), detector);
+    const found: VerifiedFace[] = [];
+    const searched: number[] = [];
+    const search = async (angles: readonly number[]) => {
+      searched.push(...angles);
+      // No suppression across angles: the best detector score of one face
+      // is often a wrong turn of it; the second look decides between them.
+      const candidates: Candidate[] = [];
+      for (const angle of angles) candidates.push(...await detectCandidates(pyr, detector, this.detectOptions, angle, guard));
+      const t = performance.now();
+      for (const c of candidates) {
+        if (found.some((f) => f.secondLook >= SECOND_LOOK_SURE_LOGIT && sameFace(f.box, c))) continue;
+        guard();
+        const face = await geometry.verify(pyr, c);
+        if (!face) continue;
+        // One face seen from two passes: keep the view the second look liked best.
+        const same = found.findIndex((f) => sameFace(f.box, boxEdges(face.box)));
+        if (same < 0) found.push(face);
+        else if (face.secondLook > found[same]!.secondLook) found[same] = face;
+      }
+      verifyMs += performance.now() - t;
+    };
+    await search([0]);
+    const unsure = () => found.length === 0 || found.some((f) => f.orientation !== 0 || f.secondLook < SECOND_LOOK_SURE_LOGIT);
+    if (unsure()) await search([90, 180, 270]);
+    if (unsure()) await search([45, 135, 225, 315]);
     this.lastDetectPasses = passes;
-    this.lastTimings.detect = elapsed(started);
-
-    started = performance.now();
-    const faces: DetectedFace[] = [];
-    const input = new Float32Array(LANDMARK_DIMS[2] * LANDMARK_DIMS[3]);
-    for (const b of boxes) {
-      const box = squareBox(b);
-      landmarkInput(pyr, box, input);
-      const landmarks = decodeLandmarks(await this.output('landmark', input, LANDMARK_DIMS), box);
-      faces.push({ box, score: b.score, landmarks });
-    }
+    this.lastSearchedAngles = searched;
+    this.lastTimings.landmarks = verifyMs;
+    this.lastTimings.detect = elapsed(started) - verifyMs;
+    const faces: DetectedFace[] = found.map((f) => ({ box: f.box, score: f.score, landmarks: f.landmarks, orientation: f.orientation }));
     faces.sort((p, q) => q.box.width * q.box.height - p.box.width * p.box.height);
-    this.lastTimings.landmarks = elapsed(started);
     return faces;
   }
 
@@ -207,18 +247,11 @@ class Engine implements OnnxFaceEngine {
     this.assertOpen();
     checkImage(image);
     checkFace(face);
-    let started = performance.now();
-    const pyr = this.pyramid(image);
-    const input = new Float32Array(3 * POSE_SIZE * POSE_SIZE);
-    poseInput(pyr, face.box, input);
-    const out = await this.run('pose', input, POSE_DIMS);
-    // Output names of the exported Hopenet graph: yaw, pitch, roll.
-    const [yaw, pitch, roll] = ['output', '617', '618'].map((name) => binnedAngle(out[name]!.data as Float32Array)) as [number, number, number];
-    this.lastTimings.pose = elapsed(started);
-    started = performance.now();
-    const rest = imageQuality(pyr, face.box);
+    const started = performance.now();
+    const pose = headPose(face.landmarks);
+    const rest = imageQuality(this.pyramid(image), face.box, pose.roll);
     this.lastTimings.quality = elapsed(started);
-    return { yaw, pitch, roll, ...rest };
+    return { ...pose, ...rest };
   }
 
   async embed(image: DecodedImage, face: DetectedFace): Promise<Float32Array> {
@@ -252,7 +285,7 @@ class Engine implements OnnxFaceEngine {
     checkFace(face);
     const started = performance.now();
     const input = new Float32Array(3 * LIVENESS_SIZE * LIVENESS_SIZE);
-    livenessInput(this.pyramid(image), face.box, input);
+    livenessInput(this.pyramid(image), face.box, rollFromLandmarks(face.landmarks), input);
     const score = decodeLiveness(await this.output('liveness', input, INPUT_DIMS.liveness));
     this.lastTimings.liveness = elapsed(started);
     return score;
@@ -277,17 +310,18 @@ class Engine implements OnnxFaceEngine {
     const pyr = this.pyramid(image);
 
     const ageGender = new Float32Array(3 * AGE_GENDER_SIZE * AGE_GENDER_SIZE);
-    ageGenderInput(pyr, face.box, ageGender);
+    const roll = rollFromLandmarks(face.landmarks);
+    ageGenderInput(pyr, face.box, roll, ageGender);
     const age = ssrMerge(await this.ssr('age', ageGender), 101);
     const genderScore = Math.min(1, Math.max(0, ssrMerge(await this.ssr('gender', ageGender), 1)));
 
     const expressionIn = new Float32Array(3 * EXPRESSION_SIZE * EXPRESSION_SIZE);
-    expressionInput(pyr, face.box, expressionIn);
+    expressionInput(pyr, face.box, roll, expressionIn);
     const { expression, score: expressionScore } = decodeExpression(await this.output('expression', expressionIn, INPUT_DIMS.expression));
 
     const eye = async (side: 'left' | 'right') => {
       const input = new Float32Array(EYE_SIZE * EYE_SIZE);
-      eyeInput(pyr, eyeBox(face.landmarks, side), input);
+      eyeInput(pyr, eyeBox(face.landmarks, side), roll, input);
       const score = decodeEyeOpen(await this.output('eye', input, INPUT_DIMS.eye));
       return { open: score >= 0.5, score };
     };

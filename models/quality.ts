@@ -80,12 +80,15 @@ export const BLUR_SHARP_LEVEL = 0.45;
  * perception and estimation with a new no-reference perceptual blur metric")
  * of the face patch described above.
  */
-export function faceBlur(pyr: Pyramid, box: Box): number {
+export function faceBlur(pyr: Pyramid, box: Box, roll = 0): number {
   const region = scaleBox(box, BLUR_REGION);
   const size = Math.max(24, Math.min(BLUR_PATCH_MAX, Math.round(region.width)));
-  const b = blurEffect(grayPatch(pyr, region.left, region.top, region.width, region.height, size), size);
-  return Math.min(1, Math.max(0, (b - BLUR_SHARP_LEVEL) / (1 - BLUR_SHARP_LEVEL)));
+  const b = blurEffect(grayPatch(pyr, region.left, region.top, region.width, region.height, size, roll), size);
+  return clamp01((b - BLUR_SHARP_LEVEL) / (1 - BLUR_SHARP_LEVEL));
 }
+
+/** Clamps to [0, 1]: ratios of sums can overshoot by a rounding step (1.0000000000000002). */
+export const clamp01 = (x: number) => (x > 1 ? 1 : x > 0 ? x : 0);
 
 /**
  * The blur effect B in [0,1] of a gray patch. For each direction,
@@ -138,7 +141,7 @@ export function completeness(box: Box, width: number, height: number): number {
   const w = Math.min(box.left + box.width, width) - Math.max(box.left, 0);
   const h = Math.min(box.top + box.height, height) - Math.max(box.top, 0);
   const inside = w > 0 && h > 0 ? w * h : 0;
-  return box.width > 0 && box.height > 0 ? inside / (box.width * box.height) : 0;
+  return box.width > 0 && box.height > 0 ? clamp01(inside / (box.width * box.height)) : 0;
 }
 
 /** Mean and standard deviation of the luma (BT.601) of the part of the box inside the image. */
@@ -163,10 +166,12 @@ export function lumaStats(pyr: Pyramid, box: Box): { mean: number; std: number }
 }
 
 /** Everything but the pose. */
-export function imageQuality(pyr: Pyramid, box: Box): Omit<FaceQuality, 'yaw' | 'pitch' | 'roll'> {
-  const { mean, std } = lumaStats(pyr, box);
+export function imageQuality(pyr: Pyramid, box: Box, roll = 0): Omit<FaceQuality, 'yaw' | 'pitch' | 'roll'> {
+  // Brightness of the face itself: the central region (as for blur), not
+  // the background the square takes in around a turned or tight face.
+  const { mean, std } = lumaStats(pyr, scaleBox(box, BLUR_REGION));
   return {
-    blur: faceBlur(pyr, box),
+    blur: faceBlur(pyr, box, roll),
     brightness: mean,
     brightnessStd: std,
     size: Math.min(box.width, box.height),

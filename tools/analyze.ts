@@ -25,6 +25,7 @@ async function analyze(engine: OnnxFaceEngine, bytes: Uint8Array) {
     decode: decodeMs,
     detect: engine.lastTimings.detect ?? 0,
     detect_passes: engine.lastDetectPasses,
+    searched_rotations: engine.lastSearchedAngles.length,
     landmarks: engine.lastTimings.landmarks ?? 0,
     quality: 0,
     liveness: 0,
@@ -44,6 +45,8 @@ async function analyze(engine: OnnxFaceEngine, bytes: Uint8Array) {
     faces.push({
       box: { left: round(face.box.left, 1), top: round(face.box.top, 1), width: round(face.box.width, 1), height: round(face.box.height, 1) },
       score: round(face.score, 4),
+      // The turn (degrees) of the image or crop in which the face was found upright.
+      rotation_searched: face.orientation ?? 0,
       landmarks: face.landmarks.map(([x, y]) => [round(x, 1), round(y, 1)]),
       quality: {
         yaw: round(q.yaw, 1), pitch: round(q.pitch, 1), roll: round(q.roll, 1), blur: round(q.blur, 3),
@@ -61,7 +64,7 @@ async function analyze(engine: OnnxFaceEngine, bytes: Uint8Array) {
     width: image.width,
     height: image.height,
     faces,
-    timings_ms: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, k === 'detect_passes' ? v : round(v, 2)])),
+    timings_ms: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, k === 'detect_passes' || k === 'searched_rotations' ? v : round(v, 2)])),
   };
 }
 

@@ -74,6 +74,8 @@ const TABLE: Record<ErrorCode, (err: FaceError) => BaiduError> = {
   [ErrorCode.UserFaceLimit]: () => ({ code: 222210, message: "the number of user's faces is beyond the limit" }),
   [ErrorCode.FaceAlreadyInGroup]: () => ({ code: 223105, message: 'face is already exist' }),
   [ErrorCode.Unauthorized]: (err) => ({ code: Number(err.details.baiduCode ?? 6), message: String(err.details.baiduMessage ?? 'No permission to access data') }),
+  // The work was abandoned (client gone, or the image's deadline passed).
+  [ErrorCode.Aborted]: () => ({ code: 222302, message: 'system error: request abandoned' }),
   [ErrorCode.Internal]: () => INTERNAL_ERROR,
 };
 

@@ -38,6 +38,8 @@ const TABLE: Record<ErrorCode, (err: FaceError) => FacePassError> = {
   [ErrorCode.NoMatch]: () => ({ status: 400, code: 104200, message: 'FACE_NOT_FOUND' }),
   // Not in the spec: access control is this server's addition.
   [ErrorCode.Unauthorized]: () => ({ status: 401, code: 401, message: 'UNAUTHORIZED' }),
+  // The work was abandoned (client gone, or the image's deadline passed).
+  [ErrorCode.Aborted]: () => ({ status: 503, code: 105000, message: 'INTERNAL_ERROR: request abandoned' }),
   [ErrorCode.Internal]: () => ({ status: 500, code: 105000, message: 'INTERNAL_ERROR' }),
 };
 

