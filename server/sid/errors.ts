@@ -21,6 +21,7 @@ export const SID_RESULT = {
   faceExists: 20010008,
   notFound: 20010009,
   faceLimit: 20010010,
+  aborted: 20010011,
   internal: 20010099,
 } as const;
 
@@ -58,6 +59,8 @@ const TABLE: Record<ErrorCode, (err: FaceError) => SidError> = {
   [ErrorCode.UserFaceLimit]: () => ({ result: SID_RESULT.faceLimit, message: "the number of the user's faces is beyond the limit" }),
   [ErrorCode.FaceAlreadyInGroup]: () => ({ result: SID_RESULT.faceExists, message: 'face already exists in the group' }),
   [ErrorCode.Unauthorized]: () => ({ result: SID_RESULT.unauthorized, message: 'app_id or app_secret is wrong' }),
+  // The work was abandoned (client gone, or the image's deadline passed).
+  [ErrorCode.Aborted]: () => ({ result: SID_RESULT.aborted, message: 'request abandoned' }),
   [ErrorCode.Internal]: () => INTERNAL_ERROR,
 };
 
