@@ -40,6 +40,8 @@ export const SyncErrorCode = {
   Conflict: 'SYNC_ERR_CONFLICT',
   /** The client was closed while the operation ran. */
   Closed: 'SYNC_ERR_CLOSED',
+  /** The key may not act as the device it names (push close 4401). */
+  Unauthorized: 'SYNC_ERR_UNAUTHORIZED',
 } as const;
 export type SyncErrorCode = (typeof SyncErrorCode)[keyof typeof SyncErrorCode];
 

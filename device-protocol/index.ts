@@ -21,6 +21,15 @@ export {
   type FeatureEncoding,
 } from './constants.js';
 export { CloseCode, SLOW_RETRY_CLOSE_CODES } from './close-codes.js';
+export {
+  checkClientHello,
+  isValidDeviceId,
+  isValidGroupName,
+  MAX_DEVICE_ID_LENGTH,
+  MAX_GROUP_NAME_LENGTH,
+  MAX_GROUPS_PER_REQUEST,
+  MAX_INFO_STRING_LENGTH,
+} from './limits.js';
 export { isSyncError, SyncError, SyncErrorCode } from './errors.js';
 export {
   digestAdd,

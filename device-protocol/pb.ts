@@ -42,6 +42,12 @@ export function decodeEnvelope(
   if ((tag.value & 7) !== WIRE_TYPE_LEN) {
     throw syncError(SyncErrorCode.BadFrame, `${type.name} type ${fieldNumber} has wire type ${tag.value & 7}`);
   }
+  // Exactly one field: its length must reach the end of the body. Protobuf
+  // itself would merge a repeated member and keep the last of two members.
+  const length = readVarint32(body, tag.next);
+  if (length === null || length.next + length.value !== body.length) {
+    throw syncError(SyncErrorCode.BadFrame, `${type.name} must be exactly one field (type ${fieldNumber})`);
+  }
   let message: Record<string, unknown>;
   try {
     message = type.decode(body) as unknown as Record<string, unknown>;

@@ -123,6 +123,8 @@ export function closeCodeFor(err: unknown): CloseCode {
       return CloseCode.FrameTooLarge;
     case SyncErrorCode.ProtocolVersion:
       return CloseCode.ProtocolVersionUnsupported;
+    case SyncErrorCode.Unauthorized:
+      return CloseCode.Unauthorized;
     case SyncErrorCode.BadFrame:
     case SyncErrorCode.UnknownFrame:
     case SyncErrorCode.BadVarint:

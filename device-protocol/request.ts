@@ -9,6 +9,7 @@ import {
   type FeatureEncoding,
 } from './constants.js';
 import { syncError, SyncErrorCode } from './errors.js';
+import { isValidGroupName, isValidInfoString, MAX_GROUPS_PER_REQUEST } from './limits.js';
 import type { TerminalGallery } from './gallery.js';
 
 /** The request body exactly as it travels (snake_case, spec field names). */
@@ -76,6 +77,7 @@ const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as nu
  * `details.missing` and/or `details.illegal`: the spec's parameter names
  * (search_model, group_name...), ready for MISSING_ARGUMENT/ILLEGAL_ARGUMENT.
  * A group_id of 0 counts as absent (the spec's own example sends it).
+ * Strings and the group list are bounded (limits.ts, PROTOCOL.md §15).
  */
 export function parseSyncRequest(body: unknown): SyncRequest {
   const missing = new Set<string>();
@@ -89,26 +91,25 @@ export function parseSyncRequest(body: unknown): SyncRequest {
     if (!ok(v)) illegal.add(name);
     return v;
   };
-  const isString = (v: unknown) => typeof v === 'string';
 
   let request: SyncRequest | undefined;
   if (!isObject(body)) {
     illegal.add('body');
   } else {
     const info = field(body, 'info', isObject, true) as Record<string, unknown> | undefined;
-    const groups = field(body, 'groups', Array.isArray, true) as unknown[] | undefined;
-    const searchModel = info && field(info, 'search_model', isString, true);
-    const clientVersion = info && field(info, 'version', isString, true);
+    const groups = field(body, 'groups', (v) => Array.isArray(v) && v.length <= MAX_GROUPS_PER_REQUEST, true) as unknown[] | undefined;
+    const searchModel = info && field(info, 'search_model', isValidInfoString, true);
+    const clientVersion = info && field(info, 'version', isValidInfoString, true);
     const encoding = info && field(info, 'feature_encoding', isFeatureEncoding, false);
     const protocolVersion = info && field(info, 'protocol_version', (v) => isCount(v) && v > 0, false);
     const names = new Set<string>();
     const parsedGroups: SyncRequest['groups'] = [];
-    for (const g of Array.isArray(groups) ? groups : []) {
+    for (const g of Array.isArray(groups) && groups.length <= MAX_GROUPS_PER_REQUEST ? groups : []) {
       if (!isObject(g)) {
         illegal.add('groups');
         continue;
       }
-      const name = field(g, 'group_name', (v) => typeof v === 'string' && v !== '', true);
+      const name = field(g, 'group_name', isValidGroupName, true);
       const groupId = field(g, 'group_id', isCount, false);
       const localVersion = field(g, 'local_version', isCount, true);
       if (typeof name === 'string' && names.has(name)) illegal.add('group_name');

@@ -6,21 +6,26 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import Router from '@koa/router';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger, isClientFault } from './logging.js';
 import type { ServerConfig } from './config.js';
 import { resolveAccessKeys, type AccessKeys } from './keys.js';
 import { Authenticator } from './http/auth.js';
 import { ServerMetrics } from './http/metrics.js';
+import { discardUnreadBody } from './http/unread-body.js';
 import { answerHealth, answerNotReady, Readiness } from './http/health.js';
 import { Enrolment } from './core/enrolment.js';
 import { FaceLibrary } from './core/face-library.js';
 import { FeatureMigration } from './core/feature-migration.js';
 import { facepassRouter } from './facepass/routes.js';
-import { facepassNotFound } from './facepass/envelope.js';
+import { facepassRoute } from './facepass/envelope.js';
+import { facepassFallback } from './facepass/fallback.js';
 import type { FaceEngine } from '../models/engine.js';
 import { createOnnxEngine } from '../models/index.js';
 import type { FaceStore } from '../storage/store.js';
-import { openLmdbStore, openLmdbSyncStatus, type SyncStatusStore } from '../storage/index.js';
+import { openLmdbDeviceKeys, openLmdbStore, openLmdbSyncStatus, type DeviceKeyStore, type SyncStatusStore } from '../storage/index.js';
+import { DeviceRegistry } from './core/device-registry.js';
+import { deviceRouter } from './facepass/device-routes.js';
 import { SyncService } from './sync/sync-service.js';
 import { GroupBodyCache } from './sync/body-cache.js';
 import { SnapshotStore } from './sync/snapshot-store.js';
@@ -69,6 +74,8 @@ export class FaceServer {
   private closing: Promise<void> | undefined;
   /** The push channel (protocol §12); assigned in start(), closed first in shutdown(). */
   push!: PushHub;
+  /** Per-terminal credentials; assigned in start(), closed with the other stores. */
+  deviceKeys!: DeviceKeyStore;
   /** What /readyz reports; assigned in start(). */
   readiness!: Readiness;
 
@@ -89,7 +96,7 @@ export class FaceServer {
 
   static async start(options: FaceServerOptions): Promise<FaceServer> {
     const { config } = options;
-    const logger = options.logger ?? pino({ level: config.logLevel });
+    const logger = options.logger ?? createLogger({ level: config.logLevel });
     mkdirSync(config.dataDir, { recursive: true });
     const keys = resolveAccessKeys(config.dataDir, config.adminKey, config.deviceKey);
 
@@ -123,6 +130,7 @@ export class FaceServer {
     }
     let store: FaceStore | undefined;
     let syncStatus: SyncStatusStore | undefined;
+    let deviceKeys: DeviceKeyStore | undefined;
     let snapshots: SnapshotStore;
     let wireFaces: WireFaceReader;
     try {
@@ -133,7 +141,8 @@ export class FaceServer {
       readiness.notReady('feature migration running');
       await new FeatureMigration(engine, store, logger, config.faceAddImage).run();
       readiness.notReady('opening sync status');
-      syncStatus = await openLmdbSyncStatus({ path: join(config.dataDir, 'sync-status') });
+      syncStatus = await openLmdbSyncStatus({ path: join(config.dataDir, 'sync-status'), maxDevices: config.sync.statusMaxDevices });
+      deviceKeys = await openLmdbDeviceKeys({ path: join(config.dataDir, 'device-keys') });
       wireFaces = new WireFaceReader(store, engine.searchModel, engine.featureLength);
       snapshots = await SnapshotStore.open({
         dir: join(config.dataDir, 'snapshots'),
@@ -145,6 +154,7 @@ export class FaceServer {
         logger,
       });
     } catch (err) {
+      await deviceKeys?.close();
       await syncStatus?.close();
       await store?.close();
       if (!options.engine) await engine.close();
@@ -155,7 +165,7 @@ export class FaceServer {
 
     const consoleSessions = new ConsoleSessions({ ttlMs: config.console.sessionTtlMs, maxSessions: config.console.maxSessions });
     const sessionCheck = new ConsoleSessionCheck(consoleSessions);
-    const auth = new Authenticator(config.auth, keys, sessionCheck);
+    const auth = new Authenticator(config.auth, keys, sessionCheck, deviceKeys);
     const metrics = new ServerMetrics();
     const library = new FaceLibrary(store);
     const enrolment = new Enrolment(engine, store);
@@ -168,6 +178,7 @@ export class FaceServer {
       await next();
     });
     app.use(metrics.middleware());
+    app.use(discardUnreadBody());
     app.use(async (ctx, next) => {
       await next();
       logger.debug({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Date.now() - ctx.state.receivedAt }, 'request');
@@ -216,15 +227,15 @@ export class FaceServer {
         defaultGroup: config.sidDefaultGroup as GroupName,
       }),
     });
+    // Revoking a key also closes the device's push connection; the hub exists by the time anyone can call.
+    let revoked: (deviceId: string) => void = () => {};
+    const devices = deviceRouter({ config, auth, logger, registry: new DeviceRegistry(deviceKeys), onRevoked: (id) => revoked(id) });
     const ops = new Router();
-    ops.get('/metrics', async (ctx) => {
-      if (!auth.allows(ctx.req.headers, 'admin')) {
-        ctx.status = 401;
-        return;
-      }
-      ctx.type = metrics.registry.contentType;
-      ctx.body = await metrics.registry.metrics();
-    });
+    // A wrong key gets the envelope and WWW-Authenticate like every other admin call.
+    ops.get('/metrics', facepassRoute(auth, 'admin', logger, async () => ({
+      file: Buffer.from(await metrics.registry.metrics()),
+      mime: metrics.registry.contentType,
+    })));
     const startedAt = Date.now();
     const web = consoleRouter({ config, auth, logger, sessions: consoleSessions, check: sessionCheck, assets: new ConsoleAssets() });
     const consoleApi = consoleApiRouter({
@@ -250,18 +261,25 @@ export class FaceServer {
         push: () => push.stats(),
       },
     });
-    app.use(facepass.routes()).use(facepass.allowedMethods());
-    app.use(web.routes()).use(web.allowedMethods());
-    app.use(consoleApi.routes()).use(consoleApi.allowedMethods());
-    app.use(sync.routes()).use(sync.allowedMethods());
+    // No allowedMethods() anywhere: facepassFallback answers wrong methods (405 + Allow) in the envelope.
+    app.use(facepass.routes());
+    app.use(web.routes());
+    app.use(consoleApi.routes());
+    app.use(sync.routes());
     const backup = backupRouter({ auth, logger, sources: { store, syncStatus, dataDir: config.dataDir, serverVersion: SERVER_VERSION } });
-    app.use(backup.routes()).use(backup.allowedMethods());
+    app.use(backup.routes());
+    app.use(devices.routes());
     app.use(ops.routes());
-    app.use(baidu.routes()).use(baidu.allowedMethods());
-    app.use(sid.routes()).use(sid.allowedMethods());
+    // No allowedMethods(): it answers unknown methods with 501 on every path.
+    // A wrong method on a Baidu path gets Baidu's own answer from baiduFallback.
+    app.use(baidu.routes());
+    // SID paths answer every method themselves (a wrong one in the SID format).
+    app.use(sid.routes());
     app.use(baiduFallback());
-    app.use(async (ctx) => facepassNotFound(ctx));
-    app.on('error', (err) => logger.error({ err }, 'koa error'));
+    // Wrong methods (405 + Allow) and unknown paths (404) of the FacePass-style routers, in the envelope.
+    app.use(facepassFallback([facepass, web, consoleApi, sync, backup, devices, ops]));
+    // A client that breaks its own request (bad chunked framing, reset) is not a server failure.
+    app.on('error', (err) => (isClientFault(err) ? logger.debug({ err }, 'client broke its request') : logger.error({ err }, 'koa error')));
 
     // Slow-loris protection: a client must send its headers and body in time.
     httpServer.headersTimeout = 30_000;
@@ -269,11 +287,13 @@ export class FaceServer {
     // Push channel: every upgrade request goes to the hub (auth and path are checked there).
     const push = new PushHub({ auth, store, searchModel: engine.searchModel, logger }, options.push);
     httpServer.on('upgrade', (req, socket, head) => push.handleUpgrade(req, socket, head));
+    revoked = (id) => push.disconnectDevice(id);
     registerSyncMetrics(metrics, { push, bodies: syncBodies, snapshots });
 
     const timers: NodeJS.Timeout[] = [];
     const server = new FaceServer(config, logger, keys, store, syncStatus, snapshots, syncBodies, engine, !options.engine, httpServer, timers, consoleSessions);
     server.push = push;
+    server.deviceKeys = deviceKeys;
     if (config.compaction.intervalMs > 0) {
       const timer = setInterval(() => void server.compact(), config.compaction.intervalMs);
       timer.unref();
@@ -338,6 +358,7 @@ export class FaceServer {
     clearTimeout(grace);
     await this.snapshots.close();
     await this.syncStatus.close();
+    await this.deviceKeys.close();
     await this.store.close();
     if (this.ownsEngine) await this.engine.close();
   }

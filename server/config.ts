@@ -33,6 +33,8 @@ export interface SyncPolicy {
   snapshotRetainMs: number;
   /** Memory for encoded deltas and small full copies shared between terminals. Env SYNC_CACHE_MB, default 64; 0 = off. */
   bodyCacheBytes: number;
+  /** Devices whose last sync is kept for the status query; beyond it the longest-silent are dropped. Env SYNC_STATUS_MAX_DEVICES, default 10000. */
+  statusMaxDevices: number;
 }
 
 /** The web console (/console). */
@@ -125,7 +127,8 @@ export function defaultConfig(): ServerConfig {
     adminKey: undefined,
     deviceKey: undefined,
     maxRequestBytes: 8 * MiB,
-    faceAddImage: { maxBytes: 4 * MiB, maxPixels: 4096 * 4096, minSide: 1, formats: ['jpeg', 'png'] },
+    // minSide: spec 支持最小尺寸, >= 100*100 (an image smaller than FaceMin cannot hold an admissible face).
+    faceAddImage: { maxBytes: 4 * MiB, maxPixels: 4096 * 4096, minSide: 100, formats: ['jpeg', 'png'] },
     admission: {
       minFaceSize: 100,
       maxYaw: 20,
@@ -137,7 +140,7 @@ export function defaultConfig(): ServerConfig {
       maxBrightnessStd: 80,
     },
     compaction: { keepChangesPerGroup: 10_000, maxAgeMs: 30 * 24 * HOUR, intervalMs: HOUR },
-    sync: { snapshotThreshold: 2000, snapshotRetainMs: 10 * MINUTE, bodyCacheBytes: 64 * MiB },
+    sync: { snapshotThreshold: 2000, snapshotRetainMs: 10 * MINUTE, bodyCacheBytes: 64 * MiB, statusMaxDevices: 10_000 },
     console: { sessionTtlMs: 8 * HOUR, maxSessions: 100, terminalStaleMs: HOUR },
     baiduCredentials: [],
     sidCredentials: [],
@@ -193,6 +196,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ServerConfig {
   sync.snapshotThreshold = intFrom(env, 'SNAPSHOT_THRESHOLD', sync.snapshotThreshold, 0, 1e9);
   sync.snapshotRetainMs = intFrom(env, 'SNAPSHOT_RETAIN_MINUTES', sync.snapshotRetainMs / MINUTE, 1, 1e6) * MINUTE;
   sync.bodyCacheBytes = intFrom(env, 'SYNC_CACHE_MB', sync.bodyCacheBytes / MiB, 0, 1e6) * MiB;
+  sync.statusMaxDevices = intFrom(env, 'SYNC_STATUS_MAX_DEVICES', sync.statusMaxDevices, 1, 1e7);
   config.console.sessionTtlMs = intFrom(env, 'CONSOLE_SESSION_MINUTES', config.console.sessionTtlMs / MINUTE, 1, 1e6) * MINUTE;
   config.console.terminalStaleMs = intFrom(env, 'TERMINAL_STALE_MINUTES', config.console.terminalStaleMs / MINUTE, 1, 1e6) * MINUTE;
   config.baiduCredentials = baiduCredentialsFrom(env.BAIDU_CREDENTIALS);

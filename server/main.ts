@@ -1,9 +1,9 @@
 // Entry point: the only place that reads the environment and owns the
 // process (signals, exit codes).
-import { pino } from 'pino';
 import { ConfigError } from './config.js';
 import { loadConfig } from './config-file.js';
 import { FaceServer } from './app.js';
+import { createLogger } from './logging.js';
 
 async function main(): Promise<void> {
   let config;
@@ -16,7 +16,7 @@ async function main(): Promise<void> {
     }
     throw err;
   }
-  const logger = pino({ level: config.logLevel });
+  const logger = createLogger({ level: config.logLevel });
   if (config.auth === 'off') {
     logger.warn('AUTH=off: the admin API, sync and push accept ANY caller without a key. Use this only for legacy FacePass clients on a trusted network.');
   }

@@ -224,6 +224,8 @@ export interface FaceStore {
   snapshotGroup(groupId: GroupId): Promise<GroupSnapshot | undefined>;
   /** Live groups the face is bound to. */
   groupsOfFace(token: FaceToken): Promise<GroupRecord[]>;
+  /** Tokens of the library's live faces in token order, `limit` after `after`. */
+  listFaces(library: LibraryId, page: { after?: FaceToken; limit: number }): Promise<FaceToken[]>;
 
   /** Users of a group sorted by user id: `limit` of them from position `offset`. */
   listGroupUsers(groupId: GroupId, page: { offset: number; limit: number }): Promise<GroupUser[]>;

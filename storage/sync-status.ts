@@ -13,7 +13,16 @@ export interface GroupSyncStatus {
   /** resultCode 0 ? cloudVersion : localVersion (spec). */
   resultVersion: number;
   faceTokensAdded: number;
-  faceTokensDeleted: number;
+  /**
+   * Tokens sent as removed. null for FULL and RESET: the terminal replaces
+   * its whole copy, and what that copy held is not known to the server (the
+   * change log is compacted, and a delta's removals are only "possibly held").
+   */
+  faceTokensDeleted: number | null;
+  /** The decision sent (PROTOCOL.md §6): UNCHANGED, DELTA, FULL, GROUP_GONE or RESET. Absent in records of older servers. */
+  kind?: string;
+  /** The group's token digest at cloudVersion as 16 hex digits (§10); absent for GROUP_GONE. */
+  tokenDigest?: string;
 }
 
 export interface DeviceSyncStatus {
@@ -33,9 +42,17 @@ export interface DeviceSyncStatus {
 }
 
 export interface SyncStatusStore {
+  /**
+   * Keeps the device's latest sync, replacing its previous one. Beyond the
+   * store's device cap, the devices that synced longest ago are dropped.
+   */
   record(status: DeviceSyncStatus): Promise<void>;
-  /** All devices, by device key. */
-  list(): Promise<DeviceSyncStatus[]>;
+  /** Devices sorted by device key, at most `limit` after the key `after`. */
+  list(page: { after?: string; limit: number }): Promise<DeviceSyncStatus[]>;
+  /** One device by its key. */
+  get(device: string): Promise<DeviceSyncStatus | undefined>;
+  /** Devices kept. */
+  count(): Promise<number>;
   /** A consistent copy of every record into `dir` (created if missing), openable by the same backend. */
   backup(dir: string): Promise<void>;
   close(): Promise<void>;

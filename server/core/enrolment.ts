@@ -6,7 +6,8 @@ import type { AdmissionPolicy } from '../config.js';
 import type { DecodeLimits, FaceEngine, ImageFormat } from '../../models/engine.js';
 import type { FaceRecord, FaceStore, ImageRecord, Rect } from '../../storage/store.js';
 import type { FaceToken, ImageId, LibraryId } from './ids.js';
-import { ErrorCode, FaceError } from './errors.js';
+import { ErrorCode, FaceError, isFaceError } from './errors.js';
+import { sniffFormat } from '../../models/decode.js';
 import { failedAdmissionChecks } from './admission.js';
 import { boxToRect } from './geometry.js';
 import { newFaceToken, newImageId } from './tokens.js';
@@ -38,8 +39,14 @@ export class Enrolment {
    * found): FACE_NOT_FOUND, BAD_QUALITY (details.reason lists failed checks).
    */
   async enrol(bytes: Uint8Array, options: EnrolmentOptions): Promise<EnrolledFace> {
-    const image = await this.engine.decode(bytes, options.limits);
     const createdAt = this.now();
+    let image;
+    try {
+      image = await this.engine.decode(bytes, options.limits);
+    } catch (err) {
+      await this.keepUndecoded(bytes, err, options.limits, createdAt);
+      throw err;
+    }
     const imageRecord: ImageRecord = {
       imageId: newImageId(),
       mime: MIME[image.format],
@@ -85,4 +92,45 @@ export class Enrolment {
     await this.store.addImage(imageRecord, faceRecord);
     return { faceToken: faceRecord.faceToken, imageId, rect };
   }
+
+  /**
+   * Spec: "无论成败，均会返回image_id". An upload the decoder refused
+   * (unsupported or broken format, too many or too few pixels) is kept as it
+   * came, so it can be fetched for analysis, and its id goes on the error.
+   * Not kept: an empty upload (nothing to keep) and one over the image byte
+   * limit (keeping it is what that limit forbids).
+   */
+  private async keepUndecoded(bytes: Uint8Array, err: unknown, limits: DecodeLimits, createdAt: number): Promise<void> {
+    if (!isFaceError(err) || !KEPT_WHEN_UNDECODED.has(err.code)) return;
+    if (bytes.length === 0 || bytes.length > limits.maxBytes) return;
+    const format = sniffFormat(bytes);
+    const imageRecord: ImageRecord = {
+      imageId: newImageId(),
+      mime: (format && SNIFFED_MIME[format]) || 'application/octet-stream',
+      bytes,
+      width: typeof err.details.width === 'number' ? err.details.width : 0,
+      height: typeof err.details.height === 'number' ? err.details.height : 0,
+      createdAt,
+    };
+    await this.store.addImage(imageRecord);
+    err.details.imageId = imageRecord.imageId;
+  }
 }
+
+/** Decoder refusals whose upload is still kept (see keepUndecoded). */
+const KEPT_WHEN_UNDECODED: ReadonlySet<ErrorCode> = new Set([
+  ErrorCode.UnsupportedImageFormat,
+  ErrorCode.ImageResolutionTooLarge,
+  ErrorCode.ImageResolutionTooSmall,
+]);
+
+/** MIME of a kept upload the decoder refused, from its magic bytes; anything else is application/octet-stream. */
+const SNIFFED_MIME: Record<string, string> = {
+  jpeg: 'image/jpeg',
+  png: 'image/png',
+  bmp: 'image/bmp',
+  gif: 'image/gif',
+  webp: 'image/webp',
+  tiff: 'image/tiff',
+  // Never svg: served back from the API's origin, it could run script in a browser.
+};

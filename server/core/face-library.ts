@@ -12,9 +12,6 @@ export interface ImageFile {
   mime: string;
 }
 
-/** Page size used when the library reads all bindings of a group. */
-const BINDING_PAGE = 5000;
-
 export class FaceLibrary {
   constructor(private readonly store: FaceStore) {}
 
@@ -64,16 +61,28 @@ export class FaceLibrary {
     return group;
   }
 
-  /** Every face token bound to the group, sorted. */
-  async groupFaceTokens(library: LibraryId, name: GroupName): Promise<FaceToken[]> {
+  /**
+   * The group's face tokens (sorted) and their digest (PROTOCOL.md §10) at
+   * one version: read in one short transaction, so the two always agree.
+   */
+  async groupContents(library: LibraryId, name: GroupName): Promise<{ tokens: FaceToken[]; tokenDigest: string }> {
     const group = await this.getGroup(library, name);
-    const tokens: FaceToken[] = [];
-    for (let after: FaceToken | undefined; ; ) {
-      const page = await this.store.listBindings(group.groupId, { after, limit: BINDING_PAGE });
-      for (const binding of page) tokens.push(binding.faceToken);
-      if (page.length < BINDING_PAGE) return tokens;
-      after = page[page.length - 1]!.faceToken;
+    const snapshot = await this.store.snapshotGroup(group.groupId);
+    if (!snapshot || snapshot.group.deletedAt !== null) {
+      throw new FaceError(ErrorCode.GroupNotFound, `group ${name} does not exist`);
     }
+    return { tokens: snapshot.bindings.map((binding) => binding.faceToken), tokenDigest: snapshot.group.tokenDigest };
+  }
+
+  /** Live faces of the library in token order, a page at a time. */
+  listFaces(library: LibraryId, page: { after?: FaceToken; limit: number }): Promise<FaceToken[]> {
+    return this.store.listFaces(library, page);
+  }
+
+  /** Names of the library's live groups the face is bound to, sorted. */
+  async groupsOfFace(library: LibraryId, token: FaceToken): Promise<GroupName[]> {
+    const groups = await this.store.groupsOfFace(token);
+    return groups.filter((group) => group.library === library).map((group) => group.name).sort();
   }
 
   listGroups(library: LibraryId): Promise<GroupRecord[]> {

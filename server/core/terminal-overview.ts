@@ -17,7 +17,8 @@ export interface TerminalGroupView {
   /** 0 = the last sync of this group reached the terminal whole. */
   resultCode: 0 | 1;
   facesAdded: number;
-  facesDeleted: number;
+  /** null where the server cannot know it (a FULL/RESET of a copy above version 0, README). */
+  facesDeleted: number | null;
 }
 
 export interface TerminalView {
@@ -48,11 +49,20 @@ export interface TerminalOverviewDeps {
   now?: () => number;
 }
 
+const STATUS_PAGE = 1000;
+
 export class TerminalOverview {
   constructor(private readonly deps: TerminalOverviewDeps) {}
 
   async list(): Promise<TerminalView[]> {
-    const devices = await this.deps.status.list();
+    // Every kept device (the store caps them: SYNC_STATUS_MAX_DEVICES), a page at a time.
+    const devices: DeviceSyncStatus[] = [];
+    for (let after: string | undefined; ; ) {
+      const page = await this.deps.status.list({ after, limit: STATUS_PAGE });
+      devices.push(...page);
+      if (page.length < STATUS_PAGE) break;
+      after = page[page.length - 1]!.device;
+    }
     const names = [...new Set(devices.flatMap((device) => device.groups.map((group) => group.groupName)))];
     const records = await Promise.all(names.map((name) => this.deps.store.getGroup(this.deps.library, name as GroupName)));
     const groups = new Map<string, GroupRecord | undefined>(names.map((name, i) => [name, records[i]]));

@@ -17,6 +17,12 @@ export const groupName: ArgParser<GroupName> = (value) =>
 export const faceToken: ArgParser<FaceToken> = (value) => (isFaceToken(value) ? value : undefined);
 export const imageId: ArgParser<ImageId> = (value) => (isImageId(value) ? value : undefined);
 
+/** A page size from a query string: an integer in 1..max. */
+export const pageLimit = (max: number): ArgParser<number> => (value) => {
+  const n = typeof value === 'string' && /^\d{1,7}$/.test(value) ? Number(value) : NaN;
+  return n >= 1 && n <= max ? n : undefined;
+};
+
 const isAbsent = (value: unknown) => value === undefined || value === null || value === '';
 
 /** Every argument required: reads them all, or throws naming every missing, then every illegal one. */

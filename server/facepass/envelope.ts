@@ -81,6 +81,8 @@ export function facepassRoute(
       if (isFile(result)) {
         ctx.status = 200;
         ctx.type = result.mime;
+        // A kept upload is served as what its bytes claim to be, never sniffed into something a browser runs.
+        ctx.set('X-Content-Type-Options', 'nosniff');
         ctx.body = Buffer.from(result.file.buffer, result.file.byteOffset, result.file.byteLength);
         return;
       }
@@ -92,8 +94,24 @@ export function facepassRoute(
   };
 }
 
+/** Longest path echoed in an error message: a 6,000-character path is not worth sending back whole. */
+export const MAX_ECHOED_PATH = 200;
+
+const echoedPath = (path: string) => (path.length > MAX_ECHOED_PATH ? `${path.slice(0, MAX_ECHOED_PATH)}...` : path);
+
 /** Unknown paths: HTTP 404 (spec 接口不存在), still in the envelope so clients can parse it. */
 export function facepassNotFound(ctx: Context): void {
   ctx.status = 404;
-  ctx.body = envelope(ctx, 404, `API_NOT_FOUND: ${ctx.method} ${ctx.path}`, {});
+  ctx.body = envelope(ctx, 404, `API_NOT_FOUND: ${ctx.method} ${echoedPath(ctx.path)}`, {});
+}
+
+/**
+ * A known path asked with a method it does not serve (OPTIONS, TRACE and
+ * WebDAV verbs included): HTTP 405 with `Allow`, in the envelope. The spec
+ * has no code for it; like 401 and 404, the code repeats the HTTP status.
+ */
+export function facepassMethodNotAllowed(ctx: Context, allowed: readonly string[]): void {
+  ctx.status = 405;
+  ctx.set('Allow', allowed.join(', '));
+  ctx.body = envelope(ctx, 405, `METHOD_NOT_ALLOWED: ${ctx.method} ${echoedPath(ctx.path)} (allowed: ${allowed.join(', ')})`, {});
 }

@@ -18,10 +18,11 @@ const TABLE: Record<ErrorCode, (err: FaceError) => FacePassError> = {
   [ErrorCode.ImageResolutionTooLarge]: () => ({ status: 400, code: 104101, message: 'INVALID_IMAGE_RESOLUTION' }),
   [ErrorCode.ImageResolutionTooSmall]: () => ({ status: 400, code: 104101, message: 'INVALID_IMAGE_RESOLUTION' }),
   [ErrorCode.ImageFileTooLarge]: () => ({ status: 400, code: 104102, message: 'INVALID_IMAGE_FILE_SIZE' }),
-  // A body over the server's limit is refused before parsing. FacePass has no
-  // code of its own for it; the only large bodies are image uploads, so it
-  // reads as the image-size error, with HTTP 413 so proxies and clients see why.
-  [ErrorCode.RequestTooLarge]: () => ({ status: 413, code: 104102, message: 'INVALID_IMAGE_FILE_SIZE' }),
+  // A JSON body over the server's limit, refused before parsing. FacePass has
+  // no code for it (face/add turns it into INVALID_IMAGE_FILE_SIZE, the
+  // spec's code for an image too large); like 401 and 404 the code repeats
+  // the HTTP status, 413, so proxies and clients see why.
+  [ErrorCode.RequestTooLarge]: (err) => ({ status: 413, code: 413, message: `REQUEST_TOO_LARGE: body over ${err.details.limit ?? '?'} bytes` }),
   [ErrorCode.FaceNotFound]: () => ({ status: 400, code: 104200, message: 'FACE_NOT_FOUND' }),
   [ErrorCode.BadQuality]: (err) => ({ status: 400, code: 104201, message: `BAD_QUALITY: ${err.details.reason ?? ''}` }),
   [ErrorCode.FaceTokenNotFound]: () => ({ status: 400, code: 104202, message: 'FACE_TOKEN_NOT_EXIST' }),
@@ -37,7 +38,9 @@ const TABLE: Record<ErrorCode, (err: FaceError) => FacePassError> = {
   [ErrorCode.LivenessFailed]: () => ({ status: 400, code: 104201, message: 'BAD_QUALITY: Liveness' }),
   [ErrorCode.NoMatch]: () => ({ status: 400, code: 104200, message: 'FACE_NOT_FOUND' }),
   // Not in the spec: access control is this server's addition.
-  [ErrorCode.Unauthorized]: () => ({ status: 401, code: 401, message: 'UNAUTHORIZED' }),
+  // A valid key acting for another device (per-terminal keys) is forbidden, not unauthenticated.
+  [ErrorCode.Unauthorized]: (err) =>
+    err.details.forbidden ? { status: 403, code: 403, message: 'FORBIDDEN' } : { status: 401, code: 401, message: 'UNAUTHORIZED' },
   // The work was abandoned (client gone, or the image's deadline passed).
   [ErrorCode.Aborted]: () => ({ status: 503, code: 105000, message: 'INTERNAL_ERROR: request abandoned' }),
   [ErrorCode.Internal]: () => ({ status: 500, code: 105000, message: 'INTERNAL_ERROR' }),

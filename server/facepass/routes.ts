@@ -5,12 +5,12 @@ import type { Context } from 'koa';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config.js';
 import { DEFAULT_LIBRARY } from '../core/ids.js';
-import { illegalArgument, missingArgument } from '../core/errors.js';
+import { ErrorCode, FaceError, illegalArgument, isFaceError, missingArgument } from '../core/errors.js';
 import type { Enrolment } from '../core/enrolment.js';
 import type { FaceLibrary } from '../core/face-library.js';
 import type { Authenticator } from '../http/auth.js';
 import { readJsonObject, readMultipart } from '../http/body.js';
-import { faceToken, groupName, imageId, optionalArg, requiredArgs } from './args.js';
+import { faceToken, groupName, imageId, optionalArg, pageLimit, requiredArgs } from './args.js';
 import { facepassRoute, type FacePassResult } from './envelope.js';
 
 export interface FacePassDeps {
@@ -23,6 +23,10 @@ export interface FacePassDeps {
   version: { server: string; detail: Record<string, string> };
 }
 
+export const FACE_PAGE_DEFAULT = 100;
+export const FACE_PAGE_MAX = 1000;
+
+
 /** The library FacePass works on: it has no notion of several. */
 const library = DEFAULT_LIBRARY;
 
@@ -33,7 +37,15 @@ export function facepassRouter(deps: FacePassDeps): Router {
     facepassRoute(deps.auth, 'admin', deps.logger, handler);
 
   router.post('/api/face/v1/add', admin(async (ctx) => {
-    const form = await readMultipart(ctx.req, deps.config.maxRequestBytes);
+    // No multipart body at all (empty, JSON, a form): the image is missing.
+    if (!ctx.is('multipart/form-data')) throw missingArgument('image');
+    const form = await readMultipart(ctx.req, deps.config.maxRequestBytes).catch((err: unknown) => {
+      // The only large part of a face add is its image: the spec's image-size error (HTTP 400).
+      if (isFaceError(err) && err.code === ErrorCode.RequestTooLarge) {
+        throw new FaceError(ErrorCode.ImageFileTooLarge, err.message, { limit: err.details.limit }, { cause: err });
+      }
+      throw err;
+    });
     const image = form.files.get('image');
     if (!image) throw form.fields.has('image') ? illegalArgument('image') : missingArgument('image');
     const face = await deps.enrolment.enrol(image.bytes, {
@@ -53,7 +65,20 @@ export function facepassRouter(deps: FacePassDeps): Router {
   router.post('/api/face/v1/query', admin(async (ctx) => {
     const args = requiredArgs(await json(ctx), { face_token: faceToken });
     const face = await deps.library.getFace(args.face_token);
-    return { image_id: face.imageId, rect: face.rect };
+    // Addition (README): the groups the face is bound to.
+    const groups = await deps.library.groupsOfFace(library, args.face_token);
+    return { image_id: face.imageId, rect: face.rect, groups };
+  }));
+
+  // Addition (README; the spec names /face/list but gives no page): live
+  // face tokens in token order, ?limit (1-1000, default 100) after ?after.
+  router.get('/api/face/v1/list', admin(async (ctx) => {
+    const query = ctx.query as Record<string, unknown>;
+    const limit = optionalArg(query, 'limit', pageLimit(FACE_PAGE_MAX)) ?? FACE_PAGE_DEFAULT;
+    const after = optionalArg(query, 'after', faceToken);
+    const page = await deps.library.listFaces(library, { after, limit: limit + 1 });
+    const faces = page.slice(0, limit);
+    return { faces, ...(page.length > limit ? { next: faces[faces.length - 1] } : {}) };
   }));
 
   router.get('/api/image/v1/query', admin(async (ctx) => {
@@ -84,8 +109,9 @@ export function facepassRouter(deps: FacePassDeps): Router {
 
   router.post('/api/group/v1/query', admin(async (ctx) => {
     const args = requiredArgs(await json(ctx), { group_name: groupName });
-    const faces = await deps.library.groupFaceTokens(library, args.group_name);
-    return { group_name: args.group_name, faces };
+    const { tokens, tokenDigest } = await deps.library.groupContents(library, args.group_name);
+    // token_digest is an addition (README, PROTOCOL.md §10): what a terminal's copy must add up to.
+    return { group_name: args.group_name, faces: tokens, token_digest: tokenDigest };
   }));
 
   router.get('/api/group/v1/list', admin(async () => {

@@ -5,12 +5,13 @@ import { Readable } from 'node:stream';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Logger } from 'pino';
-import { isSyncError, parseSyncRequest, SyncErrorCode, SYNC_MEDIA_TYPE, type SyncRequest } from '../../device-protocol/index.js';
+import { isSyncError, isValidDeviceId, parseSyncRequest, SyncErrorCode, SYNC_MEDIA_TYPE, type SyncRequest } from '../../device-protocol/index.js';
 import type { ServerConfig } from '../config.js';
 import { DEFAULT_LIBRARY } from '../core/ids.js';
-import { illegalArgument, missingArgument } from '../core/errors.js';
-import type { Authenticator } from '../http/auth.js';
+import { ErrorCode, FaceError, illegalArgument, missingArgument } from '../core/errors.js';
+import type { Authenticator, Principal } from '../http/auth.js';
 import { readJsonObject } from '../http/body.js';
+import { optionalArg, pageLimit, type ArgParser } from './args.js';
 import type { SyncOutcome, SyncService } from '../sync/sync-service.js';
 import type { DeviceSyncStatus, SyncStatusStore } from '../../storage/sync-status.js';
 import { facepassNotFound, facepassRoute, RESPONDED } from './envelope.js';
@@ -26,16 +27,10 @@ export interface SyncRouteDeps {
   status: SyncStatusStore;
 }
 
-/** More groups than any terminal holds; bounds the work one request can ask for. */
-const MAX_GROUPS_PER_REQUEST = 1000;
-const DEVICE_ID = /^[\x21-\x7e]{1,128}$/;
-
-/** The request, validated, with the dialect's error codes. */
+/** The request, validated (with the bounds of PROTOCOL.md §15), with the dialect's error codes. */
 function parseRequest(body: Record<string, unknown>): SyncRequest {
   try {
-    const request = parseSyncRequest(body);
-    if (request.groups.length > MAX_GROUPS_PER_REQUEST) throw illegalArgument('groups');
-    return request;
+    return parseSyncRequest(body);
   } catch (err) {
     if (isSyncError(err) && err.code === SyncErrorCode.BadRequest) {
       const details = err.details as { missing?: string[]; illegal?: string[] };
@@ -46,11 +41,27 @@ function parseRequest(body: Record<string, unknown>): SyncRequest {
   }
 }
 
-function deviceOf(ctx: Context): { device: string; deviceId: string | null; ip: string } {
+/** Who the caller is; the route has already checked that the key is valid. */
+function principalOf(auth: Authenticator, ctx: Context): Principal {
+  const principal = auth.identify(ctx.req.headers);
+  if (principal === null) throw new FaceError(ErrorCode.Unauthorized, 'missing or wrong access key');
+  return principal;
+}
+
+const forbidden = (message: string) => new FaceError(ErrorCode.Unauthorized, message, { forbidden: true });
+
+/**
+ * The device a sync is recorded under. A per-terminal key is its device (an
+ * X-Device-Id naming another is 403); the shared key may name any device
+ * that has no key of its own.
+ */
+function deviceOf(ctx: Context, auth: Authenticator, principal: Principal): { device: string; deviceId: string | null; ip: string } {
   const header = ctx.get('x-device-id');
-  if (header !== '' && !DEVICE_ID.test(header)) throw illegalArgument('X-Device-Id');
+  if (header !== '' && !isValidDeviceId(header)) throw illegalArgument('X-Device-Id');
   const ip = ctx.ip;
-  return { device: header || ip, deviceId: header || null, ip };
+  const named = principal.role === 'device' && principal.deviceId !== null && header === '' ? principal.deviceId : header;
+  if (named !== '' && !auth.mayActAs(principal, named)) throw forbidden(`this key may not act as device ${named}`);
+  return { device: named || ip, deviceId: named || null, ip };
 }
 
 function statusOf(request: SyncRequest, who: ReturnType<typeof deviceOf>, outcome: SyncOutcome, ok: boolean): DeviceSyncStatus {
@@ -67,12 +78,33 @@ function statusOf(request: SyncRequest, who: ReturnType<typeof deviceOf>, outcom
       localVersion: group.localVersion,
       cloudVersion: group.cloudVersion,
       resultCode: ok ? 0 : 1,
-      resultVersion: ok ? group.cloudVersion : group.localVersion,
+      // Spec: result_code 0 ? cloud_version : local_version. GROUP_GONE keeps
+      // the terminal's copy and its version (不删除 local，保留 local version).
+      resultVersion: ok && group.kind !== 'GROUP_GONE' ? group.cloudVersion : group.localVersion,
       faceTokensAdded: group.facesSent,
-      faceTokensDeleted: group.removalsSent,
+      faceTokensDeleted: faceTokensDeleted(group),
+      kind: group.kind,
+      ...(group.tokenDigest ? { tokenDigest: group.tokenDigest } : {}),
     })),
   };
 }
+
+/**
+ * Tokens the terminal dropped. FULL and RESET replace its whole copy: a copy
+ * at version 0 held nothing, but what a copy at another version held is not
+ * known (the change log is compacted, a delta's removals are only "possibly
+ * held"), so it is null there and left out of the JSON (README).
+ */
+function faceTokensDeleted(group: SyncOutcome['groups'][number]): number | null {
+  if (group.kind !== 'FULL' && group.kind !== 'RESET') return group.removalsSent;
+  return group.localVersion === 0 ? 0 : null;
+}
+
+/** Status query paging (an addition: the spec answers every device at once). */
+export const STATUS_PAGE_DEFAULT = 100;
+export const STATUS_PAGE_MAX = 1000;
+
+const deviceKey: ArgParser<string> = (value) => (typeof value === 'string' && value.length <= 256 ? value : undefined);
 
 /** The spec's JSON for one device. `groups` stands both inside sync_status (the field table) and beside it (the example). */
 function statusJson(status: DeviceSyncStatus) {
@@ -83,7 +115,13 @@ function statusJson(status: DeviceSyncStatus) {
     cloud_version: group.cloudVersion,
     result_code: group.resultCode,
     result_version: group.resultVersion,
-    result: { facetoken_added: group.faceTokensAdded, facetoken_deleted: group.faceTokensDeleted },
+    result: {
+      facetoken_added: group.faceTokensAdded,
+      ...(group.faceTokensDeleted === null ? {} : { facetoken_deleted: group.faceTokensDeleted }),
+    },
+    // Additions (README): the decision sent, and the digest the terminal checks its copy against (PROTOCOL.md §10).
+    ...(group.kind ? { kind: group.kind } : {}),
+    ...(group.tokenDigest ? { token_digest: group.tokenDigest } : {}),
   }));
   return {
     ip: status.ip,
@@ -100,7 +138,7 @@ export function syncRouter(deps: SyncRouteDeps): Router {
 
   router.post('/api/service/sync/v1', device(async (ctx) => {
     const request = parseRequest(await readJsonObject(ctx.req, deps.config.maxRequestBytes));
-    const who = deviceOf(ctx);
+    const who = deviceOf(ctx, deps.auth, principalOf(deps.auth, ctx));
     try {
       deps.sync.negotiate(request);
     } catch (err) {
@@ -134,9 +172,32 @@ export function syncRouter(deps: SyncRouteDeps): Router {
     return RESPONDED;
   }));
 
-  router.get('/api/service/sync/v1/status', device(async () => {
-    const devices = await deps.status.list();
-    return { devices: devices.map(statusJson) };
+  // Paged (README): ?limit=1..1000 (default 100) devices in device order after ?after=<device>;
+  // `next` is the cursor for the following page, absent on the last one. ?device_id= asks for one.
+  router.get('/api/service/sync/v1/status', device(async (ctx) => {
+    const query = ctx.query as Record<string, unknown>;
+    const principal = principalOf(deps.auth, ctx);
+    // A per-terminal key sees its own device only.
+    const own = principal.role === 'device' ? principal.deviceId : null;
+    if (own !== null) {
+      const status = await deps.status.get(own);
+      return { devices: status ? [statusJson(status)] : [], total: status ? 1 : 0 };
+    }
+    const one = optionalArg(query, 'device_id', deviceKey);
+    if (one !== undefined) {
+      const status = await deps.status.get(one);
+      return { devices: status ? [statusJson(status)] : [], total: await deps.status.count() };
+    }
+    const limit = optionalArg(query, 'limit', pageLimit(STATUS_PAGE_MAX)) ?? STATUS_PAGE_DEFAULT;
+    const after = optionalArg(query, 'after', deviceKey);
+    // One more than asked tells whether another page follows.
+    const page = await deps.status.list({ after, limit: limit + 1 });
+    const devices = page.slice(0, limit);
+    return {
+      devices: devices.map(statusJson),
+      total: await deps.status.count(),
+      ...(page.length > limit ? { next: devices[devices.length - 1]!.device } : {}),
+    };
   }));
 
   return router;

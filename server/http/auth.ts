@@ -1,14 +1,24 @@
 // Key checks for HTTP requests and WebSocket upgrades. A key travels as
-// `Authorization: Bearer <key>` or `X-Api-Key: <key>`. Comparison hashes
-// both sides first so timingSafeEqual sees equal lengths and the check takes
-// the same time whatever the guess.
+// `Authorization: Bearer <key>` or `X-Api-Key: <key>`. The admin and shared
+// device keys are compared as hashes so timingSafeEqual sees equal lengths
+// and the check takes the same time whatever the guess; a per-terminal key
+// is looked up by its SHA-256 (only the hash is stored).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AccessKeys } from '../keys.js';
 import type { AuthMode } from '../config.js';
+import type { DeviceKeyStore } from '../../storage/device-keys.js';
+import { deviceKeyHash } from '../core/device-registry.js';
 
 /** Who may call: admins only, terminals too (sync, status, push), or anyone (version). */
 export type Audience = 'admin' | 'device' | 'public';
+
+/**
+ * Who is calling. `device` with a `deviceId` holds a per-terminal key and may
+ * act only as that device; `deviceId: null` is the shared DEVICE_KEY (or
+ * AUTH=off), which may name any device not registered with its own key.
+ */
+export type Principal = { role: 'admin' } | { role: 'device'; deviceId: string | null };
 
 export function presentedKey(headers: IncomingHttpHeaders): string | undefined {
   const authorization = headers.authorization;
@@ -40,19 +50,41 @@ export class Authenticator {
     private readonly mode: AuthMode,
     private readonly keys: Pick<AccessKeys, 'admin' | 'device'>,
     private readonly sessions?: SessionCheck,
+    private readonly devices?: Pick<DeviceKeyStore, 'deviceOfKey' | 'isRegistered'>,
   ) {}
 
   /**
-   * Whether these headers grant access for the audience. The admin key opens
-   * everything; so does a console session (admin level), when no key is sent.
-   * A wrong key is refused even next to a valid session cookie.
+   * Who the headers' key belongs to, or null for no or a wrong key. With no
+   * key at all, a console session (admin level) counts; a wrong key is
+   * refused even next to a valid session cookie. AUTH=off makes everyone an admin.
    */
+  identify(headers: IncomingHttpHeaders, method?: string): Principal | null {
+    if (this.mode === 'off') return { role: 'admin' };
+    const key = presentedKey(headers);
+    if (key === undefined) return this.sessions?.admits(headers, method) ? { role: 'admin' } : null;
+    if (sameKey(key, this.keys.admin)) return { role: 'admin' };
+    if (sameKey(key, this.keys.device)) return { role: 'device', deviceId: null };
+    const deviceId = this.devices?.deviceOfKey(deviceKeyHash(key));
+    return deviceId === undefined ? null : { role: 'device', deviceId };
+  }
+
+  /** Whether these headers grant access for the audience. The admin key (or a console session) opens everything. */
   allows(headers: IncomingHttpHeaders, audience: Audience, method?: string): boolean {
     if (this.mode === 'off' || audience === 'public') return true;
-    const key = presentedKey(headers);
-    if (key === undefined) return this.sessions?.admits(headers, method) ?? false;
-    if (sameKey(key, this.keys.admin)) return true;
-    return audience === 'device' && sameKey(key, this.keys.device);
+    const principal = this.identify(headers, method);
+    if (principal === null) return false;
+    return principal.role === 'admin' || audience === 'device';
+  }
+
+  /**
+   * Whether the principal may act as `deviceId` (sync, status, push): the
+   * admin always; a per-terminal key only as its own device; the shared key
+   * as any device that has no key of its own.
+   */
+  mayActAs(principal: Principal, deviceId: string): boolean {
+    if (principal.role === 'admin') return true;
+    if (principal.deviceId !== null) return principal.deviceId === deviceId;
+    return !(this.devices?.isRegistered(deviceId) ?? false);
   }
 
   /** Which configured key this is, compared in constant time. */

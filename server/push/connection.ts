@@ -4,6 +4,7 @@
 import type { WebSocket } from 'ws';
 import { encodePushFrame, PushFrameType, type PushMessage } from '../../device-protocol/index.js';
 import type { HeartbeatPeer } from './heartbeat.js';
+import type { Principal } from '../http/auth.js';
 
 /**
  * awaiting-hello: connected, no ClientHello yet (hello deadline running).
@@ -21,6 +22,8 @@ export class PushConnection implements HeartbeatPeer {
   deviceId: string;
   /** Whether deviceId was named by the terminal (hello or header) and may supersede another connection. */
   explicitDeviceId = false;
+  /** Whose key opened the connection (per-terminal keys may name only their own device). */
+  principal: Principal = { role: 'device', deviceId: null };
   /** Group names held (DEFAULT_LIBRARY), deduplicated; set by the hello. */
   groups: readonly string[] = [];
 

@@ -20,6 +20,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import {
+  checkClientHello,
   CloseCode,
   closeCodeFor,
   decodePushFrame,
@@ -46,11 +47,12 @@ import { Heartbeat } from './heartbeat.js';
 import { newCounters, type NoticeSentEvent, type PushCounters, type PushHubEvents, type PushHubStats } from './metrics.js';
 import { resolvePushOptions, type PushHubOptions } from './options.js';
 import { rejectUpgrade } from './reject-upgrade.js';
+import { answerOversizeWith4413 } from './oversize.js';
 
 export type PushLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
 
 export interface PushHubDeps {
-  auth: Pick<Authenticator, 'allows'>;
+  auth: Pick<Authenticator, 'allows' | 'identify' | 'mayActAs'>;
   store: Pick<FaceStore, 'onCommit' | 'getGroup'>;
   /** The engine's search model, announced in ServerHello. */
   searchModel: string;
@@ -84,8 +86,8 @@ export class PushHub {
       // Notices are a few dozen bytes: compression would cost memory per
       // connection (zlib contexts) and CPU for nothing.
       perMessageDeflate: false,
-      // Checked by ws from the frame header, before buffering; ws closes with
-      // 1009 (Message Too Big), not 4413: see the note in index.ts.
+      // Checked by ws from the frame header, before buffering; its 1009 close
+      // becomes PushError + 4413 (oversize.ts).
       maxPayload: MAX_PUSH_FRAME_BYTES,
       // The hub tracks its connections itself (with their state).
       clientTracking: false,
@@ -127,6 +129,11 @@ export class PushHub {
       this.#deps.logger.error({ err }, 'push: upgrade failed');
       socket.destroy();
     }
+  }
+
+  /** Closes the device's connection (4401) when its key was revoked. */
+  disconnectDevice(deviceId: string): void {
+    this.#byDevice.get(deviceId)?.fail(CloseCode.Unauthorized, 'device key revoked');
   }
 
   /** Subscribes to hub events; returns the unsubscribe function. */
@@ -203,6 +210,10 @@ export class PushHub {
     if (path !== PUSH_PATH) return 404;
     if (this.#closing) return 503;
     if (!this.#deps.auth.allows(req.headers, 'device')) return 401;
+    // A per-terminal key may name only its own device; the shared key no device that has its own key.
+    const header = req.headers[DEVICE_ID_HEADER.toLowerCase()];
+    const principal = this.#deps.auth.identify(req.headers);
+    if (typeof header === 'string' && header !== '' && principal && !this.#deps.auth.mayActAs(principal, header)) return 403;
     if (this.#connections.size >= this.options.maxConnections) return 503;
     return 0;
   }
@@ -210,15 +221,19 @@ export class PushHub {
   #accept(ws: WebSocket, req: IncomingMessage): void {
     const header = req.headers[DEVICE_ID_HEADER.toLowerCase()];
     const headerDeviceId = typeof header === 'string' && header.length > 0 ? header : undefined;
-    const conn = new PushConnection(ws, headerDeviceId, req.socket.remoteAddress ?? 'unknown');
-    conn.explicitDeviceId = headerDeviceId !== undefined;
+    const principal = this.#deps.auth.identify(req.headers) ?? { role: 'device', deviceId: null };
+    const ownId = principal.role === 'device' ? principal.deviceId : null;
+    const conn = new PushConnection(ws, headerDeviceId ?? ownId ?? undefined, req.socket.remoteAddress ?? 'unknown');
+    conn.explicitDeviceId = headerDeviceId !== undefined || ownId !== null;
+    conn.principal = principal;
     ws.binaryType = 'nodebuffer';
+    answerOversizeWith4413(ws);
     ws.on('message', (data, isBinary) => this.#onMessage(conn, data, isBinary));
     ws.on('pong', () => {
       conn.alive = true;
     });
-    // ws closes the socket itself after an error (1009 for oversized frames,
-    // 1002 for protocol violations); without a listener the error would be
+    // ws closes the socket itself after an error (4413 for oversized frames,
+    // see oversize.ts; 1002 for protocol violations); without a listener the error would be
     // thrown as an uncaught 'error' event.
     ws.on('error', (err) => {
       if ((err as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.#counters.badFrames++;
@@ -256,6 +271,7 @@ export class PushHub {
       }
       // §12: ClientHello is sent once; to change its groups a terminal reconnects.
       if (conn.state !== 'awaiting-hello') throw new SyncError(SyncErrorCode.BadOrder, 'second ClientHello');
+      checkClientHello(message.hello); // the bounds of §15: 4400 before any lookup
       void this.#answerHello(conn, message.hello);
     } catch (err) {
       this.#fail(conn, err);
@@ -269,6 +285,9 @@ export class PushHub {
       // §13: an absent protocol_version (decoded as 0) means 1.
       const protocolVersion = negotiateProtocolVersion(hello.protocolVersion || DEFAULT_PROTOCOL_VERSION);
       if (hello.deviceId.length > 0) {
+        if (!this.#deps.auth.mayActAs(conn.principal, hello.deviceId)) {
+          throw new SyncError(SyncErrorCode.Unauthorized, `this key may not act as device ${hello.deviceId.slice(0, 40)}`);
+        }
         conn.deviceId = hello.deviceId;
         conn.explicitDeviceId = true;
       }

@@ -19,10 +19,9 @@
 // - ClientHello is accepted once (§12); a second one is a bad frame (4400):
 //   to change its groups, a terminal reconnects.
 // - Frame size: `ws` enforces MAX_PUSH_FRAME_BYTES from the frame header
-//   (fragments summed) before buffering and closes with 1009 (RFC 6455
-//   "Message Too Big"); ws fixes that code before the application hears of
-//   it, so the 4413 of §12 cannot be sent without buffering the frame first.
-//   decodePushFrame checks the size again (4413) as a second line.
+//   (fragments summed) before buffering; its own 1009 close is turned into
+//   PushError + 4413 as §12 says (oversize.ts). decodePushFrame checks the
+//   size again (4413) as a second line.
 export { PushHub, type PushHubDeps, type PushLogger } from './hub.js';
 export { DEFAULT_PUSH_OPTIONS, resolvePushOptions, type PushHubOptions } from './options.js';
 export type { NoticeSentEvent, PushHubEvents, PushHubStats } from './metrics.js';

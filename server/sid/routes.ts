@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { isFaceError } from '../core/errors.js';
 import { readJsonObject } from '../http/body.js';
 import type { SidCredentials } from './credentials.js';
-import { INTERNAL_ERROR, toSidError, type SidError } from './errors.js';
+import { INTERNAL_ERROR, SID_RESULT, toSidError, type SidError } from './errors.js';
 import type { SidHandler, sidOps } from './ops.js';
 
 export interface SidRouteDeps {
@@ -52,6 +52,14 @@ export function sidRouter(deps: SidRouteDeps): Router {
       ctx.body = { info: `${label}错误,错误信息[${mapped.message}]`, result: mapped.result };
     }
   };
-  for (const [path, op, label] of PATHS) router.post(path, route(deps.ops[op], label));
+  for (const [path, op, label] of PATHS) {
+    router.post(path, route(deps.ops[op], label));
+    // Another method: 405 with Allow, the answer still in the SID format.
+    router.all(path, (ctx) => {
+      ctx.status = 405;
+      ctx.set('Allow', 'POST');
+      ctx.body = { info: `${label}错误,错误信息[method ${ctx.method} not allowed, use POST]`, result: SID_RESULT.illegalParameter };
+    });
+  }
   return router;
 }

@@ -69,6 +69,10 @@ export interface GroupOutcome {
   cloudVersion: number;
   facesSent: number;
   removalsSent: number;
+  /** The decision sent (GROUP_GONE also when the group went away between plan and send). */
+  kind: GroupPlan['kind'];
+  /** The group's token digest at cloudVersion (16 hex digits); '' for GROUP_GONE. */
+  tokenDigest: string;
 }
 
 /** Filled in while the stream is produced. */
@@ -150,6 +154,8 @@ export class SyncService {
           cloudVersion: 0,
           facesSent: 0,
           removalsSent: 0,
+          kind: plan.kind,
+          tokenDigest: '',
         };
         outcome.groups.push(result);
         for await (const chunk of this.groupFrames(writer, plan, request.featureEncoding, result)) yield emit(chunk);
@@ -181,6 +187,7 @@ export class SyncService {
     const announce = (group: GroupRecord, snapshot?: SnapshotRef) => {
       result.groupId = group.groupId;
       result.cloudVersion = group.version;
+      result.tokenDigest = group.tokenDigest;
       return writer.groupResult(groupResultOf(request, group, kind, snapshot));
     };
 
@@ -213,6 +220,7 @@ export class SyncService {
       const snapshot = await this.deps.store.snapshotGroup(plan.group.groupId);
       if (!snapshot || snapshot.group.deletedAt !== null) {
         // Deleted since it was planned: as if the request had come a moment later.
+        result.kind = 'GROUP_GONE';
         yield writer.groupResult(groupResultOf(request, undefined, SyncKind.GroupGone));
         return;
       }

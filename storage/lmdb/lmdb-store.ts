@@ -445,6 +445,21 @@ export class LmdbFaceStore implements FaceStore {
     });
   }
 
+  async listFaces(library: LibraryId, page: { after?: FaceToken; limit: number }): Promise<FaceToken[]> {
+    this.assertOpen();
+    const limit = Math.floor(page.limit);
+    if (!(limit > 0)) return [];
+    return this.read((transaction) => {
+      const tokens: FaceToken[] = [];
+      for (const { key, value } of this.db.faceMeta.getRange({ start: page.after ?? '', transaction })) {
+        if (tokens.length >= limit) break;
+        if (key === page.after || value.deletedAt !== null || value.library !== library) continue;
+        tokens.push(key as FaceToken);
+      }
+      return tokens;
+    });
+  }
+
   async groupsOfFace(token: FaceToken): Promise<GroupRecord[]> {
     this.assertOpen();
     return this.read((transaction) => {

@@ -6,7 +6,7 @@ describe('configuration from the environment', function () {
     const config = configFromEnv({});
     const defaults = defaultConfig();
     expect(config.compaction).to.deep.equal(defaults.compaction);
-    expect(config.sync).to.deep.equal({ snapshotThreshold: 2000, snapshotRetainMs: 600_000, bodyCacheBytes: 64 * 1024 * 1024 });
+    expect(config.sync).to.deep.equal({ snapshotThreshold: 2000, snapshotRetainMs: 600_000, bodyCacheBytes: 64 * 1024 * 1024, statusMaxDevices: 10_000 });
     expect(config.port).to.equal(8300);
   });
 
@@ -18,13 +18,14 @@ describe('configuration from the environment', function () {
       SNAPSHOT_THRESHOLD: '100',
       SNAPSHOT_RETAIN_MINUTES: '30',
       SYNC_CACHE_MB: '0',
+      SYNC_STATUS_MAX_DEVICES: '50',
     });
     expect(config.compaction).to.deep.equal({ keepChangesPerGroup: 500, maxAgeMs: 48 * 3600_000, intervalMs: 0 });
-    expect(config.sync).to.deep.equal({ snapshotThreshold: 100, snapshotRetainMs: 30 * 60_000, bodyCacheBytes: 0 });
+    expect(config.sync).to.deep.equal({ snapshotThreshold: 100, snapshotRetainMs: 30 * 60_000, bodyCacheBytes: 0, statusMaxDevices: 50 });
   });
 
   it('refuses values that are not integers in range, naming the variable', function () {
-    const bad: Array<[string, string]> = [['CHANGELOG_KEEP', '-1'], ['SNAPSHOT_RETAIN_MINUTES', '0'], ['SYNC_CACHE_MB', '1.5'], ['PORT', 'http']];
+    const bad: Array<[string, string]> = [['CHANGELOG_KEEP', '-1'], ['SNAPSHOT_RETAIN_MINUTES', '0'], ['SYNC_CACHE_MB', '1.5'], ['SYNC_STATUS_MAX_DEVICES', '0'], ['PORT', 'http']];
     for (const [name, value] of bad) {
       expect(() => configFromEnv({ [name]: value }), name).to.throw(ConfigError, name);
     }

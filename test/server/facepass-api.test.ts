@@ -5,6 +5,7 @@ import { createOnnxEngine } from '../../models/index.js';
 import type { FaceEngine } from '../../models/engine.js';
 import { DEFAULT_LIBRARY, type GroupName } from '../../server/core/ids.js';
 import { faceCropRegion } from '../../server/core/geometry.js';
+import { digestOf, digestToHex } from '../../device-protocol/index.js';
 import { FacePassClient } from '../helpers/facepass-client.js';
 import { readPersonPhoto, readScene } from '../helpers/paths.js';
 import { enrollablePhoto, WHITE } from '../helpers/photos.js';
@@ -144,8 +145,33 @@ describe('FacePass admin API', function () {
         expect(res.status, name).to.equal(400);
         expect(res.code, name).to.equal(104100);
         expect(res.message).to.equal('UNSUPPORTED_IMAGE_FORMAT');
-        expect(res.data).to.deep.equal({});
+        if (name === 'empty') {
+          // Nothing to keep, so no image_id (README).
+          expect(res.data).to.deep.equal({});
+          continue;
+        }
+        // Spec: image_id whatever the outcome; the upload comes back byte for byte.
+        expect(Object.keys(res.data), name).to.deep.equal(['image_id']);
+        const kept = await client.getRaw(`/api/image/v1/query?image_id=${encodeURIComponent(res.data.image_id!)}`);
+        expect(kept.status).to.equal(200);
+        const mime = { gif: 'image/gif', truncated: 'image/png' }[name] ?? 'application/octet-stream';
+        expect(kept.headers.get('content-type'), name).to.equal(mime);
+        expect(kept.headers.get('x-content-type-options')).to.equal('nosniff');
+        expect(Buffer.from(await kept.arrayBuffer()).equals(bytes), name).to.equal(true);
       }
+    });
+
+    it('rejects an image under 100x100 with INVALID_IMAGE_RESOLUTION and keeps it', async function () {
+      for (const [width, height] of [[99, 400], [400, 99], [60, 60]]) {
+        const small = await sharp(readPersonPhoto('amy', 2)).resize(width, height, { fit: 'fill' }).png().toBuffer();
+        const res = await client.addFace(small);
+        expect(res.status, `${width}x${height}`).to.equal(400);
+        expect(res.code).to.equal(104101);
+        expect(res.message).to.equal('INVALID_IMAGE_RESOLUTION');
+        expect(res.data.image_id).to.match(TOKEN);
+      }
+      const exact = await sharp(readPersonPhoto('amy', 2)).resize(100, 100).png().toBuffer();
+      expect((await client.addFace(exact)).code, '100x100 is allowed').to.not.equal(104101);
     });
 
     it('rejects more than 4096*4096 pixels with INVALID_IMAGE_RESOLUTION', async function () {
@@ -153,6 +179,8 @@ describe('FacePass admin API', function () {
       const res = await client.addFace(huge);
       expect(res.code).to.equal(104101);
       expect(res.message).to.equal('INVALID_IMAGE_RESOLUTION');
+      const kept = await client.getRaw(`/api/image/v1/query?image_id=${encodeURIComponent(res.data.image_id!)}`);
+      expect(kept.headers.get('content-type')).to.equal('image/png');
     });
 
     it('rejects a file over 4 MB with INVALID_IMAGE_FILE_SIZE', async function () {
@@ -161,12 +189,15 @@ describe('FacePass admin API', function () {
       const res = await client.addFace(noise);
       expect(res.status).to.equal(400);
       expect(res.code).to.equal(104102);
+      // Not kept: keeping it is what the limit forbids (README).
+      expect(res.data).to.deep.equal({});
     });
 
-    it('refuses a body over 8 MB before parsing it', async function () {
+    it('refuses a body over 8 MB before parsing it, with the spec image-size error', async function () {
       const res = await client.addFace(randomBytes(9 * 1024 * 1024));
-      expect(res.status).to.equal(413);
+      expect(res.status).to.equal(400);
       expect(res.code).to.equal(104102);
+      expect(res.message).to.equal('INVALID_IMAGE_FILE_SIZE');
       expect(res.data).to.deep.equal({});
     });
 
@@ -186,7 +217,14 @@ describe('FacePass admin API', function () {
       expect(body.message).to.equal('ILLEGAL_ARGUMENT: image');
 
       const json = await client.post('/api/face/v1/add', { image: 'x' });
-      expect(json.code).to.equal(104001);
+      expect(json.code).to.equal(104002);
+      expect(json.message).to.equal('MISSING_ARGUMENT: image');
+      response = await fetch(ts.url + '/api/face/v1/add', { method: 'POST', headers: { 'x-api-key': ts.server.keys.admin } });
+      body = (await response.json()) as { code: number; message: string };
+      expect(body.message, 'empty body').to.equal('MISSING_ARGUMENT: image');
+      response = await fetch(ts.url + '/api/face/v1/add', { method: 'POST', headers: { 'x-api-key': ts.server.keys.admin }, body: new URLSearchParams({ image: 'x' }) });
+      body = (await response.json()) as { code: number; message: string };
+      expect(body.message, 'form body').to.equal('MISSING_ARGUMENT: image');
     });
   });
 
@@ -194,7 +232,7 @@ describe('FacePass admin API', function () {
     it('returns the image_id and rect of the face', async function () {
       const res = await client.post('/api/face/v1/query', { face_token: tokens[0] });
       expect(res.code).to.equal(0);
-      expect(res.data).to.deep.equal({ image_id: firstImageId, rect: firstRect });
+      expect(res.data).to.deep.equal({ image_id: firstImageId, rect: firstRect, groups: [] });
     });
 
     it('maps bad input to 104000, 104001, 104002 and 104202', async function () {
@@ -259,7 +297,7 @@ describe('FacePass admin API', function () {
       const list = await client.get<{ groups: string[] }>('/api/group/v1/list');
       expect(list.data.groups).to.deep.equal(['group_a', 'group_b']);
       const query = await client.post('/api/group/v1/query', { group_name: 'group_b' });
-      expect(query.data).to.deep.equal({ group_name: 'group_b', faces: [] });
+      expect(query.data).to.deep.equal({ group_name: 'group_b', faces: [], token_digest: '0000000000000000' });
     });
 
     it('binds faces, binding again is no error and changes nothing', async function () {
@@ -271,9 +309,41 @@ describe('FacePass admin API', function () {
       const after = await ts.server.store.getGroup(DEFAULT_LIBRARY, 'group_a' as GroupName);
       expect(after!.version).to.equal(before!.version);
       expect(after!.version).to.equal(1 + tokens.length);
-      const query = await client.post<{ faces: string[] }>('/api/group/v1/query', { group_name: 'group_a' });
+      const query = await client.post<{ faces: string[]; token_digest: string }>('/api/group/v1/query', { group_name: 'group_a' });
       expect(query.data.faces).to.have.members(tokens);
+      // PROTOCOL.md §10: the digest of the tokens, as 16 hex digits.
+      expect(query.data.token_digest).to.equal(digestToHex(digestOf(query.data.faces)));
       expect((await client.post('/api/group/v1/bind', { group_name: 'group_b', face_token: tokens[0] })).code).to.equal(0);
+    });
+
+    it('names the groups a face is bound to in face/query (an addition)', async function () {
+      const res = await client.post<{ groups: string[] }>('/api/face/v1/query', { face_token: tokens[0] });
+      expect(res.data.groups).to.deep.equal(['group_a', 'group_b']);
+      const other = await client.post<{ groups: string[] }>('/api/face/v1/query', { face_token: tokens[1] });
+      expect(other.data.groups).to.deep.equal(['group_a']);
+    });
+
+    it('lists faces page by page (GET /api/face/v1/list, an addition)', async function () {
+      type Page = { faces: string[]; next?: string };
+      const all = await client.get<Page>('/api/face/v1/list?limit=1000');
+      expect(all.code).to.equal(0);
+      expect(all.data.faces).to.include.members(tokens);
+      expect(all.data.faces).to.deep.equal([...all.data.faces].sort());
+      expect(all.data).to.not.have.property('next');
+      const seen: string[] = [];
+      let after: string | undefined;
+      for (let pages = 0; pages < 50; pages++) {
+        const res = await client.get<Page>(`/api/face/v1/list?limit=2${after ? `&after=${encodeURIComponent(after)}` : ''}`);
+        expect(res.data.faces.length).to.be.at.most(2);
+        seen.push(...res.data.faces);
+        if (!res.data.next) break;
+        after = res.data.next;
+      }
+      expect(seen).to.deep.equal(all.data.faces);
+      for (const bad of ['limit=0', 'limit=1001', 'limit=two', 'after=short']) {
+        const res = await client.get(`/api/face/v1/list?${bad}`);
+        expect([res.status, res.code], bad).to.deep.equal([400, 104001]);
+      }
     });
 
     it('maps bind and query errors', async function () {
@@ -310,6 +380,7 @@ describe('FacePass admin API', function () {
         expect(query.data.faces).to.not.include(tokens[0]);
         expect((await ts.server.store.getGroup(DEFAULT_LIBRARY, name as GroupName))!.version).to.equal(version + 1);
       }
+      expect((await client.get<{ faces: string[] }>('/api/face/v1/list')).data.faces, 'a deleted face is not listed').to.not.include(tokens[0]);
       expect((await client.post('/api/face/v1/query', { face_token: tokens[0] })).code).to.equal(104202);
       expect((await client.post('/api/face/v1/delete', { face_token: tokens[0] })).code).to.equal(104202);
       const image = await client.getRaw(`/api/image/v1/query?image_id=${encodeURIComponent(firstImageId)}`);

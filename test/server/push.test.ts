@@ -13,6 +13,7 @@ import {
   CloseCode,
   decodePushFrame,
   encodePushFrame,
+  MAX_GROUPS_PER_REQUEST,
   MAX_PUSH_FRAME_BYTES,
   PushFrameType,
   PUSH_PATH,
@@ -312,11 +313,22 @@ describe('push channel', function () {
       expect(hello.groups[0]!.groupId).to.be.greaterThan(0);
     }
 
-    it('closes with 1009 (Message Too Big) for a frame over MAX_PUSH_FRAME_BYTES, before buffering it', async function () {
+    it('answers a message over MAX_PUSH_FRAME_BYTES with PushError and 4413, before buffering it', async function () {
+      for (const size of [MAX_PUSH_FRAME_BYTES + 1, 16 * MAX_PUSH_FRAME_BYTES]) {
+        const peer = await PushPeer.open(ts.url);
+        peers.push(peer);
+        peer.ws.send(Buffer.alloc(size), { binary: true });
+        await expectClosedWith(peer, CloseCode.FrameTooLarge);
+        expect(peer.messages.map((m) => m.type), String(size)).to.deep.equal([PushFrameType.Error]);
+        expect(peer.messages[0]).to.include({ code: CloseCode.FrameTooLarge });
+      }
+      // Fragments count together: two halves over the limit are one message over it.
       const peer = await PushPeer.open(ts.url);
       peers.push(peer);
-      peer.ws.send(Buffer.alloc(MAX_PUSH_FRAME_BYTES + 1), { binary: true });
-      await expectClosedWith(peer, 1009);
+      const half = Buffer.alloc(MAX_PUSH_FRAME_BYTES / 2 + 1);
+      peer.ws.send(half, { binary: true, fin: false });
+      peer.ws.send(half, { binary: true, fin: true });
+      await expectClosedWith(peer, CloseCode.FrameTooLarge);
       await stillServes();
     });
 
@@ -358,6 +370,43 @@ describe('push channel', function () {
       const [second] = await connect('twice', ['hello_a']);
       second.hello('twice', ['hello_a']);
       await expectClosedWith(second, CloseCode.BadFrame);
+      await stillServes();
+    });
+
+    it('applies the one-member rule of §3 and checks wire types: two members, a repeated member, a varint member are 4400', async function () {
+      const hello = encodePushFrame({ type: PushFrameType.ClientHello, hello: { protocolVersion: 1, deviceId: 'two', groups: [] } });
+      const notice = encodePushFrame({ type: PushFrameType.Notice, groups: [] });
+      const cases: Record<string, Buffer> = {
+        'hello + notice': Buffer.concat([hello, notice]),
+        'hello twice': Buffer.concat([hello, hello]),
+        'hello with trailing byte': Buffer.concat([hello, Buffer.from([0x00])]),
+        'client_hello as varint (wire type 0)': Buffer.from([0x08, 0x01]),
+        'client_hello as fixed32 (wire type 5)': Buffer.from([0x0d, 1, 2, 3, 4]),
+        'length past the end': Buffer.from([0x0a, 0x05, 0x08]),
+      };
+      for (const [name, bytes] of Object.entries(cases)) {
+        const peer = await PushPeer.open(ts.url);
+        peers.push(peer);
+        peer.ws.send(bytes, { binary: true });
+        await expectClosedWith(peer, CloseCode.BadFrame);
+        expect(peer.messages.map((m) => m.type), name).to.deep.equal([PushFrameType.Error]);
+      }
+      await stillServes();
+    });
+
+    it('closes a hello over the bounds of §15 with 4400: an 8,192-character group name, too many groups, a bad device id', async function () {
+      const cases: Record<string, [string, string[]]> = {
+        'long name': ['long-name', ['g'.repeat(8192)]],
+        'too many groups': ['many', Array.from({ length: MAX_GROUPS_PER_REQUEST + 1 }, (_, i) => `g${i}`)],
+        'device id with a space': ['door 1', ['hello_a']],
+      };
+      for (const [name, [deviceId, groups]] of Object.entries(cases)) {
+        const peer = await PushPeer.open(ts.url);
+        peers.push(peer);
+        peer.hello(deviceId, groups);
+        await expectClosedWith(peer, CloseCode.BadFrame);
+        expect(peer.messages.map((m) => m.type), name).to.deep.equal([PushFrameType.Error]);
+      }
       await stillServes();
     });
 

@@ -79,6 +79,10 @@ describe('SID vendor API', function () {
       fails(await sid.call('/staticdb/search/feature', { img: '***' }), 20010002);
       fails(await sid.call('/staticdb/search/feature', {}), 20010001);
       fails(await sid.call('/staticdb/search/feature', { img: base64(Buffer.from('not an image at all')) }), 20010004);
+      const get = await fetch(`${ts.url}/face/get`);
+      expect(get.status).to.equal(405);
+      expect(get.headers.get('allow')).to.equal('POST');
+      expect(await get.json()).to.deep.equal({ info: '查询人脸错误,错误信息[method GET not allowed, use POST]', result: 20010002 });
     });
   });
 

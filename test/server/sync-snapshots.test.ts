@@ -3,6 +3,7 @@
 // download, built once however many terminals ask, kept for a while after
 // the group moves on.
 import { expect } from 'chai';
+import { defaultConfig } from '../../server/config.js';
 import { createOnnxEngine } from '../../models/index.js';
 import type { FaceEngine } from '../../models/engine.js';
 import { SyncKind, TerminalClient, TerminalGallery, type FeatureEncoding, type FetchLike, type SyncReport } from '../../device-protocol/index.js';
@@ -41,7 +42,7 @@ describe('sync snapshots and shared encodings', function () {
 
   before(async function () {
     engine = await createOnnxEngine({ intraOpThreads: 2, warmUp: false });
-    ts = await startTestServer(engine, { sync: { snapshotThreshold: THRESHOLD, snapshotRetainMs: 60_000, bodyCacheBytes: 16 * 1024 * 1024 } });
+    ts = await startTestServer(engine, { sync: { ...defaultConfig().sync, snapshotThreshold: THRESHOLD, snapshotRetainMs: 60_000, bodyCacheBytes: 16 * 1024 * 1024 } });
     await store().createGroup(DEFAULT_LIBRARY, GROUP);
     const faces = await addSyntheticFaces(store(), 120, engine.searchModel);
     tokens = faces.map((face) => face.faceToken);

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { createOnnxEngine } from '../../models/index.js';
 import type { FaceEngine } from '../../models/engine.js';
-import { SyncKind, TerminalClient, TerminalGallery, type SyncReport } from '../../device-protocol/index.js';
-import type { FaceToken } from '../../server/core/ids.js';
+import { MAX_GROUPS_PER_REQUEST, SyncKind, TerminalClient, TerminalGallery, type SyncReport } from '../../device-protocol/index.js';
+import { DEFAULT_LIBRARY, type FaceToken, type GroupName } from '../../server/core/ids.js';
 import { FacePassClient } from '../helpers/facepass-client.js';
 import { expectInSync as expectGroupInSync } from '../helpers/sync-assert.js';
 import { ENROLLABLE, enrollablePhoto } from '../helpers/photos.js';
@@ -131,7 +131,90 @@ describe('terminal sync end to end', function () {
     expect(lobby.result_code).to.equal(0);
     expect(lobby.result_version).to.equal(lobby.cloud_version);
     expect(lobby.result).to.have.all.keys('facetoken_added', 'facetoken_deleted');
+    expect(lobby.kind).to.equal('UNCHANGED');
+    const group = (await ts.server.store.getGroup(DEFAULT_LIBRARY, 'lobby' as GroupName))!;
+    expect(lobby.token_digest).to.equal(group.tokenDigest);
     expect(door.sync_status.groups).to.deep.equal(door.groups);
+  });
+
+  it('records GROUP_GONE with the terminal own version, and facetoken_deleted only where it is known', async function () {
+    const device = new FacePassClient(ts.url, TEST_DEVICE_KEY);
+    const lobby = (await ts.server.store.getGroup(DEFAULT_LIBRARY, 'lobby' as GroupName))!;
+    const body = {
+      info: { search_model: engine.searchModel, version: 'v9' },
+      groups: [
+        { group_name: 'nowhere', group_id: 77, local_version: 12 }, // GROUP_GONE: keeps its copy at 12
+        { group_name: 'lobby', local_version: 0 }, // FULL of a new copy: dropped nothing
+        { group_name: 'garage', group_id: 999_999, local_version: 3 }, // FULL over an unknown copy
+      ],
+    };
+    const response = await fetch(ts.url + '/api/service/sync/v1', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_DEVICE_KEY}`, 'x-device-id': 'door-status' },
+      body: JSON.stringify(body),
+    });
+    expect(response.status).to.equal(200);
+    await response.arrayBuffer();
+    const res = await device.get<{ devices: Array<Record<string, any>> }>('/api/service/sync/v1/status?device_id=door-status');
+    const [door] = res.data.devices;
+    const byName = new Map<string, Record<string, any>>(door!.groups.map((g: Record<string, any>) => [g.group_name, g]));
+    const gone = byName.get('nowhere')!;
+    expect(gone).to.include({ kind: 'GROUP_GONE', result_code: 0, local_version: 12, cloud_version: 0, result_version: 12 });
+    expect(gone.result).to.deep.equal({ facetoken_added: 0, facetoken_deleted: 0 });
+    expect(gone).to.not.have.property('token_digest');
+    const fresh = byName.get('lobby')!;
+    expect(fresh).to.include({ kind: 'FULL', result_version: lobby.version });
+    expect(fresh.result).to.deep.equal({ facetoken_added: lobby.faceCount, facetoken_deleted: 0 });
+    const unknown = byName.get('garage')!;
+    expect(unknown.kind).to.equal('FULL');
+    expect(unknown.result).to.have.all.keys('facetoken_added');
+  });
+
+  it('pages the status query and finds one device', async function () {
+    const device = new FacePassClient(ts.url, TEST_DEVICE_KEY);
+    type Page = { devices: Array<{ device_id: string | null; ip: string }>; total: number; next?: string };
+    const all = await device.get<Page>('/api/service/sync/v1/status?limit=1000');
+    expect(all.data.total).to.equal(all.data.devices.length).and.to.be.at.least(3);
+    expect(all.data).to.not.have.property('next');
+    const seen: string[] = [];
+    let after: string | undefined;
+    for (let pages = 0; pages < 20; pages++) {
+      const res = await device.get<Page>(`/api/service/sync/v1/status?limit=2${after ? `&after=${encodeURIComponent(after)}` : ''}`);
+      expect(res.code).to.equal(0);
+      expect(res.data.devices.length).to.be.at.most(2);
+      seen.push(...res.data.devices.map((d) => d.device_id ?? d.ip));
+      if (!res.data.next) break;
+      after = res.data.next;
+    }
+    expect(seen).to.deep.equal(all.data.devices.map((d) => d.device_id ?? d.ip));
+    const one = await device.get<Page>('/api/service/sync/v1/status?device_id=door-3');
+    expect(one.data.devices.map((d) => d.device_id)).to.deep.equal(['door-3']);
+    expect((await device.get<Page>('/api/service/sync/v1/status?device_id=nobody')).data.devices).to.deep.equal([]);
+    for (const bad of ['limit=0', 'limit=1001', 'limit=x']) {
+      const res = await device.get(`/api/service/sync/v1/status?${bad}`);
+      expect([res.status, res.code, res.message], bad).to.deep.equal([400, 104001, 'ILLEGAL_ARGUMENT: limit']);
+    }
+  });
+
+  it('refuses names, lists and strings over the limits with 400 ILLEGAL_ARGUMENT, never a StreamError', async function () {
+    const device = new FacePassClient(ts.url, TEST_DEVICE_KEY);
+    const info = { search_model: engine.searchModel, version: 'v1' };
+    const cases: Array<[unknown, string]> = [
+      [{ info, groups: [{ group_name: 'g'.repeat(4096), local_version: 0 }] }, 'ILLEGAL_ARGUMENT: group_name'],
+      [{ info, groups: Array.from({ length: MAX_GROUPS_PER_REQUEST + 1 }, (_, i) => ({ group_name: `g${i}`, local_version: 0 })) }, 'ILLEGAL_ARGUMENT: groups'],
+      [{ info: { ...info, version: 'v'.repeat(2 * 1024 * 1024) }, groups: [] }, 'ILLEGAL_ARGUMENT: version'],
+    ];
+    for (const [body, message] of cases) {
+      const res = await device.post('/api/service/sync/v1', body);
+      expect([res.status, res.code, res.message]).to.deep.equal([400, 104001, message]);
+    }
+    const longId = await fetch(ts.url + '/api/service/sync/v1', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TEST_DEVICE_KEY}`, 'x-device-id': 'd'.repeat(129) },
+      body: JSON.stringify({ info, groups: [] }),
+    });
+    expect(longId.status).to.equal(400);
+    expect(((await longId.json()) as { message: string }).message).to.equal('ILLEGAL_ARGUMENT: X-Device-Id');
   });
 
   it('answers malformed requests with FacePass codes', async function () {

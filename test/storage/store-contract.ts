@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { isFaceError } from '../../server/core/errors.js';
-import type { FaceToken } from '../../server/core/ids.js';
+import type { FaceToken, LibraryId } from '../../server/core/ids.js';
 import type { CommittedChange, CompactionPolicy, CompactionResult, FaceStore } from '../../storage/store.js';
 import {
   addFaces,
@@ -106,6 +106,22 @@ export function runFaceStoreContract(name: string, openStore: () => Promise<Open
         expect(await store.getImage(face!.imageId)).to.not.equal(undefined);
         await expectFaceError(store.deleteFace(token!), 'FACE_TOKEN_NOT_FOUND');
         await expectFaceError(store.deleteFace(faceToken(42)), 'FACE_TOKEN_NOT_FOUND');
+      });
+    });
+
+    describe('face list', function () {
+      it('lists the live faces of one library in token order, page by page', async function () {
+        const tokens = (await addFaces(store, L, 1, 5)).sort();
+        const elsewhere = await addFaces(store, 'contract-other' as LibraryId, 100, 2, 'G');
+        await store.deleteFace(tokens[2]!);
+        const live = tokens.filter((_, i) => i !== 2);
+        const first = await store.listFaces(L, { limit: 2 });
+        const rest = await store.listFaces(L, { after: first[1], limit: 10 });
+        expect([...first, ...rest]).to.deep.equal(live);
+        expect(await store.listFaces(L, { after: live.at(-1), limit: 10 })).to.deep.equal([]);
+        expect(await store.listFaces(L, { limit: 0 })).to.deep.equal([]);
+        expect(await store.listFaces('contract-other' as LibraryId, { limit: 10 })).to.deep.equal(elsewhere);
+        expect(await store.listFaces('no-such-library' as LibraryId, { limit: 10 })).to.deep.equal([]);
       });
     });
 

@@ -28,7 +28,7 @@ function device(name: string, syncTime: number, versions: Record<string, number>
 
 function overview(devices: DeviceSyncStatus[], groups: GroupRecord[], connected: string[]) {
   return new TerminalOverview({
-    status: { list: async () => devices },
+    status: { list: async (page: { after?: string; limit: number }) => devices.filter((d) => page.after === undefined || d.device > page.after).slice(0, page.limit) },
     store: { getGroup: async (_library, name) => groups.find((g) => g.name === name) },
     library: DEFAULT_LIBRARY,
     connectedDevices: () => new Set(connected),
