@@ -49,6 +49,7 @@ import { UserDirectory } from './core/user-directory.js';
 import { AccessTokens } from './baidu/access-tokens.js';
 import { libraryOps } from './baidu/library-ops.js';
 import { visionOps } from './baidu/vision-ops.js';
+import { matchOps } from './baidu/match-ops.js';
 import { baiduFallback, baiduRouter } from './baidu/routes.js';
 import { backupRouter } from './backup/route.js';
 import { NearestUsers } from './core/nearest-users.js';
@@ -212,6 +213,7 @@ export class FaceServer {
       ops: {
         ...libraryOps({ analysis, directory: new UserDirectory(store), library }),
         ...visionOps({ analysis }),
+        ...matchOps({ analysis }),
       },
     });
     const sid = sidRouter({
