@@ -42,7 +42,8 @@ export class Api {
   async call<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = {};
     let payload: BodyInit | undefined;
-    if (body instanceof FormData) payload = body;
+    // Multipart and url-encoded bodies go as they are (fetch sets their Content-Type); anything else as JSON.
+    if (body instanceof FormData || body instanceof URLSearchParams) payload = body;
     else if (body !== undefined) {
       headers['Content-Type'] = 'application/json';
       payload = JSON.stringify(body);
@@ -71,6 +72,35 @@ export class Api {
 
   post<T>(path: string, body: unknown = {}): Promise<T> {
     return this.call<T>('POST', path, body);
+  }
+
+  /**
+   * A call to the Baidu dialect (`/face-api/v3/...`, JSON body, session and
+   * CSRF token as everywhere): its envelope is {error_code, error_msg, result}.
+   */
+  async baidu<T>(path: string, body: Record<string, unknown>, library = 'default'): Promise<T> {
+    const url = library === 'default' ? path : `${path}?appid=${encodeURIComponent(library)}`;
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': this.#csrf },
+      body: JSON.stringify(body),
+      credentials: 'same-origin',
+    });
+    let envelope: { error_code?: number; error_msg?: string; result?: T; code?: number; message?: string };
+    try {
+      envelope = (await res.json()) as typeof envelope;
+    } catch {
+      throw new ApiError(res.status, res.status, `the server answered HTTP ${res.status} without a readable body`, {});
+    }
+    // A refused session is answered before the dialect: in the FacePass envelope, HTTP 401.
+    if (res.status === 401) {
+      this.#onSignedOut();
+      throw new ApiError(401, envelope.code ?? 401, envelope.message ?? 'UNAUTHORIZED', {});
+    }
+    // Baidu's own "no permission" (error_code 6) is how that dialect refuses a lost session.
+    if (envelope.error_code === 6) this.#onSignedOut();
+    if (envelope.error_code !== 0) throw new ApiError(res.status, envelope.error_code ?? res.status, envelope.error_msg ?? 'failed', {});
+    return envelope.result as T;
   }
 
   // ---- session ----

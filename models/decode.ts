@@ -35,7 +35,16 @@ function checkSize(width: number, height: number, limits: DecodeLimits): void {
   if (Math.min(width, height) < limits.minSide) {
     throw new FaceError(ErrorCode.ImageResolutionTooSmall, `image is ${width}x${height}, a side is under ${limits.minSide} px`, { width, height });
   }
+  // Checked from the header too: a 16,777,216 x 1 strip is inside any pixel
+  // budget but no photo of a face, and plans detector work for its length.
+  const ratio = limits.maxAspectRatio ?? DEFAULT_MAX_ASPECT_RATIO;
+  if (Math.max(width, height) > ratio * Math.min(width, height)) {
+    throw new FaceError(ErrorCode.ImageResolutionTooSmall, `image is ${width}x${height}, more than ${ratio}:1`, { width, height });
+  }
 }
+
+/** Longest side over shortest side accepted when the limits do not say: panoramas are about 4:1. */
+export const DEFAULT_MAX_ASPECT_RATIO = 16;
 
 /** Converts sharp's raw output (1-4 channels) to packed RGB. */
 function toRgb(data: Uint8Array, width: number, height: number, channels: number): Uint8Array {

@@ -1,6 +1,7 @@
 // The face engine contract. The server core depends only on this file; the
 // ONNX implementation (onnx-engine.ts) sits behind it, so tests or another
 // runtime can provide their own.
+import { ErrorCode, FaceError } from './errors.js';
 
 /** Pixel box in the coordinates of the decoded (EXIF-rotated) image. */
 export interface Box {
@@ -20,6 +21,8 @@ export interface DecodeLimits {
   maxPixels: number;
   /** Smallest accepted width and height (IMAGE_RESOLUTION_TOO_SMALL); 1 accepts anything. */
   minSide: number;
+  /** Largest accepted long side / short side, from the header (IMAGE_RESOLUTION_TOO_SMALL); default 16. */
+  maxAspectRatio?: number;
   /** Accepted container formats; anything else is UNSUPPORTED_IMAGE_FORMAT. */
   formats: ReadonlyArray<ImageFormat>;
 }
@@ -50,10 +53,44 @@ export interface DetectedFace {
   orientation?: number;
 }
 
+/** What abandons work between model runs: an AbortSignal, or anything with its `aborted` flag. */
+export interface Cancellation {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+}
+
 /** Per-call options of detect(). */
 export interface DetectOptionsPerCall {
   /** Abandons the work between model runs (the client went away, or a deadline passed): FaceError ABORTED. */
-  signal?: AbortSignal;
+  signal?: Cancellation;
+}
+
+/** One photo in, measured faces out: the whole pipeline in one call (see FaceEngine.analyze). */
+export interface AnalyzeRequest extends DetectOptionsPerCall {
+  limits: DecodeLimits;
+  /** Faces measured, largest first; default all that are found. */
+  maxFaces?: number;
+  /** Measures wanted for each of those faces (the detection itself always). */
+  quality?: boolean;
+  feature?: boolean;
+  liveness?: boolean;
+  attributes?: boolean;
+}
+
+export interface AnalyzedDetection extends DetectedFace {
+  quality?: FaceQuality;
+  /** L2-normalised. */
+  feature?: Float32Array;
+  liveness?: number;
+  attributes?: FaceAttributes;
+}
+
+export interface ImageAnalysis {
+  format: ImageFormat;
+  width: number;
+  height: number;
+  /** Largest first, at most `maxFaces`. */
+  faces: AnalyzedDetection[];
 }
 
 /** Measures used for admission checks; all computed on the face region. */
@@ -113,8 +150,32 @@ export interface FaceEngine {
   /** Probability in [0,1] that the face is a live person. */
   liveness(image: DecodedImage, face: DetectedFace): Promise<number>;
   attributes(image: DecodedImage, face: DetectedFace): Promise<FaceAttributes>;
+  /**
+   * decode + detect + the requested measures of each face, in one call. The
+   * call to use on a server: an engine that runs in worker threads does the
+   * whole photo in one worker, with no decoded image crossing threads.
+   * FaceError BUSY when the engine's queue is full.
+   */
+  analyze(bytes: Uint8Array, request: AnalyzeRequest): Promise<ImageAnalysis>;
   /** Releases the ONNX sessions; later calls fail. */
   close(): Promise<void>;
+}
+
+/** FaceEngine.analyze on the engine's own fine-grained methods (for engines that run them in place). */
+export async function analyzeInPlace(engine: FaceEngine, bytes: Uint8Array, request: AnalyzeRequest): Promise<ImageAnalysis> {
+  const image = await engine.decode(bytes, request.limits);
+  const found = await engine.detect(image, { signal: request.signal });
+  const faces: AnalyzedDetection[] = [];
+  for (const face of found.slice(0, request.maxFaces ?? found.length)) {
+    if (request.signal?.aborted) throw new FaceError(ErrorCode.Aborted, 'face analysis was abandoned', {}, { cause: request.signal.reason });
+    const out: AnalyzedDetection = { ...face };
+    if (request.quality) out.quality = await engine.quality(image, face);
+    if (request.feature) out.feature = await engine.embed(image, face);
+    if (request.liveness) out.liveness = await engine.liveness(image, face);
+    if (request.attributes) out.attributes = await engine.attributes(image, face);
+    faces.push(out);
+  }
+  return { format: image.format, width: image.width, height: image.height, faces };
 }
 
 /** Cosine similarity of two L2-normalised features, in [-1,1]. */

@@ -41,6 +41,8 @@ export const ErrorCode = {
   Unauthorized: 'UNAUTHORIZED',
   /** The work was abandoned: the client went away or the request's deadline passed. */
   Aborted: 'ABORTED',
+  /** The face engine's queue is full: try again shortly (the dialects answer their "busy" error). */
+  Busy: 'BUSY',
   Internal: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

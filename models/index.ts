@@ -6,3 +6,5 @@ export type { ModelName, OnnxEngineOptions, OnnxFaceEngine } from './onnx-engine
 export type { DetectOptions } from './detect.js';
 export { ModelIntegrityError } from './manifest.js';
 export type { SessionStats } from './session-queue.js';
+export { createPooledEngine } from './pool-engine.js';
+export type { PooledEngineOptions, PooledFaceEngine, PoolStats } from './pool-engine.js';

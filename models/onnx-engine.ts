@@ -6,8 +6,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ErrorCode, FaceError } from './errors.js';
 import type {
-  Box, DecodeLimits, DecodedImage, DetectedFace, DetectOptionsPerCall, FaceAttributes, FaceEngine, FaceQuality, StageTimings,
+  AnalyzeRequest, Box, DecodeLimits, DecodedImage, DetectedFace, DetectOptionsPerCall, FaceAttributes, FaceEngine, FaceQuality, ImageAnalysis, StageTimings,
 } from './engine.js';
+import { analyzeInPlace } from './engine.js';
 import { decodeImage } from './decode.js';
 import { Pyramid } from './image-ops.js';
 import { DETECT_DIMS, defaultDetectOptions, detectCandidates, type Candidate, type DetectOptions, type DetectorRun } from './detect.js';
@@ -330,6 +331,10 @@ class Engine implements OnnxFaceEngine {
     this.lastTimings.attributes = elapsed(started);
     // The demo app calls a face male above 0.6; we use the symmetric 0.5.
     return { age, gender: genderScore >= 0.5 ? 'male' : 'female', genderScore, expression, expressionScore, eyes };
+  }
+
+  analyze(bytes: Uint8Array, request: AnalyzeRequest): Promise<ImageAnalysis> {
+    return analyzeInPlace(this, bytes, request);
   }
 
   inferenceStats(): Record<ModelName, SessionStats> {

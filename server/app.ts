@@ -21,7 +21,7 @@ import { facepassRouter } from './facepass/routes.js';
 import { facepassRoute } from './facepass/envelope.js';
 import { facepassFallback } from './facepass/fallback.js';
 import type { FaceEngine } from '../models/engine.js';
-import { createOnnxEngine } from '../models/index.js';
+import { createOnnxEngine, createPooledEngine } from '../models/index.js';
 import type { FaceStore } from '../storage/store.js';
 import { openLmdbDeviceKeys, openLmdbStore, openLmdbSyncStatus, type DeviceKeyStore, type SyncStatusStore } from '../storage/index.js';
 import { DeviceRegistry } from './core/device-registry.js';
@@ -124,7 +124,9 @@ export class FaceServer {
     let engine: FaceEngine;
     try {
       readiness.notReady('loading models');
-      engine = options.engine ?? (await createOnnxEngine({ modelDir: config.modelDir, intraOpThreads: config.engineThreads }));
+      engine = options.engine ?? (config.engineWorkers > 0
+        ? await createPooledEngine({ modelDir: config.modelDir, intraOpThreads: config.engineThreads, workers: config.engineWorkers, maxQueue: config.engineQueue })
+        : await createOnnxEngine({ modelDir: config.modelDir, intraOpThreads: config.engineThreads }));
     } catch (err) {
       await stopListening();
       throw err;

@@ -70,8 +70,18 @@ export interface ServerConfig {
   dataDir: string;
   /** Model folder with its own manifest.json; undefined = the installed models/weights. Env MODEL_DIR. */
   modelDir: string | undefined;
-  /** ONNX intra-op threads per session. Env ENGINE_THREADS, default: number of cores. */
+  /**
+   * Worker threads running the face engine, each with its own ONNX sessions,
+   * so inference never runs on the event loop. Env ENGINE_WORKERS, default:
+   * number of cores; 0 = the engine on the main thread (tools, tests).
+   */
+  engineWorkers: number;
+  /** ONNX intra-op threads per session. Env ENGINE_THREADS, default: cores / workers (at least 1), or all cores with no workers. */
   engineThreads: number;
+  /** Photos that may wait for a free engine worker; beyond it face calls answer "busy" at once. Env ENGINE_QUEUE, default 8 per worker. */
+  engineQueue: number;
+  /** Longest one photo's analysis may take, queue wait included; then it is abandoned (FacePass 503). Env ENGINE_DEADLINE_MS, default 30000. */
+  engineDeadlineMs: number;
   /** Env LOG_LEVEL, default info. */
   logLevel: LogLevel;
   /** Env AUTH: 'on' (default) or 'off' (legacy FacePass clients on a trusted network). */
@@ -121,7 +131,10 @@ export function defaultConfig(): ServerConfig {
     host: '0.0.0.0',
     dataDir: resolve('data'),
     modelDir: undefined,
-    engineThreads: availableParallelism(),
+    engineWorkers: availableParallelism(),
+    engineThreads: 1,
+    engineQueue: 8 * availableParallelism(),
+    engineDeadlineMs: 30_000,
     logLevel: 'info',
     auth: 'on',
     adminKey: undefined,
@@ -177,7 +190,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ServerConfig {
   config.host = env.HOST || config.host;
   config.dataDir = resolve(env.DATA_DIR || config.dataDir);
   config.modelDir = env.MODEL_DIR ? resolve(env.MODEL_DIR) : undefined;
-  config.engineThreads = intFrom(env, 'ENGINE_THREADS', config.engineThreads, 1, 256);
+  config.engineWorkers = intFrom(env, 'ENGINE_WORKERS', config.engineWorkers, 0, 64);
+  const cores = availableParallelism();
+  config.engineThreads = intFrom(env, 'ENGINE_THREADS', config.engineWorkers > 0 ? Math.max(1, Math.floor(cores / config.engineWorkers)) : cores, 1, 256);
+  config.engineQueue = intFrom(env, 'ENGINE_QUEUE', 8 * Math.max(1, config.engineWorkers), 1, 100_000);
+  config.engineDeadlineMs = intFrom(env, 'ENGINE_DEADLINE_MS', config.engineDeadlineMs, 100, 3_600_000);
 
   const logLevel = (env.LOG_LEVEL || config.logLevel) as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);

@@ -1,6 +1,8 @@
 // Enrolment by drag and drop: every dropped photo goes to the ordinary
 // face-add API (two at a time), with a progress bar and, per photo, the face
-// box or the refusal in words. Enrolled faces are then bound to the group.
+// box or the refusal in words. Enrolled faces are then bound to the group:
+// as a user (Baidu face/add with the FACE_TOKEN, which binds with user_id and
+// user_info) when a user id is given, else bare (FacePass bind).
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, type AddedFace, type Api, type Rect } from '../api.js';
 import { capitalise, explain } from '../words.js';
@@ -18,7 +20,14 @@ interface Item {
   rect?: Rect;
   reasons?: string[];
   code?: string;
+  /** Bind as this user (Baidu user_id); '' binds the bare face. Defaults to the file name. */
+  userId: string;
+  userInfo: string;
 }
+
+/** A Baidu user_id from a file name: "Amy Farrah.png" -> "Amy_Farrah". */
+const userIdOf = (fileName: string) => fileName.replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9_]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 48);
+const USER_ID = /^[A-Za-z0-9_]{1,48}$/;
 
 const PARALLEL = 2;
 
@@ -52,7 +61,7 @@ export function Enrol(props: { api: Api; groupName: string; onBound: () => void 
     const fresh: Item[] = [...files].map((file) => {
       const preview = URL.createObjectURL(file);
       previews.current.push(preview);
-      return { id: nextId.current++, name: file.name, file, preview, status: 'waiting' as const };
+      return { id: nextId.current++, name: file.name, file, preview, status: 'waiting' as const, userId: userIdOf(file.name), userInfo: '' };
     });
     setItems((list) => [...list, ...fresh]);
     const queue = [...fresh];
@@ -63,11 +72,22 @@ export function Enrol(props: { api: Api; groupName: string; onBound: () => void 
   };
 
   const enrolled = items.filter((item) => item.status === 'enrolled');
+  const badUser = enrolled.some((item) => item.userId !== '' && !USER_ID.test(item.userId));
   const bind = async () => {
     setBinding(true);
     for (const item of enrolled) {
       try {
-        await props.api.post('/api/group/v1/bind', { group_name: props.groupName, face_token: item.face!.face_token });
+        const token = item.face!.face_token;
+        if (item.userId === '') await props.api.post('/api/group/v1/bind', { group_name: props.groupName, face_token: token });
+        else {
+          await props.api.baidu('/face-api/v3/face/add', {
+            image: token,
+            image_type: 'FACE_TOKEN',
+            group_id: props.groupName,
+            user_id: item.userId,
+            ...(item.userInfo ? { user_info: item.userInfo } : {}),
+          });
+        }
         update(item.id, { status: 'bound' });
       } catch (err) {
         update(item.id, { status: 'bind-failed', reasons: err instanceof ApiError ? explain(err.message).reasons : [String(err)] });
@@ -106,7 +126,7 @@ export function Enrol(props: { api: Api; groupName: string; onBound: () => void 
             <progress id="enrol-progress" max={items.length} value={finished} />
             <span id="enrol-count">{finished} of {items.length} done</span>
             {enrolled.length > 0 && (
-              <button id="bind-enrolled" disabled={binding} onClick={bind}>
+              <button id="bind-enrolled" disabled={binding || badUser} onClick={bind}>
                 Bind {enrolled.length} enrolled face{enrolled.length === 1 ? '' : 's'} to {props.groupName}
               </button>
             )}
@@ -118,6 +138,13 @@ export function Enrol(props: { api: Api; groupName: string; onBound: () => void 
                 <div>
                   <div class="file">{item.name}</div>
                   <ResultText item={item} />
+                  {item.status === 'enrolled' && (
+                    <div class="user-fields">
+                      <input class="user-id" placeholder="user id (optional)" value={item.userId} onInput={(e) => update(item.id, { userId: e.currentTarget.value.trim() })} />
+                      <input class="user-info" placeholder="user info" value={item.userInfo} onInput={(e) => update(item.id, { userInfo: e.currentTarget.value })} />
+                      {item.userId !== '' && !USER_ID.test(item.userId) && <span class="error">letters, digits and _ only, at most 48</span>}
+                    </div>
+                  )}
                 </div>
               </li>
             ))}
@@ -138,7 +165,11 @@ function ResultText(props: { item: Item }) {
     case 'enrolled':
       return <span class="ok">Enrolled: face <code>{item.face!.face_token.slice(0, 12)}…</code>, ready to bind</span>;
     case 'bound':
-      return <span class="ok">Enrolled and bound: <a href={`#/face/${item.face!.face_token}`}>open the face</a></span>;
+      return (
+        <span class="ok">
+          Bound{item.userId ? <> as <strong>{item.userId}</strong></> : ''}: <a href={`#/face/${item.face!.face_token}`}>open the face</a>
+        </span>
+      );
     case 'refused':
     case 'bind-failed':
       return (

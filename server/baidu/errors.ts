@@ -76,6 +76,8 @@ const TABLE: Record<ErrorCode, (err: FaceError) => BaiduError> = {
   [ErrorCode.Unauthorized]: (err) => ({ code: Number(err.details.baiduCode ?? 6), message: String(err.details.baiduMessage ?? 'No permission to access data') }),
   // The work was abandoned (client gone, or the image's deadline passed).
   [ErrorCode.Aborted]: () => ({ code: 222302, message: 'system error: request abandoned' }),
+  // Baidu's answer when a caller exceeds what the service can take at once.
+  [ErrorCode.Busy]: () => ({ code: 18, message: 'Open api qps request limit reached' }),
   [ErrorCode.Internal]: () => INTERNAL_ERROR,
 };
 

@@ -3,7 +3,7 @@
 // The image is stored whenever it decodes, also when enrolment fails, so the
 // caller always gets an image_id back (spec cases A, B, C).
 import type { AdmissionPolicy } from '../config.js';
-import type { DecodeLimits, FaceEngine, ImageFormat } from '../../models/engine.js';
+import type { Cancellation, DecodeLimits, FaceEngine, ImageFormat } from '../../models/engine.js';
 import type { FaceRecord, FaceStore, ImageRecord, Rect } from '../../storage/store.js';
 import type { FaceToken, ImageId, LibraryId } from './ids.js';
 import { ErrorCode, FaceError, isFaceError } from './errors.js';
@@ -22,6 +22,8 @@ export interface EnrolmentOptions {
   library: LibraryId;
   limits: DecodeLimits;
   admission: AdmissionPolicy;
+  /** Abandons the engine work (client gone, deadline): FaceError ABORTED. */
+  signal?: Cancellation;
 }
 
 const MIME: Record<ImageFormat, string> = { jpeg: 'image/jpeg', png: 'image/png', bmp: 'image/bmp' };
@@ -40,32 +42,35 @@ export class Enrolment {
    */
   async enrol(bytes: Uint8Array, options: EnrolmentOptions): Promise<EnrolledFace> {
     const createdAt = this.now();
-    let image;
+    // One engine call for the whole photo (a worker thread with a pooled
+    // engine). The feature is computed also for a face that fails admission:
+    // cheaper than a second trip to the engine for the ones that pass.
+    let analysis;
     try {
-      image = await this.engine.decode(bytes, options.limits);
+      analysis = await this.engine.analyze(bytes, { limits: options.limits, maxFaces: 1, quality: true, feature: true, signal: options.signal });
     } catch (err) {
       await this.keepUndecoded(bytes, err, options.limits, createdAt);
       throw err;
     }
     const imageRecord: ImageRecord = {
       imageId: newImageId(),
-      mime: MIME[image.format],
+      mime: MIME[analysis.format],
       bytes,
-      width: image.width,
-      height: image.height,
+      width: analysis.width,
+      height: analysis.height,
       createdAt,
     };
     const imageId = imageRecord.imageId;
 
     // Spec: only the largest face is considered; if it fails, the second
-    // largest is not tried. detect() returns the largest first.
-    const [face] = await this.engine.detect(image);
+    // largest is not tried. analyze() returns the largest first.
+    const [face] = analysis.faces;
     if (!face) {
       await this.store.addImage(imageRecord);
       throw new FaceError(ErrorCode.FaceNotFound, 'no face detected', { imageId });
     }
-    const rect = boxToRect(face.box, image.width, image.height);
-    const quality = await this.engine.quality(image, face);
+    const rect = boxToRect(face.box, analysis.width, analysis.height);
+    const quality = face.quality!;
     const failed = failedAdmissionChecks(face.box, quality, options.admission);
     if (failed.length > 0) {
       await this.store.addImage(imageRecord);
@@ -77,7 +82,7 @@ export class Enrolment {
       });
     }
 
-    const feature = await this.engine.embed(image, face);
+    const feature = face.feature!;
     const faceRecord: FaceRecord = {
       faceToken: newFaceToken(),
       library: options.library,

@@ -5,7 +5,11 @@
 // in the same library gives the same face tokens every time (Baidu: 同一张
 // 图片多次检测得到的FACE_TOKEN是同一个), without a second copy in the store.
 import { createHash } from 'node:crypto';
-import type { Box, DecodeLimits, DecodedImage, DetectedFace, FaceAttributes, FaceEngine, FaceQuality, ImageFormat, Point } from '../../models/engine.js';
+import type {
+  AnalyzedDetection, AnalyzeRequest, Box, DecodeLimits, DetectedFace, FaceAttributes, FaceEngine, FaceQuality, ImageFormat, Point,
+} from '../../models/engine.js';
+
+type ImageSize = { width: number; height: number };
 import type { FaceRecord, FaceStore, Rect } from '../../storage/store.js';
 import type { FaceToken, ImageId, LibraryId } from './ids.js';
 import { ErrorCode, FaceError } from './errors.js';
@@ -70,12 +74,10 @@ export class FaceAnalysis {
 
   /** Every face of the photo (largest first, up to maxFaces), stored. No face is not an error: `faces` is empty. */
   async analyzePhoto(bytes: Uint8Array, options: AnalysisOptions): Promise<AnalyzedPhoto> {
-    const image = await this.engine.decode(bytes, options.limits);
-    const detections = (await this.engine.detect(image)).slice(0, Math.max(1, options.maxFaces));
-    const faces: AnalyzedFace[] = [];
-    for (const detection of detections) faces.push(await this.measure(image, detection, options));
-    if (faces.length > 0) await this.persist(bytes, image, faces, options.library);
-    return { width: image.width, height: image.height, faces };
+    const analysis = await this.engine.analyze(bytes, this.request(options, Math.max(1, options.maxFaces)));
+    const faces = analysis.faces.map((f) => this.toFace(f));
+    if (faces.length > 0) await this.persist(bytes, analysis, faces, options.library);
+    return { width: analysis.width, height: analysis.height, faces };
   }
 
   /**
@@ -87,11 +89,30 @@ export class FaceAnalysis {
     const face = await this.storedFace(options.library, token);
     const photo = await this.store.getImage(face.imageId);
     if (!photo) throw new FaceError(ErrorCode.Internal, `image ${face.imageId} of face ${token} is missing`);
-    const image = await this.engine.decode(photo.bytes, { ...options.limits, maxBytes: Math.max(options.limits.maxBytes, photo.bytes.length) });
-    const detection = this.sameFace(image, await this.engine.detect(image), face.rect);
+    const limits = { ...options.limits, maxBytes: Math.max(options.limits.maxBytes, photo.bytes.length) };
+    const analysis = await this.engine.analyze(photo.bytes, { ...this.request({ ...options, limits }), feature: false });
+    const detection = this.sameFace(analysis, analysis.faces, face.rect);
     if (!detection) throw new FaceError(ErrorCode.FaceNotFound, `face ${token} is no longer found in its photo`);
-    const measured = await this.measure(image, detection, { ...options, maxFaces: 1 });
-    return { width: image.width, height: image.height, faces: [{ ...measured, faceToken: token, feature: face.feature }] };
+    return { width: analysis.width, height: analysis.height, faces: [{ ...this.toFace(detection), faceToken: token, feature: face.feature }] };
+  }
+
+  /** The engine request: quality and feature always, attributes and liveness when asked. */
+  private request(options: Omit<AnalysisOptions, 'maxFaces'>, maxFaces?: number): AnalyzeRequest {
+    return { limits: options.limits, maxFaces, quality: true, feature: true, attributes: options.attributes, liveness: options.liveness };
+  }
+
+  private toFace(d: AnalyzedDetection): AnalyzedFace {
+    const face: AnalyzedFace = {
+      faceToken: '' as FaceToken,
+      box: d.box,
+      score: d.score,
+      landmarks: d.landmarks,
+      quality: d.quality!,
+      feature: d.feature ?? new Float32Array(0),
+    };
+    if (d.attributes) face.attributes = d.attributes;
+    if (d.liveness !== undefined) face.liveness = d.liveness;
+    return face;
   }
 
   /** A live face of the library (its feature included); FACE_TOKEN_NOT_FOUND otherwise. */
@@ -103,24 +124,8 @@ export class FaceAnalysis {
     return face;
   }
 
-  private async measure(image: DecodedImage, detection: DetectedFace, options: AnalysisOptions): Promise<AnalyzedFace> {
-    const quality = await this.engine.quality(image, detection);
-    const feature = await this.engine.embed(image, detection);
-    const face: AnalyzedFace = {
-      faceToken: '' as FaceToken,
-      box: detection.box,
-      score: detection.score,
-      landmarks: detection.landmarks,
-      quality,
-      feature,
-    };
-    if (options.attributes) face.attributes = await this.engine.attributes(image, detection);
-    if (options.liveness) face.liveness = await this.engine.liveness(image, detection);
-    return face;
-  }
-
-  private sameFace(image: DecodedImage, detections: DetectedFace[], rect: Rect): DetectedFace | undefined {
-    let best: { overlap: number; face?: DetectedFace } = { overlap: 0 };
+  private sameFace<T extends DetectedFace>(image: ImageSize, detections: T[], rect: Rect): T | undefined {
+    let best: { overlap: number; face?: T } = { overlap: 0 };
     for (const detection of detections) {
       const overlap = rectOverlap(boxToRect(detection.box, image.width, image.height), rect);
       if (overlap > best.overlap) best = { overlap, face: detection };
@@ -133,7 +138,7 @@ export class FaceAnalysis {
    * faces not stored yet. A candidate token taken by a deleted face, or by a
    * face elsewhere in the photo (another detector), moves on to the next one.
    */
-  private async persist(bytes: Uint8Array, image: DecodedImage, faces: AnalyzedFace[], library: LibraryId): Promise<void> {
+  private async persist(bytes: Uint8Array, image: ImageSize & { format: ImageFormat }, faces: AnalyzedFace[], library: LibraryId): Promise<void> {
     const digest = createHash('sha256').update(bytes).digest('hex');
     const imageId = contentId('image', library, digest) as ImageId;
     const createdAt = this.now();

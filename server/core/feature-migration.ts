@@ -89,14 +89,13 @@ export class FeatureMigration {
     if (!photo) return null;
     // An error here (engine failure, unreadable photo) stops the server's
     // start rather than deleting faces for what may be a passing fault.
-    const image = await this.engine.decode(photo.bytes, this.limits);
-    const detections = await this.engine.detect(image);
+    const image = await this.engine.analyze(photo.bytes, { limits: this.limits, feature: true });
     let best = { score: 0, index: -1 };
-    detections.forEach((detection, index) => {
+    image.faces.forEach((detection, index) => {
       const score = overlap(boxToRect(detection.box, image.width, image.height), face.rect);
       if (score > best.score) best = { score, index };
     });
     if (best.score < MIN_OVERLAP) return null;
-    return this.engine.embed(image, detections[best.index]!);
+    return image.faces[best.index]!.feature!;
   }
 }

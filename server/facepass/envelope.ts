@@ -46,7 +46,10 @@ export function sendFacePassError(ctx: Context, err: unknown, logger: Logger): v
     const mapped = toFacePassError(err);
     ctx.status = mapped.status;
     ctx.body = envelope(ctx, mapped.code, mapped.message, errorData(err));
-    if (mapped.status >= 500) logger.error({ err, path: ctx.path }, 'request failed');
+    // Busy and abandoned requests are the server protecting itself, not faults.
+    if (err.code === ErrorCode.Busy) ctx.set('Retry-After', '1');
+    else if (err.code === ErrorCode.Aborted) logger.info({ path: ctx.path, reason: err.message }, 'request abandoned');
+    else if (mapped.status >= 500) logger.error({ err, path: ctx.path }, 'request failed');
     return;
   }
   logger.error({ err, path: ctx.path }, 'unexpected error');

@@ -43,6 +43,9 @@ const TABLE: Record<ErrorCode, (err: FaceError) => FacePassError> = {
     err.details.forbidden ? { status: 403, code: 403, message: 'FORBIDDEN' } : { status: 401, code: 401, message: 'UNAUTHORIZED' },
   // The work was abandoned (client gone, or the image's deadline passed).
   [ErrorCode.Aborted]: () => ({ status: 503, code: 105000, message: 'INTERNAL_ERROR: request abandoned' }),
+  // Not in the spec: the face engine's queue is full. HTTP 503 with
+  // Retry-After (set by the router), so clients back off instead of piling up.
+  [ErrorCode.Busy]: () => ({ status: 503, code: 105001, message: 'SERVER_BUSY' }),
   [ErrorCode.Internal]: () => ({ status: 500, code: 105000, message: 'INTERNAL_ERROR' }),
 };
 

@@ -4,6 +4,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Logger } from 'pino';
 import type { ServerConfig } from '../config.js';
+import { requestSignal } from '../http/request-signal.js';
 import { DEFAULT_LIBRARY } from '../core/ids.js';
 import { ErrorCode, FaceError, illegalArgument, isFaceError, missingArgument } from '../core/errors.js';
 import type { Enrolment } from '../core/enrolment.js';
@@ -52,6 +53,7 @@ export function facepassRouter(deps: FacePassDeps): Router {
       library,
       limits: deps.config.faceAddImage,
       admission: deps.config.admission,
+      signal: requestSignal(ctx, deps.config.engineDeadlineMs),
     });
     return { face_token: face.faceToken, image_id: face.imageId, rect: face.rect };
   }));

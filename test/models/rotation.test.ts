@@ -108,6 +108,29 @@ describe('face engine at any rotation', function () {
     expect(wrong).to.deep.equal([]);
   });
 
+  it('refuses a JPEG whose image data the decoder warns about; one that decodes cleanly after a few replaced bytes is still the same face', async () => {
+    // Policy: libjpeg's warnings (corrupt entropy data, premature end) refuse
+    // the upload; bytes replaced so that the data still decodes cleanly give
+    // other pixels, which are analysed like any photo.
+    const original = await sharp(readFileSync(PEOPLE_PHOTOS[5]!.path)).resize(300).jpeg({ quality: 90 }).toBuffer();
+    const before = await largest(original);
+    let refused = 0, same = 0, other = 0;
+    let seed = 11;
+    const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+    for (let round = 0; round < 20; round++) {
+      const bytes = Buffer.from(original);
+      // Inside the entropy-coded data: past the headers, before the EOI marker.
+      for (let e = 0; e < 3; e++) bytes[Math.floor(original.length * (0.4 + 0.5 * random()))] = Math.floor(random() * 256);
+      const outcome = await largest(bytes).catch((err: { code?: string }) => err.code);
+      if (outcome === 'UNSUPPORTED_IMAGE_FORMAT') refused++;
+      else if (typeof outcome === 'object' && outcome.count > 0 && cosineSimilarity(outcome.feature!, before.feature!) > 0.5) same++;
+      else other++;
+    }
+    console.log(`      20 JPEGs with 3 replaced bytes: ${refused} refused (decoder warning), ${same} the same face, ${other} no face or another`);
+    expect(refused + same + other).to.equal(20);
+    expect(refused).to.be.at.least(1);
+  });
+
   it('keeps every quality measure within its documented range', async () => {
     for (const p of PEOPLE_PHOTOS.slice(0, 10)) {
       const image = await engine.decode(readFileSync(p.path), LIMITS);
@@ -122,8 +145,12 @@ describe('face engine at any rotation', function () {
     }
   });
 
-  it('bounds the detector work of a 16384 x 1 image and stops at an aborted signal', async () => {
-    const thin = await engine.decode(await sharp({ create: { width: 16384, height: 1, channels: 3, background: '#ffffff' } }).png().toBuffer(), { ...LIMITS, minSide: 1 });
+  it('refuses a 16384 x 1 strip from its header, bounds the detector work of one let through, and stops at an aborted signal', async () => {
+    const strip = await sharp({ create: { width: 16384, height: 1, channels: 3, background: '#ffffff' } }).png().toBuffer();
+    let refused: string | undefined;
+    try { await engine.decode(strip, { ...LIMITS, minSide: 1 }); } catch (err) { refused = (err as { code?: string }).code; }
+    expect(refused).to.equal('IMAGE_RESOLUTION_TOO_SMALL');
+    const thin = await engine.decode(strip, { ...LIMITS, minSide: 1, maxAspectRatio: 1e6 });
     await engine.detect(thin);
     expect(engine.lastDetectPasses).to.be.at.most(8 * 160);
     const controller = new AbortController();

@@ -49,7 +49,7 @@ describe('health and readiness', function () {
   });
 
   it('is live but not ready (503 with the reason) while a feature migration runs, and the API says so too', async function () {
-    // A face of an older model, so the start re-extracts it; the engine's embed waits for a gate.
+    // A face of an older model, so the start re-extracts it; the engine's work (analyze, or embed) waits for a gate.
     const store = await openLmdbStore({ path: join(dataDir, 'store') });
     const bytes = await enrollablePhoto('penny', 1);
     const image = await engine.decode(bytes, testConfig(dataDir).faceAddImage);
@@ -65,11 +65,11 @@ describe('health and readiness', function () {
     const embedStarted = new Promise<void>((resolve) => (embedding = resolve));
     const gated = new Proxy(engine, {
       get(target, property) {
-        if (property === 'embed') {
-          return async (...args: Parameters<FaceEngine['embed']>) => {
+        if (property === 'embed' || property === 'analyze') {
+          return async (...args: unknown[]) => {
             embedding();
             await gate;
-            return target.embed(...args);
+            return (target[property] as (...a: unknown[]) => Promise<unknown>).apply(target, args);
           };
         }
         const value = Reflect.get(target, property);

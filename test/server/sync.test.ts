@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { createOnnxEngine } from '../../models/index.js';
-import type { FaceEngine } from '../../models/engine.js';
+import { analyzeInPlace, type FaceEngine } from '../../models/engine.js';
 import { MAX_GROUPS_PER_REQUEST, SyncKind, TerminalClient, TerminalGallery, type SyncReport } from '../../device-protocol/index.js';
 import { DEFAULT_LIBRARY, type FaceToken, type GroupName } from '../../server/core/ids.js';
 import { FacePassClient } from '../helpers/facepass-client.js';
@@ -269,7 +269,7 @@ describe('terminal sync end to end', function () {
 
 /** The engine with another feature model: a new search_model and embeddings mapped through `map`. */
 function withFeatureModel(engine: FaceEngine, searchModel: string, map: (feature: Float32Array) => Float32Array): FaceEngine {
-  return {
+  const upgraded: FaceEngine = {
     searchModel,
     modelVersions: { ...engine.modelVersions, feature: searchModel },
     featureLength: engine.featureLength,
@@ -279,6 +279,8 @@ function withFeatureModel(engine: FaceEngine, searchModel: string, map: (feature
     embed: async (image, face) => map(await engine.embed(image, face)),
     liveness: (image, face) => engine.liveness(image, face),
     attributes: (image, face) => engine.attributes(image, face),
+    analyze: (bytes, request) => analyzeInPlace(upgraded, bytes, request),
     close: async () => {},
   };
+  return upgraded;
 }

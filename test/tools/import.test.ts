@@ -51,8 +51,8 @@ describe('tools: import', function () {
     const folder = join(root, 'staff');
     mkdirSync(folder);
     writeFileSync(join(folder, 'E001.png'), await enrollablePhoto('amy', 2));
-    writeFileSync(join(folder, 'E002.png'), await enrollablePhoto('bernadette', 1));
-    writeFileSync(join(folder, 'E003.png'), await enrollablePhoto('howard', 1));
+    writeFileSync(join(folder, 'E002.png'), await enrollablePhoto('penny', 2));
+    writeFileSync(join(folder, 'E003.png'), await enrollablePhoto('howard', 4));
     writeFileSync(join(folder, 'E004.png'), await sharp({ create: { width: 400, height: 400, channels: 3, background: { r: 250, g: 250, b: 250 } } }).png().toBuffer());
     copyFileSync(join(folder, 'E001.png'), join(folder, 'E005.png'));
     writeFileSync(join(folder, 'notes.txt'), 'not a photo');

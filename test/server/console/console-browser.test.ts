@@ -157,12 +157,20 @@ describe('web console (headless Chromium)', function () {
     expect(await page.locator('li.result[data-file="amy.png"] svg rect').count()).to.equal(1);
     await shot('enrol');
 
+    // Amy is bound as a user (through the Baidu API, with her info), Howard as a bare face (FacePass bind).
+    expect(await page.inputValue('li.result[data-file="amy.png"] input.user-id')).to.equal('amy');
+    await page.fill('li.result[data-file="amy.png"] input.user-info', 'front desk');
+    await page.fill('li.result[data-file="howard.png"] input.user-id', '');
     await page.click('#bind-enrolled');
     await page.waitForFunction(() => document.querySelectorAll('#face-grid li.tile').length === 2);
     // Thumbnails load through the session cookie (an <img> sends no key header).
     await page.waitForFunction(() =>
       [...document.querySelectorAll('#face-grid img')].every((img: any) => img.complete && img.naturalWidth > 0));
     expect(await page.textContent('#group-facts')).to.include('2 faces');
+    await page.waitForSelector('#group-users button[data-user="amy"]');
+    const tiles = await page.locator('#face-grid li.tile').allTextContents();
+    expect(tiles.filter((text) => text.includes('amy') && text.includes('front desk'))).to.have.length(1);
+    expect(tiles.filter((text) => text.includes('no user'))).to.have.length(1);
     await shot('group');
   });
 
@@ -239,6 +247,18 @@ describe('web console (headless Chromium)', function () {
     expect(await ts.server.store.getGroup('default' as never, 'forged' as never)).to.equal(undefined);
     const real = await create({ 'x-csrf-token': csrf });
     expect(real.body.code, real.body.message).to.equal(0);
+  });
+
+  it('deletes a group only after a confirmation that names what is lost', async function () {
+    await page.click('#nav-groups');
+    await page.click('#libraries a[data-library="default"]');
+    await page.click('tr[data-group="forged"] button');
+    expect(await page.textContent('#confirm-delete')).to.include('Delete group forged?').and.include('0 face');
+    expect(await ts.server.store.getGroup('default' as never, 'forged' as never)).to.not.equal(undefined);
+    await page.click('#confirm-delete-yes');
+    await page.waitForSelector('tr[data-group="forged"]', { state: 'detached' });
+    expect(await ts.server.store.getGroup('default' as never, 'forged' as never)).to.equal(undefined);
+    expect(await page.locator(`tr[data-group="${GROUP}"]`).count()).to.equal(1);
   });
 
   it('signs out, and the old session is refused afterwards', async function () {

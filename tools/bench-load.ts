@@ -1,0 +1,255 @@
+// npm run bench:load [-- --seconds S --clients N --soak --minutes M]
+// Is the server responsive while it analyses photos? The server runs as its
+// own process (as `npm start` does, engine in worker threads); this process
+// only sends requests, so its own work does not slow the measured server.
+//
+// 1. Idle: a trivial request (GET /api/version/v1) and a one-change sync
+//    (POST /api/service/sync/v1 from the version before the last change),
+//    one at a time: latency p50/p99.
+// 2. Loaded: N clients (default 4) enrol photos back to back while the same
+//    two probes run every 20 ms: their p50/p99 now, and faces/s.
+// 3. Scaling: the loaded run with ENGINE_WORKERS=1 and with one worker per
+//    core, faces/s of each and the ratio (same run, same photos).
+// 4. The enrolment pipeline against the raw inference inside it (in this
+//    process, engine on the main thread, one photo at a time).
+// --soak: the loaded run for M minutes (default 30) with terminals syncing
+// and connected to the push channel; the server's resident memory sampled
+// every 30 s (from /metrics), first/last/max and the trend per 10 minutes.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import { createOnnxEngine } from '../models/index.js';
+import { ENROLLABLE, enrollablePhoto } from '../test/helpers/photos.js';
+import { PROJECT_ROOT } from '../test/helpers/paths.js';
+import { col, machineInfo, machineLines, mean, median, percentile, positive } from './bench-common.js';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '20' },
+    clients: { type: 'string', default: '4' },
+    soak: { type: 'boolean', default: false },
+    minutes: { type: 'string', default: '30' },
+  },
+});
+const seconds = positive('seconds', values.seconds);
+const clients = positive('clients', values.clients);
+const cores = availableParallelism();
+const ADMIN_KEY = 'bench-admin-key-0123456789';
+const DEVICE_KEY = 'bench-device-key-0123456789';
+const GROUP = 'loadbench';
+
+interface Server {
+  url: string;
+  child: ChildProcess;
+  dataDir: string;
+}
+
+/** Starts `npm start`'s entry on a free port and a temp data dir; resolves once it serves. */
+async function startServer(env: Record<string, string>): Promise<Server> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'bench-load-'));
+  const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'server', 'main.ts')], {
+    cwd: PROJECT_ROOT,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_KEY, DEVICE_KEY, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as { msg?: string; url?: string };
+        if (entry.msg === 'serving' && entry.url) resolve(entry.url.replace('0.0.0.0', '127.0.0.1'));
+      } catch { /* not a log line */ }
+    });
+    child.once('exit', (code) => reject(new Error(`server exited with ${code} before serving`)));
+  });
+  const ready = Date.now() + 120_000;
+  while ((await fetch(`${url}/readyz`).catch(() => null))?.status !== 200) {
+    if (Date.now() > ready) throw new Error('server not ready after 120 s');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { url, child, dataDir };
+}
+
+async function stopServer(server: Server): Promise<void> {
+  const exited = new Promise((r) => server.child.once('exit', r));
+  server.child.kill('SIGTERM');
+  await exited;
+  rmSync(server.dataDir, { recursive: true, force: true });
+}
+
+const auth = { authorization: `Bearer ${ADMIN_KEY}` };
+
+async function post(url: string, body: unknown): Promise<{ code: number; data: Record<string, unknown> }> {
+  const res = await fetch(url, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return (await res.json()) as { code: number; data: Record<string, unknown> };
+}
+
+async function addFace(server: Server, photo: Uint8Array): Promise<{ code: number; data: Record<string, unknown> }> {
+  const form = new FormData();
+  form.append('image', new Blob([photo], { type: 'image/png' }), 'face.png');
+  const res = await fetch(`${server.url}/api/face/v1/add`, { method: 'POST', headers: auth, body: form });
+  return (await res.json()) as { code: number; data: Record<string, unknown> };
+}
+
+/** A group with some faces, so that a one-change sync has a delta to send; returns the group's id and version. */
+async function prepareGroup(server: Server, photos: Uint8Array[]): Promise<{ groupId: number; version: number; searchModel: string }> {
+  await post(`${server.url}/api/group/v1/create`, { group_name: GROUP });
+  for (const photo of photos) {
+    const added = await addFace(server, photo);
+    if (added.code === 0) await post(`${server.url}/api/group/v1/bind`, { group_name: GROUP, face_token: added.data.face_token });
+  }
+  // The group's id and version as a terminal learns them: one device-sim sync.
+  const synced = await new Promise<string>((resolve, reject) => {
+    const sim = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'tools', 'device-sim.ts'), '--url', server.url, '--key', DEVICE_KEY, '--group', GROUP, '--once'],
+      { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    sim.stdout!.on('data', (chunk) => { out += chunk; });
+    sim.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`device-sim exited with ${code}`))));
+  });
+  const state = (JSON.parse(synced) as { groups: Record<string, { group_id: number; version: number }> }).groups[GROUP]!;
+  const version = (await (await fetch(`${server.url}/api/version/v1`)).json()) as { data: { detail?: Record<string, string> } };
+  return { groupId: state.group_id, version: state.version, searchModel: String(version.data.detail?.feature ?? '') };
+}
+
+async function timed(f: () => Promise<unknown>): Promise<number> {
+  const t = performance.now();
+  await f();
+  return performance.now() - t;
+}
+
+function probes(server: Server, group: { groupId: number; version: number; searchModel: string }) {
+  const trivial = () => fetch(`${server.url}/api/version/v1`).then((r) => r.arrayBuffer());
+  const sync = () => fetch(`${server.url}/api/service/sync/v1`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${DEVICE_KEY}`, 'content-type': 'application/json', 'x-device-id': 'bench-terminal' },
+    body: JSON.stringify({
+      info: { search_model: group.searchModel, version: 'bench' },
+      groups: [{ group_name: GROUP, group_id: group.groupId, local_version: group.version - 1 }],
+    }),
+  }).then((r) => r.arrayBuffer());
+  return { trivial, sync };
+}
+
+interface LoadResult {
+  facesPerSecond: number;
+  trivial: number[];
+  sync: number[];
+  refused: number;
+}
+
+/** N clients enrol photos for `seconds` while the probes run every 20 ms. */
+async function loaded(server: Server, photos: Uint8Array[], group: Parameters<typeof probes>[1], secs: number, extra?: () => Promise<void>): Promise<LoadResult> {
+  const { trivial, sync } = probes(server, group);
+  const until = performance.now() + secs * 1000;
+  let enrolled = 0, refused = 0;
+  const enrolling = Array.from({ length: clients }, async (_, c) => {
+    for (let i = c; performance.now() < until; i++) {
+      const res = await addFace(server, photos[i % photos.length]!);
+      if (res.code === 105001) refused++;
+      else enrolled++;
+    }
+  });
+  const trivialMs: number[] = [], syncMs: number[] = [];
+  const probing = (async () => {
+    while (performance.now() < until) {
+      trivialMs.push(await timed(trivial));
+      syncMs.push(await timed(sync));
+      if (extra) await extra();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  const started = performance.now();
+  await Promise.all([...enrolling, probing]);
+  return { facesPerSecond: enrolled / ((performance.now() - started) / 1000), trivial: trivialMs, sync: syncMs, refused };
+}
+
+const line = (name: string, xs: number[], goal = '') =>
+  `  ${name.padEnd(26)}${col(percentile(xs, 50), 9)}${col(percentile(xs, 99), 9)}${col(Math.max(...xs), 9)}  ${goal}`;
+
+for (const l of machineLines(machineInfo(tmpdir()))) console.log(l);
+const photos = await Promise.all(ENROLLABLE.map(([p, n]) => enrollablePhoto(p, n)));
+
+if (values.soak) {
+  const minutes = positive('minutes', values.minutes);
+  const server = await startServer({});
+  const group = await prepareGroup(server, photos.slice(0, 4));
+  const sockets = Array.from({ length: 20 }, (_, i) => new WebSocket(`${server.url.replace('http', 'ws')}/api/service/push/v1`, {
+    headers: { authorization: `Bearer ${DEVICE_KEY}`, 'x-device-id': `soak-${i}` },
+  }));
+  const rss: Array<{ at: number; mb: number }> = [];
+  const sample = async () => {
+    const text = await (await fetch(`${server.url}/metrics`, { headers: auth })).text();
+    const m = /^process_resident_memory_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)/m.exec(text);
+    if (m) rss.push({ at: performance.now(), mb: Number(m[1]) / 2 ** 20 });
+  };
+  await sample();
+  const start = performance.now();
+  let next = start + 30_000;
+  const result = await loaded(server, photos, group, minutes * 60, async () => {
+    if (performance.now() >= next) {
+      next += 30_000;
+      await sample();
+    }
+  });
+  await sample();
+  for (const s of sockets) s.close();
+  await stopServer(server);
+  const first = rss[0]!.mb, last = rss[rss.length - 1]!.mb, max = Math.max(...rss.map((r) => r.mb));
+  const half = rss.slice(Math.floor(rss.length / 2));
+  const slope = half.length > 1 ? ((half[half.length - 1]!.mb - half[0]!.mb) / ((half[half.length - 1]!.at - half[0]!.at) / 600_000)) : 0;
+  console.log(`\nSoak: ${minutes} min, ${clients} enrolling clients, probes every 20 ms, 20 push connections`);
+  console.log(`  faces/s ${result.facesPerSecond.toFixed(1)}; trivial p99 ${percentile(result.trivial, 99).toFixed(1)} ms; sync p99 ${percentile(result.sync, 99).toFixed(1)} ms`);
+  console.log(`  resident memory MB: first ${first.toFixed(0)}, last ${last.toFixed(0)}, max ${max.toFixed(0)}; second half trend ${slope.toFixed(1)} MB per 10 min (${rss.length} samples)`);
+  process.exit(0);
+}
+
+// 1 and 2, with one worker per core.
+const server = await startServer({});
+const group = await prepareGroup(server, photos.slice(0, 4));
+const { trivial, sync } = probes(server, group);
+const idleTrivial: number[] = [], idleSync: number[] = [];
+for (let i = 0; i < 200; i++) {
+  idleTrivial.push(await timed(trivial));
+  idleSync.push(await timed(sync));
+}
+const many = await loaded(server, photos, group, seconds);
+await stopServer(server);
+
+// 3: the same load on one worker.
+const single = await startServer({ ENGINE_WORKERS: '1', ENGINE_THREADS: String(cores) });
+const singleGroup = await prepareGroup(single, photos.slice(0, 4));
+const one = await loaded(single, photos, singleGroup, seconds);
+await stopServer(single);
+
+// 4: pipeline vs the inference inside it, engine in this process.
+const engine = await createOnnxEngine({ intraOpThreads: 1 });
+const totals: number[] = [], inference: number[] = [];
+for (let round = 0; round < 3; round++) {
+  for (const photo of photos) {
+    engine.resetInferenceStats();
+    const ms = await timed(() => engine.analyze(photo, { limits: { maxBytes: 16 << 20, maxPixels: 40_000_000, minSide: 1, formats: ['png'] }, maxFaces: 1, quality: true, feature: true }));
+    if (round === 0) continue;
+    totals.push(ms);
+    inference.push(Object.values(engine.inferenceStats()).reduce((sum, s) => sum + s.ms, 0));
+  }
+}
+await engine.close();
+
+console.log(`\nLatency (ms), ${clients} clients enrolling for ${seconds} s, probes every 20 ms`);
+console.log(`  ${''.padEnd(26)}${col('p50', 9)}${col('p99', 9)}${col('max', 9)}`);
+console.log(line('trivial, idle', idleTrivial));
+console.log(line('one-change sync, idle', idleSync));
+console.log(line('trivial, loaded', many.trivial, '(goal p99 <= 10)'));
+console.log(line('one-change sync, loaded', many.sync, '(goal p99 <= 15)'));
+console.log(`\nEnrolment throughput (${clients} clients, ${seconds} s each)`);
+console.log(`  ${cores} workers x ${Math.max(1, Math.floor(cores / cores))} thread: ${many.facesPerSecond.toFixed(1)} faces/s (${many.refused} busy answers)`);
+console.log(`  1 worker x ${cores} threads: ${one.facesPerSecond.toFixed(1)} faces/s (${one.refused} busy answers)`);
+console.log(`  ratio: ${(many.facesPerSecond / one.facesPerSecond).toFixed(2)}x (goal >= 1.8 on 2 cores)`);
+console.log(`\nEnrolment pipeline (analyze: decode, detect, landmarks, second look, feature, pose) per photo`);
+console.log(`  total ${mean(totals).toFixed(2)} ms mean, ${median(totals).toFixed(2)} median; model inference inside it ${mean(inference).toFixed(2)} ms`);
+console.log(`  ratio pipeline / inference: ${(mean(totals) / mean(inference)).toFixed(3)} (goal <= 1.10)`);
+process.exit(0);
