@@ -22,6 +22,7 @@ export const SID_RESULT = {
   notFound: 20010009,
   faceLimit: 20010010,
   aborted: 20010011,
+  busy: 20010012,
   internal: 20010099,
 } as const;
 
@@ -61,6 +62,8 @@ const TABLE: Record<ErrorCode, (err: FaceError) => SidError> = {
   [ErrorCode.Unauthorized]: () => ({ result: SID_RESULT.unauthorized, message: 'app_id or app_secret is wrong' }),
   // The work was abandoned (client gone, or the image's deadline passed).
   [ErrorCode.Aborted]: () => ({ result: SID_RESULT.aborted, message: 'request abandoned' }),
+  // The engine's queue is full: the caller should retry shortly.
+  [ErrorCode.Busy]: () => ({ result: SID_RESULT.busy, message: 'server busy, try again shortly' }),
   [ErrorCode.Internal]: () => INTERNAL_ERROR,
 };
 
