@@ -57,6 +57,11 @@ import { matchOps } from './baidu/match-ops.js';
 import { searchOps } from './baidu/search-ops.js';
 import { baiduFallback, baiduRouter } from './baidu/routes.js';
 import { backupRouter } from './backup/route.js';
+import { NearestUsers } from './core/nearest-users.js';
+import type { GroupName } from './core/ids.js';
+import { SidCredentials } from './sid/credentials.js';
+import { sidOps } from './sid/ops.js';
+import { sidRouter } from './sid/routes.js';
 import { removeStaleStaging } from './backup/archive.js';
 
 export interface FaceServerOptions {
@@ -236,6 +241,19 @@ export class FaceServer {
         ...searchOps({ analysis, search }),
       },
     });
+    const sid = sidRouter({
+      maxRequestBytes: config.maxRequestBytes,
+      logger,
+      credentials: new SidCredentials(config.sidCredentials),
+      ops: sidOps({
+        analysis,
+        directory: new UserDirectory(store),
+        nearest: new NearestUsers(store),
+        searchModel: engine.searchModel,
+        featureLength: engine.featureLength,
+        defaultGroup: config.sidDefaultGroup as GroupName,
+      }),
+    });
     // Revoking a key also closes the device's push connection; the hub exists by the time anyone can call.
     let revoked: (deviceId: string) => void = () => {};
     const devices = deviceRouter({ config, auth, logger, registry: new DeviceRegistry(deviceKeys), onRevoked: (id) => revoked(id) });
@@ -284,6 +302,8 @@ export class FaceServer {
     // No allowedMethods(): it answers unknown methods with 501 on every path.
     // A wrong method on a Baidu path gets Baidu's own answer from baiduFallback.
     app.use(baidu.routes());
+    // SID paths answer every method themselves (a wrong one in the SID format).
+    app.use(sid.routes());
     app.use(baiduFallback());
     // Wrong methods (405 + Allow) and unknown paths (404) of the FacePass-style routers, in the envelope.
     app.use(facepassFallback([facepass, web, consoleApi, sync, recognize, backup, devices, ops]));

@@ -54,6 +54,13 @@ export interface BaiduCredential {
   appid: string;
 }
 
+/** One app of the SID vendor API: the app_id / app_secret every body carries, and the face library (appid) it works on. */
+export interface SidCredential {
+  appId: string;
+  appSecret: string;
+  appid: string;
+}
+
 export interface ServerConfig {
   /** TCP port; 0 picks a free one (tests). Env PORT, default 8300. */
   port: number;
@@ -106,6 +113,14 @@ export interface ServerConfig {
    * Env BAIDU_CREDENTIALS=api_key:secret_key:appid,... Default none (the cloud paths then refuse every token).
    */
   baiduCredentials: BaiduCredential[];
+  /**
+   * Apps of the SID vendor API (/staticdb/..., /liveness/action, /face/...).
+   * Env SID_CREDENTIALS=app_id:app_secret[:appid],...; appid `default` when not given.
+   * Default none (every SID request is then refused).
+   */
+  sidCredentials: SidCredential[];
+  /** The group a SID call without groupId works on (1:N without groupId searches every group). Env SID_DEFAULT_GROUP, default `default`. */
+  sidDefaultGroup: string;
   /** How long SIGTERM waits for in-flight requests before closing anyway, ms. */
   shutdownGraceMs: number;
 }
@@ -147,6 +162,8 @@ export function defaultConfig(): ServerConfig {
     sync: { snapshotThreshold: 2000, snapshotRetainMs: 10 * MINUTE, bodyCacheBytes: 64 * MiB, statusMaxDevices: 10_000 },
     console: { sessionTtlMs: 8 * HOUR, maxSessions: 100, terminalStaleMs: HOUR },
     baiduCredentials: [],
+    sidCredentials: [],
+    sidDefaultGroup: 'default',
     shutdownGraceMs: 10_000,
   };
 }
@@ -206,6 +223,8 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ServerConfig {
   config.console.sessionTtlMs = intFrom(env, 'CONSOLE_SESSION_MINUTES', config.console.sessionTtlMs / MINUTE, 1, 1e6) * MINUTE;
   config.console.terminalStaleMs = intFrom(env, 'TERMINAL_STALE_MINUTES', config.console.terminalStaleMs / MINUTE, 1, 1e6) * MINUTE;
   config.baiduCredentials = baiduCredentialsFrom(env.BAIDU_CREDENTIALS);
+  config.sidCredentials = sidCredentialsFrom(env.SID_CREDENTIALS);
+  config.sidDefaultGroup = env.SID_DEFAULT_GROUP || config.sidDefaultGroup;
   validateConfig(config);
   return config;
 }
@@ -222,6 +241,19 @@ export function baiduCredentialsFrom(raw: string | undefined): BaiduCredential[]
     }
     const [apiKey, secretKey, appid] = parts as [string, string, string];
     return { apiKey, secretKey, appid };
+  });
+}
+
+/** `app_id:app_secret[:appid]` entries, comma separated; appid `default` when left out. */
+export function sidCredentialsFrom(raw: string | undefined): SidCredential[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  return raw.split(',').map((entry, i) => {
+    const parts = entry.trim().split(':');
+    if ((parts.length !== 2 && parts.length !== 3) || parts.some((part) => part === '')) {
+      throw new ConfigError(`SID_CREDENTIALS entry ${i + 1} must be app_id:app_secret or app_id:app_secret:appid`);
+    }
+    const [appId, appSecret, appid = 'default'] = parts as [string, string, string?];
+    return { appId, appSecret, appid };
   });
 }
 
@@ -247,6 +279,17 @@ export function validateConfig(config: ServerConfig): void {
     }
     if (apiKeys.has(credential.apiKey)) throw new ConfigError(`BAIDU_CREDENTIALS: api key "${credential.apiKey}" appears twice`);
     apiKeys.add(credential.apiKey);
+  }
+  const appIds = new Set<string>();
+  for (const credential of config.sidCredentials) {
+    if (!APPID.test(credential.appid)) {
+      throw new ConfigError(`SID_CREDENTIALS: appid "${credential.appid}" must be 1-48 characters of [A-Za-z0-9_]`);
+    }
+    if (appIds.has(credential.appId)) throw new ConfigError(`SID_CREDENTIALS: app_id "${credential.appId}" appears twice`);
+    appIds.add(credential.appId);
+  }
+  if (!APPID.test(config.sidDefaultGroup)) {
+    throw new ConfigError(`SID_DEFAULT_GROUP "${config.sidDefaultGroup}" must be 1-48 characters of [A-Za-z0-9_]`);
   }
   if (config.faceAddImage.maxBytes > config.maxRequestBytes) {
     throw new ConfigError('the face-add image limit cannot exceed the request body limit');

@@ -30,4 +30,19 @@ describe('configuration from the environment', function () {
       expect(() => configFromEnv({ [name]: value }), name).to.throw(ConfigError, name);
     }
   });
+
+  it('reads SID_CREDENTIALS (appid default when left out) and SID_DEFAULT_GROUP, refusing nonsense', function () {
+    const config = configFromEnv({ SID_CREDENTIALS: 'system:12345, door:s3cret:campus', SID_DEFAULT_GROUP: 'xyb01' });
+    expect(config.sidCredentials).to.deep.equal([
+      { appId: 'system', appSecret: '12345', appid: 'default' },
+      { appId: 'door', appSecret: 's3cret', appid: 'campus' },
+    ]);
+    expect(config.sidDefaultGroup).to.equal('xyb01');
+    expect(configFromEnv({}).sidCredentials).to.deep.equal([]);
+    expect(configFromEnv({}).sidDefaultGroup).to.equal('default');
+    for (const bad of ['system', 'system:', 'a:b:c:d', 'a:b,a:c', 'a:b:bad-appid']) {
+      expect(() => configFromEnv({ SID_CREDENTIALS: bad }), bad).to.throw(ConfigError, 'SID_CREDENTIALS');
+    }
+    expect(() => configFromEnv({ SID_DEFAULT_GROUP: 'no spaces' })).to.throw(ConfigError, 'SID_DEFAULT_GROUP');
+  });
 });
