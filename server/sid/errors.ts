@@ -43,6 +43,7 @@ const TABLE: Record<ErrorCode, (err: FaceError) => SidError> = {
   [ErrorCode.IllegalArgument]: illegal,
   [ErrorCode.IllegalJsonBody]: () => ({ result: SID_RESULT.notJson, message: 'request body must be a JSON object' }),
   [ErrorCode.UnsupportedImageFormat]: image('image format not supported or image corrupt'),
+  [ErrorCode.ImageValidateFailed]: image('image missing or not a file'),
   [ErrorCode.ImageResolutionTooLarge]: image('image resolution too large'),
   [ErrorCode.ImageResolutionTooSmall]: image('image resolution too small'),
   [ErrorCode.ImageFileTooLarge]: image('image too large'),
