@@ -13,7 +13,7 @@ type ImageSize = { width: number; height: number };
 import type { FaceRecord, FaceStore, Rect } from '../../storage/store.js';
 import type { FaceToken, ImageId, LibraryId } from './ids.js';
 import { ErrorCode, FaceError } from './errors.js';
-import { boxToRect } from './geometry.js';
+import { boxToRect, rectOverlap } from './geometry.js';
 
 export interface AnalysisOptions {
   library: LibraryId;
@@ -53,16 +53,6 @@ const TOKEN_ATTEMPTS = 8;
 /** 18 bytes of a hash in base64url: 24 characters, the face token alphabet. */
 function contentId(...parts: string[]): string {
   return createHash('sha256').update(parts.join('\u0000')).digest().subarray(0, 18).toString('base64url');
-}
-
-/** Intersection over union of two rects. */
-export function rectOverlap(a: Rect, b: Rect): number {
-  const width = Math.min(a.right, b.right) - Math.max(a.left, b.left);
-  const height = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
-  if (width <= 0 || height <= 0) return 0;
-  const area = (r: Rect) => (r.right - r.left) * (r.bottom - r.top);
-  const intersection = width * height;
-  return intersection / (area(a) + area(b) - intersection);
 }
 
 export class FaceAnalysis {

@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import type { DecodeLimits, FaceEngine } from '../../models/engine.js';
 import type { FaceRecord, FaceStore, Rect } from '../../storage/store.js';
 import type { FaceToken } from './ids.js';
-import { boxToRect } from './geometry.js';
+import { boxToRect, rectOverlap } from './geometry.js';
 
 export interface MigrationResult {
   /** Faces given a feature of the current model. */
@@ -28,15 +28,6 @@ export interface MigrationResult {
 /** Smallest overlap (intersection over union) with the stored rect for a detection to count as the same face. */
 const MIN_OVERLAP = 0.5;
 const PAGE = 64;
-
-function overlap(a: Rect, b: Rect): number {
-  const width = Math.min(a.right, b.right) - Math.max(a.left, b.left);
-  const height = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
-  if (width <= 0 || height <= 0) return 0;
-  const area = (r: Rect) => (r.right - r.left) * (r.bottom - r.top);
-  const intersection = width * height;
-  return intersection / (area(a) + area(b) - intersection);
-}
 
 export class FeatureMigration {
   constructor(
@@ -92,7 +83,7 @@ export class FeatureMigration {
     const image = await this.engine.analyze(photo.bytes, { limits: this.limits, feature: true });
     let best = { score: 0, index: -1 };
     image.faces.forEach((detection, index) => {
-      const score = overlap(boxToRect(detection.box, image.width, image.height), face.rect);
+      const score = rectOverlap(boxToRect(detection.box, image.width, image.height), face.rect);
       if (score > best.score) best = { score, index };
     });
     if (best.score < MIN_OVERLAP) return null;

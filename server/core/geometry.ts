@@ -14,6 +14,16 @@ export function boxToRect(box: Box, width: number, height: number): Rect {
   };
 }
 
+/** Intersection over union of two rects (0 when they do not meet). */
+export function rectOverlap(a: Rect, b: Rect): number {
+  const width = Math.min(a.right, b.right) - Math.max(a.left, b.left);
+  const height = Math.min(a.bottom, b.bottom) - Math.max(a.top, b.top);
+  if (width <= 0 || height <= 0) return 0;
+  const area = (r: Rect) => (r.right - r.left) * (r.bottom - r.top);
+  const intersection = width * height;
+  return intersection / (area(a) + area(b) - intersection);
+}
+
 export interface CropRegion {
   left: number;
   top: number;
