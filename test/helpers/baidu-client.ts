@@ -1,6 +1,7 @@
 // A minimal Baidu-dialect HTTP client for tests: JSON posts to the private
 // paths (admin key, ?appid=) or the cloud paths (?access_token=), the
 // envelope decoded with its HTTP status.
+import { expect } from 'chai';
 import { TEST_ADMIN_KEY } from './test-server.js';
 
 export interface BaiduEnvelope<T = Record<string, any>> {
@@ -35,3 +36,16 @@ export class BaiduClient {
 }
 
 export const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
+
+/** The result of a call that must succeed (error_code 0). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const ok = <T = any>(res: BaiduEnvelope<T>): T => {
+  expect(res.error_code, `${res.error_code} ${res.error_msg}`).to.equal(0);
+  return res.result;
+};
+
+/** A refusal as Baidu answers it: HTTP 200 with the error code in the body. */
+export const fails = (res: BaiduEnvelope<unknown>, code: number): void => {
+  expect(res.status).to.equal(200);
+  expect(res.error_code, res.error_msg).to.equal(code);
+};

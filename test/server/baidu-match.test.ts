@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { createRequire } from 'node:module';
 import { createOnnxEngine } from '../../models/index.js';
 import type { FaceEngine } from '../../models/engine.js';
-import { BaiduClient, base64, type BaiduEnvelope } from '../helpers/baidu-client.js';
+import { BaiduClient, base64, fails, ok } from '../helpers/baidu-client.js';
 import { PEOPLE, readPersonPhoto } from '../helpers/paths.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
@@ -18,14 +18,6 @@ describe('Baidu dialect: match', function () {
   let ts: TestServer;
   let baidu: BaiduClient;
 
-  const ok = <T = any>(res: BaiduEnvelope<T>): T => {
-    expect(res.error_code, `${res.error_code} ${res.error_msg}`).to.equal(0);
-    return res.result;
-  };
-  const fails = (res: BaiduEnvelope<unknown>, code: number) => {
-    expect(res.status).to.equal(200);
-    expect(res.error_code, res.error_msg).to.equal(code);
-  };
 
   before(async function () {
     engine = await createOnnxEngine({ intraOpThreads: 2 });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { createOnnxEngine } from '../../models/index.js';
 import type { FaceEngine } from '../../models/engine.js';
-import { BaiduClient, base64, type BaiduEnvelope } from '../helpers/baidu-client.js';
+import { BaiduClient, base64, fails, ok } from '../helpers/baidu-client.js';
 import { readPersonPhoto, readScene } from '../helpers/paths.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
@@ -13,14 +13,6 @@ describe('Baidu dialect: detect and liveness', function () {
   let ts: TestServer;
   let baidu: BaiduClient;
 
-  const ok = <T = any>(res: BaiduEnvelope<T>): T => {
-    expect(res.error_code, `${res.error_code} ${res.error_msg}`).to.equal(0);
-    return res.result;
-  };
-  const fails = (res: BaiduEnvelope<unknown>, code: number) => {
-    expect(res.status).to.equal(200);
-    expect(res.error_code, res.error_msg).to.equal(code);
-  };
   const detect = (body: Record<string, unknown>, path = '/face-api/v3/face/detect') =>
     baidu.call<any>(path, { image_type: 'BASE64', ...body });
 
