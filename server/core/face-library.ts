@@ -6,21 +6,12 @@ import type { BindingUser, CommittedChange, FaceRecord, FaceStore, GroupRecord }
 import type { FaceToken, GroupName, ImageId, LibraryId } from './ids.js';
 import { ErrorCode, FaceError } from './errors.js';
 import { faceCropRegion } from './geometry.js';
+import { followed, NO_FOLLOWER, type CommitFollower } from './commit-follower.js';
 
 export interface ImageFile {
   bytes: Uint8Array;
   mime: string;
 }
-
-/**
- * Something that follows the store's commits (the search index) and must
- * have applied a write before the write is acknowledged.
- */
-export interface CommitFollower {
-  applied(changes: CommittedChange | readonly CommittedChange[] | null): Promise<void>;
-}
-
-const NO_FOLLOWER: CommitFollower = { applied: () => Promise.resolve() };
 
 export class FaceLibrary {
   constructor(
@@ -29,11 +20,8 @@ export class FaceLibrary {
     private readonly follower: CommitFollower = NO_FOLLOWER,
   ) {}
 
-  /** Runs a store write, then waits until the follower has applied its changes. */
-  private async followed<T extends CommittedChange | CommittedChange[] | null>(write: Promise<T>): Promise<T> {
-    const changes = await write;
-    await this.follower.applied(changes);
-    return changes;
+  private followed<T extends CommittedChange | CommittedChange[] | null>(write: Promise<T>): Promise<T> {
+    return followed(this.follower, write);
   }
 
   /** A live (not deleted) face; FACE_TOKEN_NOT_FOUND otherwise. */

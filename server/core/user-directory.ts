@@ -5,6 +5,7 @@
 import type { BindingRecord, CommittedChange, FaceStore, GroupRecord, GroupUser } from '../../storage/store.js';
 import { DEFAULT_LIBRARY, type FaceToken, type GroupName, type LibraryId } from './ids.js';
 import { ErrorCode, FaceError, isFaceError } from './errors.js';
+import { followed, NO_FOLLOWER, type CommitFollower } from './commit-follower.js';
 
 export interface UserRef {
   userId: string;
@@ -28,24 +29,15 @@ export interface UserMembership {
   user: GroupUser;
 }
 
-/** Follows the store's commits (the search index): a write is acknowledged once it has applied it. */
-export interface WriteFollower {
-  applied(changes: CommittedChange | readonly CommittedChange[] | null): Promise<void>;
-}
-
-const NO_FOLLOWER: WriteFollower = { applied: () => Promise.resolve() };
-
 export class UserDirectory {
   constructor(
     private readonly store: FaceStore,
     /** Awaited after every write, so a search right after it sees it (read-your-writes). */
-    private readonly follower: WriteFollower = NO_FOLLOWER,
+    private readonly follower: CommitFollower = NO_FOLLOWER,
   ) {}
 
-  private async followed<T extends CommittedChange | CommittedChange[] | null>(write: Promise<T>): Promise<T> {
-    const changes = await write;
-    await this.follower.applied(changes);
-    return changes;
+  private followed<T extends CommittedChange | CommittedChange[] | null>(write: Promise<T>): Promise<T> {
+    return followed(this.follower, write);
   }
 
   /** Libraries with a live group, and the default library, which always exists. */
