@@ -57,7 +57,6 @@ import { matchOps } from './baidu/match-ops.js';
 import { searchOps } from './baidu/search-ops.js';
 import { baiduFallback, baiduRouter } from './baidu/routes.js';
 import { backupRouter } from './backup/route.js';
-import { NearestUsers } from './core/nearest-users.js';
 import type { GroupName } from './core/ids.js';
 import { SidCredentials } from './sid/credentials.js';
 import { sidOps } from './sid/ops.js';
@@ -247,8 +246,8 @@ export class FaceServer {
       credentials: new SidCredentials(config.sidCredentials),
       ops: sidOps({
         analysis,
-        directory: new UserDirectory(store),
-        nearest: new NearestUsers(store),
+        directory: new UserDirectory(store, index),
+        search,
         searchModel: engine.searchModel,
         featureLength: engine.featureLength,
         defaultGroup: config.sidDefaultGroup as GroupName,

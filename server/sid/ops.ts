@@ -7,8 +7,8 @@ import { cosineSimilarity } from '../../models/engine.js';
 import { ErrorCode, FaceError, isFaceError, missingArgument } from '../core/errors.js';
 import type { AnalyzedFace, FaceAnalysis } from '../core/face-analysis.js';
 import type { GroupName, LibraryId } from '../core/ids.js';
-import type { NearestUsers } from '../core/nearest-users.js';
 import { scoreOfCosine } from '../core/search/score.js';
+import type { SearchService } from '../core/search/search-service.js';
 import type { UserDirectory } from '../core/user-directory.js';
 import { eitherString, groupIdArg, imageBytes, requiredString, topNArg, userIdArg, type Args } from './args.js';
 import { decodeFeature, encodeFeature } from './feature-code.js';
@@ -33,7 +33,7 @@ export type SidHandler = (call: SidCall) => Promise<Record<string, unknown>>;
 export interface SidOpsDeps {
   analysis: FaceAnalysis;
   directory: UserDirectory;
-  nearest: NearestUsers;
+  search: SearchService;
   /** The engine's feature model version and feature length (feature strings carry the first). */
   searchModel: string;
   featureLength: number;
@@ -78,7 +78,7 @@ export function sidOps(deps: SidOpsDeps) {
     const group = groupIdArg(call.args, null);
     const topN = topNArg(call.args);
     const face = await requiredImage(call);
-    const users = await deps.nearest.search(call.library, group, face.feature, topN);
+    const users = await deps.search.searchUsers(call.library, group === null ? null : [group], face.feature, topN);
     return { faces: users.map((user) => ({ groupId: user.groupName, score: spec01(user.score), userId: user.userId })) };
   };
 

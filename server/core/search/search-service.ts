@@ -62,6 +62,16 @@ export interface SearchMatch {
   cosine: number;
 }
 
+/** A user's best face in one group, as the SID dialect ranks users. */
+export interface UserMatch {
+  groupName: GroupName;
+  userId: string;
+  faceToken: FaceToken;
+  /** 0-100, score.ts. */
+  score: number;
+  cosine: number;
+}
+
 export class SearchService {
   constructor(
     private readonly index: FaceIndex,
@@ -123,6 +133,51 @@ export class SearchService {
     });
   }
 
+  /**
+   * The users of some groups (or of every live group of the library, for
+   * `null`) most similar to one feature, best first, each user once per
+   * group (its best face), at most topN. Faces bound without a user id are
+   * not users and are passed over. Unknown group: GROUP_NOT_FOUND.
+   */
+  async searchUsers(library: LibraryId, names: readonly GroupName[] | null, feature: Float32Array, topN: number): Promise<UserMatch[]> {
+    if (feature.length !== this.dimensions) throw illegalArgument('features');
+    if (!Number.isInteger(topN) || topN < 1) throw illegalArgument('topN');
+    const groups = names === null ? this.live(library, await this.store.listGroups(library)) : this.resolve(library, names);
+    const code = quantize(feature);
+    const found: UserMatch[] = [];
+    for (const group of groups) found.push(...(await this.bestUsers(group, code, feature, topN)));
+    return found
+      .sort((a, b) => b.cosine - a.cosine || compare(a.userId, b.userId) || compare(a.groupName, b.groupName))
+      .slice(0, topN);
+  }
+
+  /**
+   * The group's topN users: candidates widen (x4 a round) until they hold
+   * topN distinct users or the whole group, so a user with many faces, or
+   * faces without users, cannot crowd the others out.
+   */
+  private async bestUsers(group: IndexedGroup, code: Int8Array, feature: Float32Array, topN: number): Promise<UserMatch[]> {
+    const size = group.gallery.size;
+    if (size === 0) return [];
+    for (let k = Math.min(size, topN + RERANK_MARGIN); ; k = Math.min(size, k * 4)) {
+      const tokens = group.gallery.candidates(code, k).map((c) => c.faceToken);
+      const stored = tokens.length > 0 ? await this.store.getFeatures(tokens) : [];
+      const best = new Map<string, UserMatch>();
+      tokens.forEach((token, i) => {
+        const user = group.gallery.userOf(token);
+        const vector = stored[i];
+        // Unbound since the candidates were taken, a face of no user, or another model's feature.
+        if (!user?.userId || !vector || vector.length !== this.dimensions || !group.gallery.has(token)) return;
+        const cosine = dot(feature, vector);
+        const known = best.get(user.userId);
+        if (!known || cosine > known.cosine) {
+          best.set(user.userId, { groupName: group.name, userId: user.userId, faceToken: token, score: scoreOfCosine(cosine), cosine });
+        }
+      });
+      if (best.size >= topN || k >= size) return [...best.values()];
+    }
+  }
+
   private check(request: SearchRequest, topN: number, minScore: number): void {
     if (request.groups.length < 1 || request.groups.length > MAX_SEARCH_GROUPS) throw illegalArgument('groups');
     if (request.features.length < 1 || request.features.length > MAX_QUERY_FACES) throw illegalArgument('features');
@@ -137,6 +192,11 @@ export class SearchService {
     this.resolve(library, names);
   }
 
+  /** The indexed groups of these store records (a group deleted meanwhile is left out). */
+  private live(library: LibraryId, records: readonly { name: GroupName }[]): IndexedGroup[] {
+    return records.map((record) => this.index.group(library, record.name)).filter((group): group is IndexedGroup => group !== undefined);
+  }
+
   /** The indexed groups, each once; GROUP_NOT_FOUND names the first unknown one. */
   private resolve(library: LibraryId, names: readonly GroupName[]): IndexedGroup[] {
     const out: IndexedGroup[] = [];
@@ -148,6 +208,8 @@ export class SearchService {
     return out;
   }
 }
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 function dot(a: Float32Array, b: Float32Array): number {
   let sum = 0;
