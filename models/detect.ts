@@ -207,14 +207,18 @@ export interface Candidate extends ScoredBox {
 export type PassGuard = () => void;
 
 /**
- * Face candidates of the image turned by `angle`, best score first. At most
+ * Face candidates of the image turned by `angle`, best score first; with
+ * `near`, only from the passes that could see one of those faces (a second
+ * view of faces already found, not a search of the whole image). At most
  * `options.maxPasses` detector passes: on an image so large or so elongated
  * that the plan is longer, the finest tile levels are left out (the smallest
  * faces are not searched) rather than the work growing without bound.
  */
-export async function detectCandidates(pyr: Pyramid, run: DetectorRun, options: DetectOptions, angle = 0, guard: PassGuard = () => {}): Promise<Candidate[]> {
+export async function detectCandidates(pyr: Pyramid, run: DetectorRun, options: DetectOptions, angle = 0, guard: PassGuard = () => {},
+  near?: readonly FaceRegion[]): Promise<Candidate[]> {
   const frame = turnedFrame(pyr.base.width, pyr.base.height, angle);
-  const passes = capPasses(planPasses(frame.width, frame.height, options), options.maxPasses);
+  let passes = capPasses(planPasses(frame.width, frame.height, options), options.maxPasses);
+  if (near) passes = passes.filter((pass) => near.some((region) => passSees(frame, pass, region, pyr.base.width, pyr.base.height)));
   const all: ScoredBox[] = [];
   const input = new Float32Array(3 * DETECT_WIDTH * DETECT_HEIGHT);
   for (const pass of passes) {
@@ -232,6 +236,34 @@ export async function detectCandidates(pyr: Pyramid, run: DetectorRun, options: 
     const side = b.y2 - b.y1;
     return { cx, cy, side, angle, score: b.score, x1: cx - side / 2, y1: cy - side / 2, x2: cx + side / 2, y2: cy + side / 2 };
   });
+}
+
+/** A face already found, in image pixels: centre and side of its square. */
+export interface FaceRegion {
+  cx: number;
+  cy: number;
+  side: number;
+}
+
+/**
+ * Whether a pass over a turned frame could report the face in `region`: its
+ * window overlaps the face's extent in the frame and the face is small enough
+ * for the pass (tile passes report only small faces, see DetectPass.maxSide).
+ * A pass that cannot report the face adds no candidate for it, so leaving it
+ * out changes nothing about that face.
+ */
+export function passSees(frame: TurnedFrame, pass: DetectPass, region: FaceRegion, imageWidth: number, imageHeight: number): boolean {
+  // Image -> frame (canvas) coordinates: the inverse turn about the centres.
+  const du = region.cx - imageWidth / 2, dv = region.cy - imageHeight / 2;
+  const u = frame.cos * du + frame.sin * dv + frame.width / 2, v = -frame.sin * du + frame.cos * dv + frame.height / 2;
+  const half = (region.side / 2) * (Math.abs(frame.cos) + Math.abs(frame.sin));
+  // The pass's window in frame pixels.
+  const x1 = pass.ox / pass.scale, y1 = pass.oy / pass.scale;
+  const x2 = (pass.ox + DETECT_WIDTH) / pass.scale, y2 = (pass.oy + DETECT_HEIGHT) / pass.scale;
+  if (u + half <= x1 || u - half >= x2 || v + half <= y1 || v - half >= y2) return false;
+  // Detector boxes of a face vary around its square; a pass whose limit is
+  // well below the face's size there never reports it.
+  return 2 * half * pass.scale <= 2 * pass.maxSide;
 }
 
 /** The plan without its finest levels until it has at most `max` passes (the global pass always stays). */
