@@ -42,11 +42,11 @@ export function halve(src: RgbPlane): RgbPlane {
   const dy = src.height > 1 ? stride : 0;
   let o = 0;
   for (let y = 0; y < height; y++) {
-    let p = 2 * y * stride;
-    for (let x = 0; x < width; x++, p += 6) {
-      for (let c = 0; c < 3; c++) {
-        out[o++] = (s[p + c]! + s[p + dx + c]! + s[p + dy + c]! + s[p + dy + dx + c]! + 2) >> 2;
-      }
+    // The three channels written out: a loop over them costs a third of the time.
+    for (let x = 0, p = 2 * y * stride, q = p + dy; x < width; x++, p += 6, q += 6, o += 3) {
+      out[o] = (s[p]! + s[p + dx]! + s[q]! + s[q + dx]! + 2) >> 2;
+      out[o + 1] = (s[p + 1]! + s[p + dx + 1]! + s[q + 1]! + s[q + dx + 1]! + 2) >> 2;
+      out[o + 2] = (s[p + 2]! + s[p + dx + 2]! + s[q + 2]! + s[q + dx + 2]! + 2) >> 2;
     }
   }
   return { width, height, rgb: out };
@@ -178,39 +178,23 @@ function sampleAffine(src: RgbPlane, map: Affine, spec: SampleSpec, out: Float32
   }
 }
 
-/** One source row (starting at byte `base`) interpolated at the table's columns [from, to); index -1 reads `fill`. */
-function interpolateRow(rgb: Uint8Array, base: number, xl: Int32Array, xr: Int32Array, wr: Float32Array, fill: number, dst: Float32Array, from: number, to: number): void {
-  for (let i = from, o = from * 3; i < to; i++, o += 3) {
-    const w1 = wr[i]!, w0 = 1 - w1, l = xl[i]!, r = xr[i]!;
-    if (l >= 0 && r >= 0) {
-      const pl = base + l, pr = base + r;
-      dst[o] = rgb[pl]! * w0 + rgb[pr]! * w1;
-      dst[o + 1] = rgb[pl + 1]! * w0 + rgb[pr + 1]! * w1;
-      dst[o + 2] = rgb[pl + 2]! * w0 + rgb[pr + 2]! * w1;
-    } else {
-      const pl = base + l, pr = base + r;
-      dst[o] = (l >= 0 ? rgb[pl]! : fill) * w0 + (r >= 0 ? rgb[pr]! : fill) * w1;
-      dst[o + 1] = (l >= 0 ? rgb[pl + 1]! : fill) * w0 + (r >= 0 ? rgb[pr + 1]! : fill) * w1;
-      dst[o + 2] = (l >= 0 ? rgb[pl + 2]! : fill) * w0 + (r >= 0 ? rgb[pr + 2]! : fill) * w1;
-    }
-  }
-}
-
 /**
- * Crops and resizes (no rotation): separable bilinear interpolation, each
- * needed source row interpolated horizontally once from precomputed column
- * indices and weights, then pairs of rows blended per output row. About 3x
- * fewer operations per output pixel than the general path.
+ * Crops and resizes (no rotation): bilinear interpolation from precomputed
+ * column offsets and weights, one pass per output row with the two source
+ * rows fixed, each output pixel's four neighbours read straight from the
+ * source (no intermediate rows: on a 320x240 detector input this is about
+ * twice as fast as interpolating rows first and blending them).
  */
 function sampleAxisAligned(src: RgbPlane, map: Affine, spec: SampleSpec, out: Float32Array, offset: number): void {
   const [a, , c, , e, f] = map;
   const W = src.width, H = src.height, rgb = src.rgb;
+  const stride = W * 3;
   const outW = spec.width, outH = spec.height, plane = outW * outH;
   const replicate = spec.border === 'replicate';
   const fill = replicate ? 0 : (spec.border as number);
 
-  // Column table: left/right source index (-1 = outside, takes the fill value) and right weight.
-  const xl = new Int32Array(outW), xr = new Int32Array(outW), wr = new Float32Array(outW);
+  // Column table: left/right source byte offset in the row (-1 = outside, takes the fill value) and right weight.
+  const xl = new Int32Array(outW), xr = new Int32Array(outW), wr = new Float64Array(outW);
   for (let i = 0; i < outW; i++) {
     const x = a * i + c;
     const x0 = Math.floor(x);
@@ -223,20 +207,9 @@ function sampleAxisAligned(src: RgbPlane, map: Affine, spec: SampleSpec, out: Fl
       if (l < 0 || l >= W) l = -1;
       if (r < 0 || r >= W) r = -1;
     }
-    xl[i] = l * 3;
-    xr[i] = r * 3;
+    xl[i] = l < 0 ? -1 : l * 3;
+    xr[i] = r < 0 ? -1 : r * 3;
   }
-
-  const rowLen = outW * 3;
-  const fillRow = new Float32Array(rowLen).fill(fill);
-  // Horizontally interpolated source rows, reused while output rows advance.
-  let rowA = new Float32Array(rowLen), rowB = new Float32Array(rowLen);
-  let yA = -2, yB = -2;
-  // Source row index after border handling (-1 = outside).
-  const rowIndex = (y: number) => (replicate ? (y < 0 ? 0 : y >= H ? H - 1 : y) : y < 0 || y >= H ? -1 : y);
-
-  const { gray, gray3, bgr, m0, s0, m1, s1, m2, s2 } = channelPlan(spec);
-
   // Columns whose interpolation touches the image; outside them (constant
   // border only) every output value is the normalised fill.
   let inStart = 0, inEnd = outW;
@@ -244,67 +217,65 @@ function sampleAxisAligned(src: RgbPlane, map: Affine, spec: SampleSpec, out: Fl
     while (inStart < outW && xl[inStart]! < 0 && xr[inStart]! < 0) inStart++;
     while (inEnd > inStart && xl[inEnd - 1]! < 0 && xr[inEnd - 1]! < 0) inEnd--;
   }
-  const fillOut: [number, number, number] = gray
-    ? [(fill - m0) * s0, (fill - m0) * s0, (fill - m0) * s0]
-    : [(fill - m0) * s0, (fill - m1) * s1, (fill - m2) * s2];
+
+  const { gray, gray3, bgr, m0, s0, m1, s1, m2, s2 } = channelPlan(spec);
   const planes = gray && !gray3 ? 1 : 3;
-  const fillRange = (dst: Float32Array, from: number, to: number, step: number, values: [number, number, number]) => {
-    if (to <= from) return;
-    for (let k = 0; k < planes; k++) dst.fill(values[k]!, from + k * step, to + k * step);
-  };
+  // Source R goes to plane 0 (rgb) or plane 2 (bgr), with that plane's statistics.
+  const offR = bgr ? 2 * plane : 0, offB = bgr ? 0 : 2 * plane;
+  const mR = bgr ? m2 : m0, sR = bgr ? s2 : s0, mB = bgr ? m0 : m2, sB = bgr ? s0 : s2;
+  const fillOut = gray ? [(fill - m0) * s0, (fill - m0) * s0, (fill - m0) * s0] : [(fill - m0) * s0, (fill - m1) * s1, (fill - m2) * s2];
 
   for (let j = 0; j < outH; j++) {
     const y = e * j + f;
     const y0 = Math.floor(y);
     const fy = y - y0, gy = 1 - fy;
-    const ia = rowIndex(y0), ib = rowIndex(y0 + 1);
-    // Rows advance monotonically; keep the previous pair when it still applies.
-    if (ia !== yA) {
-      if (ia === yB && ia >= 0) {
-        const t = rowA; rowA = rowB; rowB = t; yA = ia; yB = -2;
-      } else {
-        yA = ia;
-        if (ia >= 0) interpolateRow(rgb, ia * W * 3, xl, xr, wr, fill, rowA, inStart, inEnd);
-      }
-    }
-    if (ib !== yB) {
-      yB = ib;
-      if (ib >= 0) interpolateRow(rgb, ib * W * 3, xl, xr, wr, fill, rowB, inStart, inEnd);
+    // Source row byte offsets after border handling (-1 = outside).
+    let ia = y0, ib = y0 + 1;
+    if (replicate) {
+      ia = ia < 0 ? 0 : ia >= H ? H - 1 : ia;
+      ib = ib < 0 ? 0 : ib >= H ? H - 1 : ib;
+    } else {
+      if (ia < 0 || ia >= H) ia = -1;
+      if (ib < 0 || ib >= H) ib = -1;
     }
     const rowStart = offset + j * outW;
-    if (ia < 0 && ib < 0) {
-      // Wholly outside the image (letterbox border): constant output.
-      fillRange(out, rowStart, rowStart + outW, plane, fillOut);
-      continue;
+    const wholeRow = ia < 0 && ib < 0;
+    for (let k = 0; k < planes; k++) {
+      if (wholeRow) out.fill(fillOut[k]!, rowStart + k * plane, rowStart + outW + k * plane);
+      else {
+        if (inStart > 0) out.fill(fillOut[k]!, rowStart + k * plane, rowStart + inStart + k * plane);
+        if (inEnd < outW) out.fill(fillOut[k]!, rowStart + inEnd + k * plane, rowStart + outW + k * plane);
+      }
     }
-    fillRange(out, rowStart, rowStart + inStart, plane, fillOut);
-    fillRange(out, rowStart + inEnd, rowStart + outW, plane, fillOut);
-    const ra = ia >= 0 ? rowA : fillRow, rb = ib >= 0 ? rowB : fillRow;
-    if (gray) blendGray(ra, rb, gy, fy, out, rowStart, inStart, inEnd, gray3 ? plane : 0, m0, s0);
-    else blendRgb(ra, rb, gy, fy, out, rowStart, inStart, inEnd, plane, bgr, spec.mean, spec.scale);
-  }
-}
-
-/** Blends two interpolated rows into the three planes (channel order and normalisation applied). */
-function blendRgb(ra: Float32Array, rb: Float32Array, gy: number, fy: number, out: Float32Array, rowStart: number,
-  from: number, to: number, plane: number, bgr: boolean, mean: readonly number[], scale: readonly number[]): void {
-  // Source R goes to plane 0 (rgb) or plane 2 (bgr), with that plane's statistics.
-  const offR = bgr ? 2 * plane : 0, offB = bgr ? 0 : 2 * plane;
-  const mR = mean[bgr ? 2 : 0]!, sR = scale[bgr ? 2 : 0]!, mG = mean[1]!, sG = scale[1]!, mB = mean[bgr ? 0 : 2]!, sB = scale[bgr ? 0 : 2]!;
-  for (let i = from, o = rowStart + from, p = from * 3; i < to; i++, o++, p += 3) {
-    out[o + offR] = (ra[p]! * gy + rb[p]! * fy - mR) * sR;
-    out[o + plane] = (ra[p + 1]! * gy + rb[p + 1]! * fy - mG) * sG;
-    out[o + offB] = (ra[p + 2]! * gy + rb[p + 2]! * fy - mB) * sB;
-  }
-}
-
-/** Blends two interpolated rows into luma; `copyStride` > 0 also writes it to the next two planes. */
-function blendGray(ra: Float32Array, rb: Float32Array, gy: number, fy: number, out: Float32Array, rowStart: number,
-  from: number, to: number, copyStride: number, m0: number, s0: number): void {
-  for (let i = from, o = rowStart + from, p = from * 3; i < to; i++, o++, p += 3) {
-    const l = (0.299 * (ra[p]! * gy + rb[p]! * fy) + 0.587 * (ra[p + 1]! * gy + rb[p + 1]! * fy) + 0.114 * (ra[p + 2]! * gy + rb[p + 2]! * fy) - m0) * s0;
-    out[o] = l;
-    if (copyStride > 0) out[o + copyStride] = out[o + 2 * copyStride] = l;
+    if (wholeRow) continue;
+    const ra = ia < 0 ? -1 : ia * stride, rb = ib < 0 ? -1 : ib * stride;
+    for (let i = inStart, o = rowStart + inStart; i < inEnd; i++, o++) {
+      const w1 = wr[i]!, w0 = 1 - w1, l = xl[i]!, r = xr[i]!;
+      const w00 = w0 * gy, w10 = w1 * gy, w01 = w0 * fy, w11 = w1 * fy;
+      let v0: number, v1: number, v2: number;
+      if (l >= 0 && r >= 0 && ra >= 0 && rb >= 0) {
+        const p00 = ra + l, p10 = ra + r, p01 = rb + l, p11 = rb + r;
+        v0 = rgb[p00]! * w00 + rgb[p10]! * w10 + rgb[p01]! * w01 + rgb[p11]! * w11;
+        v1 = rgb[p00 + 1]! * w00 + rgb[p10 + 1]! * w10 + rgb[p01 + 1]! * w01 + rgb[p11 + 1]! * w11;
+        v2 = rgb[p00 + 2]! * w00 + rgb[p10 + 2]! * w10 + rgb[p01 + 2]! * w01 + rgb[p11 + 2]! * w11;
+      } else {
+        // At the image's edge: neighbours outside take the fill value.
+        const in00 = ra >= 0 && l >= 0, in10 = ra >= 0 && r >= 0, in01 = rb >= 0 && l >= 0, in11 = rb >= 0 && r >= 0;
+        const p00 = ra + l, p10 = ra + r, p01 = rb + l, p11 = rb + r;
+        v0 = (in00 ? rgb[p00]! : fill) * w00 + (in10 ? rgb[p10]! : fill) * w10 + (in01 ? rgb[p01]! : fill) * w01 + (in11 ? rgb[p11]! : fill) * w11;
+        v1 = (in00 ? rgb[p00 + 1]! : fill) * w00 + (in10 ? rgb[p10 + 1]! : fill) * w10 + (in01 ? rgb[p01 + 1]! : fill) * w01 + (in11 ? rgb[p11 + 1]! : fill) * w11;
+        v2 = (in00 ? rgb[p00 + 2]! : fill) * w00 + (in10 ? rgb[p10 + 2]! : fill) * w10 + (in01 ? rgb[p01 + 2]! : fill) * w01 + (in11 ? rgb[p11 + 2]! : fill) * w11;
+      }
+      if (gray) {
+        const lum = (0.299 * v0 + 0.587 * v1 + 0.114 * v2 - m0) * s0;
+        out[o] = lum;
+        if (gray3) out[o + plane] = out[o + 2 * plane] = lum;
+      } else {
+        out[o + offR] = (v0 - mR) * sR;
+        out[o + plane] = (v1 - m1) * s1;
+        out[o + offB] = (v2 - mB) * sB;
+      }
+    }
   }
 }
 
