@@ -2,6 +2,8 @@
 // The ONNX sessions are loaded once, when the worker starts; every task is a
 // call of one FaceEngine method, and errors come back as plain data because
 // a FaceError's code and details do not survive structured cloning.
+import { readlinkSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { workerData } from 'node:worker_threads';
 import { isFaceError } from './errors.js';
 import { createOnnxEngine, type OnnxEngineOptions, type OnnxFaceEngine } from './onnx-engine.js';
@@ -23,9 +25,49 @@ export interface EngineInfo {
   searchModel: string;
   modelVersions: Record<string, string>;
   featureLength: number;
+  /** The niceness this worker's thread runs at, or null where it cannot be told (not Linux). */
+  nice: number | null;
 }
 
-const options = (workerData as { engine: OnnxEngineOptions } | undefined)?.engine ?? {};
+export interface EngineWorkerData {
+  engine: OnnxEngineOptions;
+  /** Niceness to give this thread before the sessions open (0 = leave it). */
+  nice: number;
+}
+
+/**
+ * This thread's kernel id (Linux: /proc/thread-self -> "PID/task/TID"), or
+ * undefined elsewhere. Nice values are per thread on Linux, so
+ * os.setPriority(tid) changes this thread only, and the threads it starts
+ * afterwards (ORT's intra-op pool) inherit the value.
+ */
+function threadId(): number | undefined {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    return Number.isInteger(tid) && tid > 0 ? tid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Lowers this thread's priority to `nice` (never raises it); quietly leaves it where that is not possible. Returns the niceness now, or null. */
+function lowerPriority(nice: number): number | null {
+  const tid = threadId();
+  if (tid === undefined) return null;
+  try {
+    if (nice > getPriority(tid)) setPriority(tid, nice);
+  } catch { /* not permitted here: keep the inherited priority */ }
+  try {
+    return getPriority(tid);
+  } catch {
+    return null;
+  }
+}
+
+const data = workerData as Partial<EngineWorkerData> | undefined;
+const options = data?.engine ?? {};
+// Before the sessions are created: ORT starts its intra-op threads then.
+const nice = lowerPriority(data?.nice ?? 0);
 // A start failure (a model file missing or altered) is answered to every
 // task, so the pool's start reports it with its file name.
 let engine: OnnxFaceEngine | undefined;
@@ -44,7 +86,7 @@ async function run(task: EngineTask): Promise<unknown> {
   if (!engine) throw startError;
   switch (task.op) {
     case 'info':
-      return { searchModel: engine.searchModel, modelVersions: { ...engine.modelVersions }, featureLength: engine.featureLength } satisfies EngineInfo;
+      return { searchModel: engine.searchModel, modelVersions: { ...engine.modelVersions }, featureLength: engine.featureLength, nice } satisfies EngineInfo;
     case 'analyze':
       return engine.analyze(task.bytes, { ...task.request, signal: cancellation(task.abort) });
     case 'decode':

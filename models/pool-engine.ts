@@ -21,13 +21,22 @@ import type { OnnxEngineOptions } from './onnx-engine.js';
 import type {
   AnalyzeRequest, Cancellation, DecodeLimits, DecodedImage, DetectedFace, DetectOptionsPerCall, FaceAttributes, FaceEngine, FaceQuality, ImageAnalysis,
 } from './engine.js';
-import type { EngineInfo, EngineReply, EngineTask } from './engine-worker.js';
+import type { EngineInfo, EngineReply, EngineTask, EngineWorkerData } from './engine-worker.js';
 
 export interface PooledEngineOptions extends OnnxEngineOptions {
   /** Worker threads, each with its own sessions; default os.availableParallelism(). */
   workers?: number;
   /** Tasks that may wait for a free worker before calls fail with BUSY; default 8 per worker. */
   maxQueue?: number;
+  /**
+   * Niceness (0-19) each worker gives its own thread before it opens the
+   * ONNX sessions, so the intra-op threads ORT starts inherit it; default 0
+   * (unchanged). Lower priority than the event loop keeps the server's
+   * requests prompt while every core analyses photos. Linux only (nice is
+   * per thread there); elsewhere, or where refused, the worker keeps its
+   * priority and says so in its info.
+   */
+  nice?: number;
 }
 
 export interface PoolStats {
@@ -40,6 +49,8 @@ export interface PoolStats {
   completed: number;
   /** Calls refused with BUSY since start. */
   refused: number;
+  /** Niceness of the worker threads (the lowest priority any of them got), null where it cannot be told. */
+  nice: number | null;
 }
 
 export interface PooledFaceEngine extends FaceEngine {
@@ -66,6 +77,7 @@ class PooledEngine implements PooledFaceEngine {
     readonly searchModel: string,
     readonly modelVersions: Readonly<Record<string, string>>,
     readonly featureLength: number,
+    private readonly nice: number | null,
   ) {}
 
   private async call<T>(task: EngineTask, signal?: Cancellation): Promise<T> {
@@ -130,6 +142,7 @@ class PooledEngine implements PooledFaceEngine {
       maxQueue: this.maxQueue,
       completed: this.pool.completed,
       refused: this.refused,
+      nice: this.nice,
     };
   }
 
@@ -149,20 +162,23 @@ export async function createPooledEngine(options: PooledEngineOptions = {}): Pro
   const workers = options.workers ?? availableParallelism();
   if (!Number.isInteger(workers) || workers < 1) throw new RangeError(`workers must be a positive integer, got ${workers}`);
   const maxQueue = options.maxQueue ?? 8 * workers;
-  const { workers: _w, maxQueue: _q, ...engine } = options;
+  const nice = options.nice ?? 0;
+  if (!Number.isInteger(nice) || nice < 0 || nice > 19) throw new RangeError(`nice must be an integer in [0, 19], got ${nice}`);
+  const { workers: _w, maxQueue: _q, nice: _n, ...engine } = options;
   const pool = new Piscina({
     filename: new URL('./engine-worker.mjs', import.meta.url).href,
     minThreads: workers,
     maxThreads: workers,
     concurrentTasksPerWorker: 1,
     idleTimeout: Number.POSITIVE_INFINITY,
-    workerData: { engine },
+    workerData: { engine, nice } satisfies EngineWorkerData,
   });
   try {
     // One task per worker: each resolves once its worker has loaded the models.
     const infos = await Promise.all(Array.from({ length: workers }, () => pool.run({ op: 'info' } satisfies EngineTask).then((r: EngineReply) => fromReply<EngineInfo>(r))));
     const info = infos[0]!;
-    return new PooledEngine(pool, workers, maxQueue, info.searchModel, Object.freeze(info.modelVersions), info.featureLength);
+    const nices = infos.map((i) => i.nice).filter((n): n is number => n !== null);
+    return new PooledEngine(pool, workers, maxQueue, info.searchModel, Object.freeze(info.modelVersions), info.featureLength, nices.length ? Math.min(...nices) : null);
   } catch (err) {
     await pool.close({ force: true });
     throw err;

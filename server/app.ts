@@ -133,7 +133,7 @@ export class FaceServer {
     try {
       readiness.notReady('loading models');
       engine = options.engine ?? (config.engineWorkers > 0
-        ? await createPooledEngine({ modelDir: config.modelDir, intraOpThreads: config.engineThreads, workers: config.engineWorkers, maxQueue: config.engineQueue })
+        ? await createPooledEngine({ modelDir: config.modelDir, intraOpThreads: config.engineThreads, workers: config.engineWorkers, maxQueue: config.engineQueue, nice: config.engineNice })
         : await createOnnxEngine({ modelDir: config.modelDir, intraOpThreads: config.engineThreads }));
     } catch (err) {
       await stopListening();

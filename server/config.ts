@@ -82,6 +82,13 @@ export interface ServerConfig {
   engineQueue: number;
   /** Longest one photo's analysis may take, queue wait included; then it is abandoned (FacePass 503). Env ENGINE_DEADLINE_MS, default 30000. */
   engineDeadlineMs: number;
+  /**
+   * Scheduling niceness (Linux) of the engine worker threads and the ONNX
+   * threads they start, so that with every core busy analysing photos the
+   * event loop still gets a core when a request comes in. Env ENGINE_NICE,
+   * default 10; 0 = the same priority as the event loop.
+   */
+  engineNice: number;
   /** Env LOG_LEVEL, default info. */
   logLevel: LogLevel;
   /** Env AUTH: 'on' (default) or 'off' (legacy FacePass clients on a trusted network). */
@@ -139,6 +146,7 @@ export function defaultConfig(): ServerConfig {
     engineThreads: 1,
     engineQueue: 8 * availableParallelism(),
     engineDeadlineMs: 30_000,
+    engineNice: 10,
     logLevel: 'info',
     auth: 'on',
     adminKey: undefined,
@@ -201,6 +209,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ServerConfig {
   config.engineThreads = intFrom(env, 'ENGINE_THREADS', config.engineWorkers > 0 ? Math.max(1, Math.floor(cores / config.engineWorkers)) : cores, 1, 256);
   config.engineQueue = intFrom(env, 'ENGINE_QUEUE', 8 * Math.max(1, config.engineWorkers), 1, 100_000);
   config.engineDeadlineMs = intFrom(env, 'ENGINE_DEADLINE_MS', config.engineDeadlineMs, 100, 3_600_000);
+  config.engineNice = intFrom(env, 'ENGINE_NICE', config.engineNice, 0, 19);
 
   const logLevel = (env.LOG_LEVEL || config.logLevel) as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { getPriority, platform, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createOnnxEngine, createPooledEngine, cosineSimilarity, type OnnxFaceEngine, type PooledFaceEngine } from '../../models/index.js';
 import { LIMITS, MODEL_DIR, PEOPLE_PHOTOS, scene } from './fixtures.js';
@@ -18,8 +18,10 @@ describe('PooledFaceEngine', function () {
   this.timeout(180_000);
   let pool: PooledFaceEngine;
   let local: OnnxFaceEngine;
+  let mainNice: number;
   before(async () => {
-    pool = await createPooledEngine({ workers: 2, intraOpThreads: 1, maxQueue: 2 });
+    mainNice = getPriority();
+    pool = await createPooledEngine({ workers: 2, intraOpThreads: 1, maxQueue: 2, nice: 15 });
     local = await createOnnxEngine({ intraOpThreads: 1 });
   });
   after(async () => {
@@ -31,6 +33,12 @@ describe('PooledFaceEngine', function () {
     expect(pool.searchModel).to.equal(local.searchModel);
     expect(pool.modelVersions).to.deep.equal(local.modelVersions);
     expect(pool.featureLength).to.equal(512);
+  });
+
+  it('lowers the priority of its worker threads only (Linux), not of the event loop', function () {
+    if (platform() !== 'linux') this.skip();
+    expect(pool.stats().nice).to.equal(Math.max(15, mainNice));
+    expect(getPriority()).to.equal(mainNice);
   });
 
   it('analyzes a photo in a worker as the main-thread engine does', async () => {
