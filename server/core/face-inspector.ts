@@ -57,10 +57,11 @@ export class FaceInspector {
   }
 
   private async landmarks(bytes: Uint8Array, rect: Rect): Promise<Point[]> {
-    const decoded = await this.engine.decode(bytes, this.limits);
+    // Detection only (no measures asked): one engine call, one worker task.
+    const analysis = await this.engine.analyze(bytes, { limits: this.limits });
     let best: { iou: number; points: Point[] } = { iou: SAME_FACE_IOU, points: [] };
-    for (const detected of await this.engine.detect(decoded)) {
-      const iou = overlap(boxToRect(detected.box, decoded.width, decoded.height), rect);
+    for (const detected of analysis.faces) {
+      const iou = overlap(boxToRect(detected.box, analysis.width, analysis.height), rect);
       if (iou >= best.iou) best = { iou, points: detected.landmarks };
     }
     return best.points;

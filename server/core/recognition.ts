@@ -5,7 +5,7 @@
 // Scores are on the 0-100 scale of search/score.ts; liveness is the
 // engine's probability times 100, so it reads on the same scale as its
 // threshold.
-import type { DecodeLimits, DetectedFace, FaceEngine, FaceQuality } from '../../models/engine.js';
+import type { DecodeLimits, FaceEngine, FaceQuality } from '../../models/engine.js';
 import type { Rect } from '../../storage/store.js';
 import { ErrorCode, FaceError } from './errors.js';
 import { boxToRect } from './geometry.js';
@@ -128,19 +128,18 @@ export class Recognition {
     return { tracks, thresholds };
   }
 
-  /** Up to `max` faces of the photo, largest first, each with quality, feature and (if asked) liveness. */
+  /**
+   * Up to `max` faces of the photo, largest first, each with quality, feature
+   * and (if asked) liveness: one engine call, so with a pooled engine the
+   * photo is one worker task and no decoded image crosses threads.
+   */
   private async analyze(bytes: Uint8Array, max: number, liveness: boolean): Promise<AnalyzedFace[]> {
     if (bytes.length === 0) throw new FaceError(ErrorCode.ImageValidateFailed, 'empty image');
-    const image = await this.engine.decode(bytes, this.limits.image);
-    const detected: DetectedFace[] = (await this.engine.detect(image)).slice(0, max);
-    const out: AnalyzedFace[] = [];
-    for (const face of detected) {
-      const quality = await this.engine.quality(image, face);
-      const feature = await this.engine.embed(image, face);
-      const analyzed: AnalyzedFace = { rect: boxToRect(face.box, image.width, image.height), quality, feature };
-      if (liveness) analyzed.liveness = (await this.engine.liveness(image, face)) * 100;
-      out.push(analyzed);
-    }
-    return out;
+    const analysis = await this.engine.analyze(bytes, { limits: this.limits.image, maxFaces: max, quality: true, feature: true, liveness });
+    return analysis.faces.map((face) => {
+      const analyzed: AnalyzedFace = { rect: boxToRect(face.box, analysis.width, analysis.height), quality: face.quality!, feature: face.feature! };
+      if (liveness) analyzed.liveness = face.liveness! * 100;
+      return analyzed;
+    });
   }
 }
