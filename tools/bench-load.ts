@@ -8,15 +8,22 @@
 //    one at a time: latency p50/p99.
 // 2. Loaded: N clients (default 4) enrol photos back to back while the same
 //    two probes run every 20 ms: their p50/p99 now, and faces/s.
-// 3. Scaling: the loaded run with ENGINE_WORKERS=1 and with one worker per
-//    core, faces/s of each and the ratio (same run, same photos).
+//    Then the same loaded run with ENGINE_NICE=0 (engine threads at the event
+//    loop's priority), to show what the default ENGINE_NICE buys.
+// 3. Scaling: faces/s of the loaded run with one worker per core (one
+//    intra-op thread each) against one worker with one thread, the goal's
+//    baseline ("the one-worker figure"; same run, same photos). One worker
+//    with an intra-op thread per core is printed too, for information: it
+//    is what ENGINE_WORKERS=1 gives by default, but intra-op threads only
+//    speed up the larger operators, so it is not a one-core figure.
 // 4. The enrolment pipeline against the raw inference inside it (in this
-//    process, engine on the main thread, one photo at a time).
+//    process, engine on the main thread, one intra-op thread, one photo at
+//    a time): total analyze() time over the time inside session.run.
 // --soak: the loaded run for M minutes (default 30) with terminals syncing
 // and connected to the push channel; the server's resident memory sampled
 // every 30 s (from /metrics), first/last/max and the trend per 10 minutes.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -139,6 +146,26 @@ interface LoadResult {
   trivial: number[];
   sync: number[];
   refused: number;
+  /** CPU ms per enrolled face: the server's main thread (event loop), its other threads (engine workers, ORT, libuv), this client process. */
+  cpuPerFace?: { main: number; other: number; client: number };
+}
+
+/** CPU time (ms) of a process's main thread and of all its other threads, from /proc (Linux; undefined elsewhere). */
+function threadCpu(pid: number): { main: number; other: number } | undefined {
+  try {
+    const tick = 1000 / 100; // USER_HZ is 100 on Linux
+    let main = 0, other = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = (Number(fields[11]) + Number(fields[12])) * tick;
+      if (Number(tid) === pid) main += ms;
+      else other += ms;
+    }
+    return { main, other };
+  } catch {
+    return undefined;
+  }
 }
 
 /** N clients enrol photos for `seconds` while the probes run every 20 ms. */
@@ -163,8 +190,13 @@ async function loaded(server: Server, photos: Uint8Array[], group: Parameters<ty
     }
   })();
   const started = performance.now();
+  const cpuBefore = threadCpu(server.child.pid!), clientBefore = process.cpuUsage();
   await Promise.all([...enrolling, probing]);
-  return { facesPerSecond: enrolled / ((performance.now() - started) / 1000), trivial: trivialMs, sync: syncMs, refused };
+  const cpuAfter = threadCpu(server.child.pid!), client = process.cpuUsage(clientBefore);
+  const cpuPerFace = cpuBefore && cpuAfter && enrolled > 0
+    ? { main: (cpuAfter.main - cpuBefore.main) / enrolled, other: (cpuAfter.other - cpuBefore.other) / enrolled, client: (client.user + client.system) / 1000 / enrolled }
+    : undefined;
+  return { facesPerSecond: enrolled / ((performance.now() - started) / 1000), trivial: trivialMs, sync: syncMs, refused, cpuPerFace };
 }
 
 const line = (name: string, xs: number[], goal = '') =>
@@ -219,22 +251,42 @@ for (let i = 0; i < 200; i++) {
 const many = await loaded(server, photos, group, seconds);
 await stopServer(server);
 
-// 3: the same load on one worker.
-const single = await startServer({ ENGINE_WORKERS: '1', ENGINE_THREADS: String(cores) });
-const singleGroup = await prepareGroup(single, photos.slice(0, 4));
-const one = await loaded(single, photos, singleGroup, seconds);
-await stopServer(single);
+/** The loaded run on a server started with `env`. */
+async function loadedWith(env: Record<string, string>): Promise<LoadResult> {
+  const other = await startServer(env);
+  const otherGroup = await prepareGroup(other, photos.slice(0, 4));
+  const result = await loaded(other, photos, otherGroup, seconds);
+  await stopServer(other);
+  return result;
+}
+
+// 2b: the engine threads at the event loop's priority.
+const notNiced = await loadedWith({ ENGINE_NICE: '0' });
+// 3: the same load on one worker: one thread (the goal's baseline), and one thread per core.
+const oneByOne = await loadedWith({ ENGINE_WORKERS: '1', ENGINE_THREADS: '1' });
+const oneByCores = await loadedWith({ ENGINE_WORKERS: '1', ENGINE_THREADS: String(cores) });
 
 // 4: pipeline vs the inference inside it, engine in this process.
 const engine = await createOnnxEngine({ intraOpThreads: 1 });
 const totals: number[] = [], inference: number[] = [];
+// Wall time per stage (engine.lastTimings) and inference per model, summed over the measured photos.
+const stageMs: Record<string, number> = {}, modelMs: Record<string, { runs: number; ms: number }> = {};
 for (let round = 0; round < 3; round++) {
   for (const photo of photos) {
     engine.resetInferenceStats();
+    for (const k of Object.keys(engine.lastTimings)) delete (engine.lastTimings as Record<string, number>)[k];
     const ms = await timed(() => engine.analyze(photo, { limits: { maxBytes: 16 << 20, maxPixels: 40_000_000, minSide: 1, formats: ['png'] }, maxFaces: 1, quality: true, feature: true }));
     if (round === 0) continue;
     totals.push(ms);
-    inference.push(Object.values(engine.inferenceStats()).reduce((sum, s) => sum + s.ms, 0));
+    const stats = engine.inferenceStats();
+    inference.push(Object.values(stats).reduce((sum, s) => sum + s.ms, 0));
+    for (const [k, v] of Object.entries(engine.lastTimings)) stageMs[k] = (stageMs[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(stats)) {
+      if (v.runs === 0) continue;
+      const m = (modelMs[k] ??= { runs: 0, ms: 0 });
+      m.runs += v.runs;
+      m.ms += v.ms;
+    }
   }
 }
 await engine.close();
@@ -245,11 +297,23 @@ console.log(line('trivial, idle', idleTrivial));
 console.log(line('one-change sync, idle', idleSync));
 console.log(line('trivial, loaded', many.trivial, '(goal p99 <= 10)'));
 console.log(line('one-change sync, loaded', many.sync, '(goal p99 <= 15)'));
+console.log(line('trivial, ENGINE_NICE=0', notNiced.trivial, '(engine at the event loop\'s priority)'));
+console.log(line('sync, ENGINE_NICE=0', notNiced.sync));
 console.log(`\nEnrolment throughput (${clients} clients, ${seconds} s each)`);
-console.log(`  ${cores} workers x ${Math.max(1, Math.floor(cores / cores))} thread: ${many.facesPerSecond.toFixed(1)} faces/s (${many.refused} busy answers)`);
-console.log(`  1 worker x ${cores} threads: ${one.facesPerSecond.toFixed(1)} faces/s (${one.refused} busy answers)`);
-console.log(`  ratio: ${(many.facesPerSecond / one.facesPerSecond).toFixed(2)}x (goal >= 1.8 on 2 cores)`);
+const cpuText = (r: LoadResult) => (r.cpuPerFace
+  ? `; CPU ms per face: event loop ${r.cpuPerFace.main.toFixed(1)}, engine and other server threads ${r.cpuPerFace.other.toFixed(1)}, bench client ${r.cpuPerFace.client.toFixed(1)}`
+  : '');
+const throughput = (label: string, r: LoadResult) => console.log(`  ${label.padEnd(24)}${r.facesPerSecond.toFixed(1).padStart(7)} faces/s (${r.refused} busy answers${cpuText(r)})`);
+throughput(`${cores} workers x 1 thread`, many);
+throughput('1 worker x 1 thread', oneByOne);
+throughput(`1 worker x ${cores} threads`, oneByCores);
+console.log(`  scaling: ${(many.facesPerSecond / oneByOne.facesPerSecond).toFixed(2)}x the one-worker (1 x 1) figure (goal >= 1.8 on 2 cores);`
+  + ` ${(many.facesPerSecond / oneByCores.facesPerSecond).toFixed(2)}x 1 worker x ${cores} threads (information)`);
 console.log(`\nEnrolment pipeline (analyze: decode, detect, landmarks, second look, feature, pose) per photo`);
 console.log(`  total ${mean(totals).toFixed(2)} ms mean, ${median(totals).toFixed(2)} median; model inference inside it ${mean(inference).toFixed(2)} ms`);
 console.log(`  ratio pipeline / inference: ${(mean(totals) / mean(inference)).toFixed(3)} (goal <= 1.10)`);
+const perPhoto = (ms: number) => (ms / totals.length).toFixed(2);
+console.log(`  stages, wall ms per photo: ${Object.entries(stageMs).map(([k, v]) => `${k} ${perPhoto(v)}`).join(', ')}`
+  + ' (landmarks = verifying candidates: landmark runs and the second look\'s detector run)');
+console.log(`  inside session.run per photo: ${Object.entries(modelMs).map(([k, v]) => `${k} ${(v.runs / totals.length).toFixed(1)} runs ${perPhoto(v.ms)} ms`).join(', ')}`);
 process.exit(0);
