@@ -209,18 +209,18 @@ export type PassGuard = () => void;
 /**
  * Face candidates of the image turned by `angle`, best score first; with
  * `near`, only from the passes that could see one of those faces (a second
- * view of faces already found, not a search of the whole image). At most
+ * view of faces already found, not a search of the whole image). `input` is
+ * the detector input buffer to fill for each pass (a caller's, to reuse). At most
  * `options.maxPasses` detector passes: on an image so large or so elongated
  * that the plan is longer, the finest tile levels are left out (the smallest
  * faces are not searched) rather than the work growing without bound.
  */
 export async function detectCandidates(pyr: Pyramid, run: DetectorRun, options: DetectOptions, angle = 0, guard: PassGuard = () => {},
-  near?: readonly FaceRegion[]): Promise<Candidate[]> {
+  near?: readonly FaceRegion[], input = new Float32Array(3 * DETECT_WIDTH * DETECT_HEIGHT)): Promise<Candidate[]> {
   const frame = turnedFrame(pyr.base.width, pyr.base.height, angle);
   let passes = capPasses(planPasses(frame.width, frame.height, options), options.maxPasses);
   if (near) passes = passes.filter((pass) => near.some((region) => passSees(frame, pass, region, pyr.base.width, pyr.base.height)));
   const all: ScoredBox[] = [];
-  const input = new Float32Array(3 * DETECT_WIDTH * DETECT_HEIGHT);
   for (const pass of passes) {
     guard();
     turnedPassInput(pyr, frame, pass, input);

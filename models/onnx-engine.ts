@@ -209,7 +209,9 @@ class Engine implements OnnxFaceEngine {
       const out = await this.run('detect', input, DETECT_DIMS);
       return { scores: out.scores!.data as Float32Array, boxes: out.boxes!.data as Float32Array };
     };
-    const geometry = new FaceGeometry((input) => this.output('landmark', input, LANDMARK_DIMS), detector);
+    // One detector input buffer for every pass and second look of this call.
+    const detectorInput = new Float32Array(3 * DETECT_DIMS[2] * DETECT_DIMS[3]);
+    const geometry = new FaceGeometry((input) => this.output('landmark', input, LANDMARK_DIMS), detector, detectorInput);
     const found: VerifiedFace[] = [];
     const searched: number[] = [];
     const search = async (angles: readonly number[], near?: FaceRegion[]) => {
@@ -217,7 +219,7 @@ class Engine implements OnnxFaceEngine {
       // No suppression across angles: the best detector score of one face
       // is often a wrong turn of it; the second look decides between them.
       const candidates: Candidate[] = [];
-      for (const angle of angles) candidates.push(...await detectCandidates(pyr, detector, this.detectOptions, angle, guard, near));
+      for (const angle of angles) candidates.push(...await detectCandidates(pyr, detector, this.detectOptions, angle, guard, near, detectorInput));
       const t = performance.now();
       for (const c of candidates) {
         if (found.some((f) => f.secondLook >= SECOND_LOOK_SURE_LOGIT && sameFace(f.box, c))) continue;
