@@ -16,7 +16,8 @@ import { discardUnreadBody } from './http/unread-body.js';
 import { answerHealth, answerNotReady, Readiness } from './http/health.js';
 import { Enrolment } from './core/enrolment.js';
 import { FaceLibrary } from './core/face-library.js';
-import { FeatureMigration } from './core/feature-migration.js';
+import { ModelUpgrade, type ModelUpgradeOptions } from './core/model-upgrade.js';
+import { registerModelUpgradeMetrics, upgradeDetail } from './model-upgrade-report.js';
 import { facepassRouter } from './facepass/routes.js';
 import { facepassRoute } from './facepass/envelope.js';
 import { facepassFallback } from './facepass/fallback.js';
@@ -73,6 +74,8 @@ export interface FaceServerOptions {
   push?: Partial<PushHubOptions>;
   /** Called once the port is bound, before models load (health checks answer from then on). */
   onListening?: (url: string) => void;
+  /** Model upgrade tuning and test hooks; concurrency defaults to config.modelUpgradeConcurrency. */
+  modelUpgrade?: ModelUpgradeOptions;
 }
 
 export class FaceServer {
@@ -87,6 +90,8 @@ export class FaceServer {
   deviceKeys!: DeviceKeyStore;
   /** What /readyz reports; assigned in start(). */
   readiness!: Readiness;
+  /** The background model upgrade (idle unless the engine's model is not the served one); assigned in start(). */
+  modelUpgrade!: ModelUpgrade;
 
   private constructor(
     readonly config: ServerConfig,
@@ -146,26 +151,34 @@ export class FaceServer {
     let wireFaces: WireFaceReader;
     let faceIndex: FaceIndex | undefined;
     let thresholds: Thresholds;
+    let upgrade: ModelUpgrade;
+    let searchStore: FaceStore;
     try {
       readiness.notReady('opening store');
       await removeStaleStaging(config.dataDir);
       store = await openLmdbStore({ path: join(config.dataDir, 'store') });
-      // Before anything is served: no response may mix features of two models.
-      readiness.notReady('feature migration running');
-      await new FeatureMigration(engine, store, logger, config.faceAddImage).run();
-      // After the migration: the index holds the current model's features only.
+      // A new feature model starts a background upgrade (model-upgrade.ts):
+      // terminals are served the old features until its switch, the
+      // server's own search (probes of the engine's model) the new ones.
+      readiness.notReady('checking the feature model');
+      upgrade = await ModelUpgrade.open(engine, store, logger, config.faceAddImage, {
+        concurrency: config.modelUpgradeConcurrency,
+        ...options.modelUpgrade,
+      });
+      searchStore = upgrade.searchFeatures(store);
       readiness.notReady('building the search index');
-      faceIndex = await FaceIndex.open(store, { dimensions: engine.featureLength, logger });
+      faceIndex = await FaceIndex.open(searchStore, { dimensions: engine.featureLength, logger });
       thresholds = await Thresholds.open(store);
       readiness.notReady('opening sync status');
       syncStatus = await openLmdbSyncStatus({ path: join(config.dataDir, 'sync-status'), maxDevices: config.sync.statusMaxDevices });
       deviceKeys = await openLmdbDeviceKeys({ path: join(config.dataDir, 'device-keys') });
-      wireFaces = new WireFaceReader(store, engine.searchModel, engine.featureLength);
+      const served = () => upgrade.servedModel;
+      wireFaces = new WireFaceReader(store, served, engine.featureLength);
       snapshots = await SnapshotStore.open({
         dir: join(config.dataDir, 'snapshots'),
         store,
         faces: wireFaces,
-        searchModel: engine.searchModel,
+        servedModel: served,
         featureDim: engine.featureLength,
         retainMs: config.sync.snapshotRetainMs,
         logger,
@@ -187,7 +200,7 @@ export class FaceServer {
     const metrics = new ServerMetrics();
     const index = faceIndex!;
     const library = new FaceLibrary(store, index);
-    const search = new SearchService(index, store, engine.featureLength);
+    const search = new SearchService(index, searchStore, engine.featureLength);
     const recognition = new Recognition(engine, search, thresholds, {
       image: config.recognitionImage,
       maxFacesPerImage: config.maxFacesPerImage,
@@ -214,14 +227,23 @@ export class FaceServer {
       logger,
       library,
       enrolment,
-      version: { server: SERVER_VERSION, detail: { feature: engine.searchModel, ...engine.modelVersions } },
+      version: { server: SERVER_VERSION, detail: () => ({ feature: engine.searchModel, ...engine.modelVersions, ...upgradeDetail(upgrade) }) },
     });
     const sync = syncRouter({
       config,
       auth,
       logger,
       sync: new SyncService(
-        { store, searchModel: engine.searchModel, featureDim: engine.featureLength, faces: wireFaces, bodies: syncBodies, snapshots },
+        {
+          store,
+          get searchModel() {
+            return upgrade.servedModel;
+          },
+          featureDim: engine.featureLength,
+          faces: wireFaces,
+          bodies: syncBodies,
+          snapshots,
+        },
         { snapshotThreshold: config.sync.snapshotThreshold },
       ),
       snapshots,
@@ -313,10 +335,28 @@ export class FaceServer {
     httpServer.headersTimeout = 30_000;
     httpServer.requestTimeout = 120_000;
     // Push channel: every upgrade request goes to the hub (auth and path are checked there).
-    const push = new PushHub({ auth, store, searchModel: engine.searchModel, logger }, options.push);
+    const push = new PushHub(
+      {
+        auth,
+        store,
+        get searchModel() {
+          return upgrade.servedModel;
+        },
+        logger,
+      },
+      options.push,
+    );
     httpServer.on('upgrade', (req, socket, head) => push.handleUpgrade(req, socket, head));
     revoked = (id) => push.disconnectDevice(id);
     registerSyncMetrics(metrics, { push, bodies: syncBodies, snapshots });
+    registerModelUpgradeMetrics(metrics, upgrade);
+    // The index follows the new features as they are stored; at the switch
+    // the terminals are asked to reconnect, and sync (RESET) at once.
+    upgrade.onStaged((tokens) => index.refreshFeatures(tokens));
+    upgrade.onSwitched((model) => {
+      const n = push.reconnectAll('feature model changed: sync again');
+      logger.info({ model, terminals: n }, 'model upgrade: push connections asked to reconnect and sync');
+    });
 
     const timers: NodeJS.Timeout[] = [];
     const server = new FaceServer(config, logger, keys, store, syncStatus, snapshots, syncBodies, engine, !options.engine, httpServer, timers, consoleSessions);
@@ -334,8 +374,10 @@ export class FaceServer {
     sweep.unref();
     timers.push(sweep);
     server.readiness = readiness;
+    server.modelUpgrade = upgrade;
     appCallback = app.callback();
     readiness.markReady();
+    void upgrade.start();
     return server;
   }
 
@@ -381,6 +423,8 @@ export class FaceServer {
     const closed = new Promise<void>((resolve) => this.httpServer.close(() => resolve()));
     this.httpServer.closeIdleConnections();
     const grace = setTimeout(() => this.httpServer.closeAllConnections(), this.config.shutdownGraceMs);
+    // Re-extraction stops first (it resumes at the next start).
+    await this.modelUpgrade.close();
     // Upgraded WebSocket sockets keep httpServer.close() waiting until they are closed.
     await this.push.close();
     await closed;

@@ -89,6 +89,8 @@ export interface ServerConfig {
    * default 10; 0 = the same priority as the event loop.
    */
   engineNice: number;
+  /** Stored photos a background model upgrade re-extracts at once (the rest of the pool serves requests). Env MODEL_UPGRADE_CONCURRENCY, default 1. */
+  modelUpgradeConcurrency: number;
   /** Env LOG_LEVEL, default info. */
   logLevel: LogLevel;
   /** Env AUTH: 'on' (default) or 'off' (legacy FacePass clients on a trusted network). */
@@ -147,6 +149,7 @@ export function defaultConfig(): ServerConfig {
     engineQueue: 8 * availableParallelism(),
     engineDeadlineMs: 30_000,
     engineNice: 10,
+    modelUpgradeConcurrency: 1,
     logLevel: 'info',
     auth: 'on',
     adminKey: undefined,
@@ -210,6 +213,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ServerConfig {
   config.engineQueue = intFrom(env, 'ENGINE_QUEUE', 8 * Math.max(1, config.engineWorkers), 1, 100_000);
   config.engineDeadlineMs = intFrom(env, 'ENGINE_DEADLINE_MS', config.engineDeadlineMs, 100, 3_600_000);
   config.engineNice = intFrom(env, 'ENGINE_NICE', config.engineNice, 0, 19);
+  config.modelUpgradeConcurrency = intFrom(env, 'MODEL_UPGRADE_CONCURRENCY', config.modelUpgradeConcurrency, 1, 64);
 
   const logLevel = (env.LOG_LEVEL || config.logLevel) as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}`);

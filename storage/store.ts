@@ -150,6 +150,37 @@ export interface RestoredLineage {
   groups: number;
 }
 
+/**
+ * A model upgrade in progress (see FaceStore.beginFeatureUpgrade): the
+ * served features stay those of `from` while features of `to` are stored
+ * beside them; finishFeatureUpgrade switches in one transaction.
+ */
+export interface FeatureUpgradeState {
+  /** Model of the features served until the switch. */
+  from: string;
+  /** Model being upgraded to. */
+  to: string;
+  startedAt: number;
+  /** Live faces with a feature of `to` stored beside the served one. */
+  staged: number;
+  /** Live faces whose photo gave no feature of `to` (markUpgradeFailed), with no staged one. */
+  failed: number;
+  /** Live faces now. */
+  total: number;
+}
+
+/** What finishFeatureUpgrade did. */
+export interface FeatureSwitch {
+  /** False when some live faces had neither a staged feature nor a failure mark: nothing was written. */
+  switched: boolean;
+  /** Those faces (at most 1000), for the caller to re-extract before trying again. */
+  pending: FaceToken[];
+  /** Live faces that now serve a feature of `to`. */
+  faces: number;
+  /** Live faces kept without any feature (their photo failed with `to`), with the reason. */
+  failed: Array<{ faceToken: FaceToken; reason: string }>;
+}
+
 export interface FaceStore {
   /** Stores an uploaded image and, when enrolment succeeded, its face, in one transaction. */
   addImage(image: ImageRecord, face?: FaceRecord): Promise<void>;
@@ -187,6 +218,45 @@ export interface FaceStore {
    * RESET anyway. False if the face is deleted or absent.
    */
   replaceFeature(token: FaceToken, feature: Float32Array, modelVersion: string): Promise<boolean>;
+
+  /**
+   * The model of the served features, as recorded by the last model upgrade
+   * (finishFeatureUpgrade) or its start; undefined in a store that never had
+   * one (its faces' `modelVersion` say, see featureModels).
+   */
+  servedFeatureModel(): Promise<string | undefined>;
+  /** The model upgrade in progress, or undefined. */
+  featureUpgrade(): Promise<FeatureUpgradeState | undefined>;
+  /**
+   * Starts (or, for the same `to`, continues) a model upgrade: features of
+   * `to` are kept beside the served ones (of `from`) until
+   * finishFeatureUpgrade. An upgrade to another model in progress is
+   * abandoned (its staged features dropped). While it runs, addImage stores
+   * the feature of a face of model `to` (a new enrolment) beside, not as,
+   * the served one: such a face serves no feature until the switch.
+   */
+  beginFeatureUpgrade(to: string, from: string): Promise<FeatureUpgradeState>;
+  /** Live faces with neither a staged feature nor a failure mark, in token order, `limit` after `after`. */
+  facesToUpgrade(page: { after?: FaceToken; limit: number }): Promise<FaceRecord[]>;
+  /** Stores a live face's feature of the upgrade's model beside its served one. False if the face is gone or no upgrade to `to` runs. */
+  stageFeature(token: FaceToken, to: string, feature: Float32Array): Promise<boolean>;
+  /** Marks a live face whose photo gave no feature of `to`. False if gone, staged already, or no upgrade to `to` runs. */
+  markUpgradeFailed(token: FaceToken, to: string, reason: string): Promise<boolean>;
+  /**
+   * Features of `model` of the given faces: during an upgrade to `model`, the
+   * staged ones; otherwise (and for faces not staged) the served feature when
+   * it is of `model`. What a search over the engine's model reads.
+   */
+  getFeaturesOf(model: string, tokens: readonly FaceToken[]): Promise<Array<Float32Array | undefined>>;
+  /**
+   * The switch, one transaction: when every live face has a staged feature
+   * or a failure mark, the staged features become the served ones (faces
+   * with a failure mark keep no feature and `modelVersion` ''), the
+   * per-model counts and the served model become `to`, and the upgrade
+   * ends. Otherwise writes nothing and names the faces still pending.
+   * Group versions do not change: terminals on `from` get a RESET.
+   */
+  finishFeatureUpgrade(to: string): Promise<FeatureSwitch>;
 
   /** GROUP_NAME_CONFLICT if a live group has the name. */
   createGroup(library: LibraryId, name: GroupName): Promise<CommittedChange>;

@@ -54,8 +54,8 @@ export type PushLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
 export interface PushHubDeps {
   auth: Pick<Authenticator, 'allows' | 'identify' | 'mayActAs'>;
   store: Pick<FaceStore, 'onCommit' | 'getGroup'>;
-  /** The engine's search model, announced in ServerHello. */
-  searchModel: string;
+  /** The served features' model, announced in ServerHello (read per hello: a model upgrade's switch changes it). */
+  readonly searchModel: string;
   logger: PushLogger;
 }
 
@@ -134,6 +134,22 @@ export class PushHub {
   /** Closes the device's connection (4401) when its key was revoked. */
   disconnectDevice(deviceId: string): void {
     this.#byDevice.get(deviceId)?.fail(CloseCode.Unauthorized, 'device key revoked');
+  }
+
+  /**
+   * Closes every connection with 1001 (GoingAway) and keeps accepting: each
+   * terminal reconnects after its back-off and syncs (PROTOCOL.md §12). What
+   * a model upgrade's switch does, so terminals fetch the new features
+   * (RESET) without waiting for their next change. Returns how many.
+   */
+  reconnectAll(reason: string): number {
+    let n = 0;
+    for (const conn of [...this.#connections]) {
+      if (conn.state === 'closed') continue;
+      conn.close(CloseCode.GoingAway, reason);
+      n++;
+    }
+    return n;
   }
 
   /** Subscribes to hub events; returns the unsubscribe function. */

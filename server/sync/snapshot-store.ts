@@ -36,7 +36,8 @@ export interface SnapshotStoreOptions {
   dir: string;
   store: FaceStore;
   faces: WireFaceReader;
-  searchModel: string;
+  /** The served features' model now: a snapshot of another model (before a model upgrade's switch) is superseded. */
+  servedModel: () => string;
   featureDim: number;
   /** How long a snapshot stays downloadable after its group changed, ms (PROTOCOL.md: at least 10 minutes). */
   retainMs: number;
@@ -52,6 +53,8 @@ export interface SnapshotFile {
   readonly etag: string;
   readonly byteLength: number;
   readonly featureEncoding: FeatureEncoding;
+  /** The model of its features (a model upgrade's switch makes new snapshots). */
+  readonly searchModel: string;
   /** The group as of the snapshot's version. */
   readonly group: GroupRecord;
   /** When its group was first seen to have moved on; undefined while current. */
@@ -61,7 +64,7 @@ export interface SnapshotFile {
 /** Build attempts when faces are deleted while the snapshot is written. */
 const BUILD_ATTEMPTS = 3;
 
-const versionKey = (groupId: GroupId, version: number, encoding: FeatureEncoding) => `${groupId}/${version}/${encoding}`;
+const versionKey = (groupId: GroupId, version: number, encoding: FeatureEncoding, model: string) => `${groupId}/${version}/${encoding}/${model}`;
 
 export class SnapshotStore {
   /** By id, for downloads. */
@@ -92,14 +95,14 @@ export class SnapshotStore {
   }
 
   /** The snapshot of `group` at its version or a later one, built unless it exists or is being built. */
-  async ensure(group: GroupRecord, encoding: FeatureEncoding): Promise<SnapshotFile> {
+  async ensure(group: GroupRecord, encoding: FeatureEncoding, model: string): Promise<SnapshotFile> {
     if (this.#closed) throw new FaceError(ErrorCode.Internal, 'snapshot store is closed');
-    const key = versionKey(group.groupId, group.version, encoding);
+    const key = versionKey(group.groupId, group.version, encoding, model);
     const existing = this.#current.get(key);
     if (existing) return existing;
     let building = this.#building.get(key);
     if (!building) {
-      building = this.#build(group.groupId, encoding).finally(() => this.#building.delete(key));
+      building = this.#build(group.groupId, encoding, model).finally(() => this.#building.delete(key));
       this.#building.set(key, building);
     }
     return building;
@@ -123,7 +126,8 @@ export class SnapshotStore {
     let deleted = 0;
     for (const file of [...this.#files.values()]) {
       const group = await this.options.store.getGroupById(file.group.groupId);
-      const current = group !== undefined && group.deletedAt === null && group.version === file.group.version;
+      const current =
+        group !== undefined && group.deletedAt === null && group.version === file.group.version && file.searchModel === this.options.servedModel();
       if (current) {
         file.supersededAt = undefined;
         continue;
@@ -144,19 +148,19 @@ export class SnapshotStore {
     await Promise.allSettled([...this.#building.values()]);
   }
 
-  async #build(groupId: GroupId, encoding: FeatureEncoding): Promise<SnapshotFile> {
+  async #build(groupId: GroupId, encoding: FeatureEncoding, model: string): Promise<SnapshotFile> {
     for (let attempt = 1; ; attempt++) {
       const snapshot = await this.options.store.snapshotGroup(groupId);
       if (!snapshot || snapshot.group.deletedAt !== null) {
         throw new FaceError(ErrorCode.GroupNotFound, `group ${groupId} was deleted`);
       }
       // Another request may have built this version meanwhile.
-      const existing = this.#current.get(versionKey(groupId, snapshot.group.version, encoding));
+      const existing = this.#current.get(versionKey(groupId, snapshot.group.version, encoding, model));
       if (existing) return existing;
       try {
-        const file = await this.#write(snapshot, encoding);
+        const file = await this.#write(snapshot, encoding, model);
         this.#files.set(file.id, file);
-        this.#current.set(versionKey(groupId, file.group.version, encoding), file);
+        this.#current.set(versionKey(groupId, file.group.version, encoding, model), file);
         this.#builds++;
         this.options.logger.info(
           { group: groupId, version: file.group.version, encoding, faces: file.group.faceCount, bytes: file.byteLength },
@@ -172,7 +176,7 @@ export class SnapshotStore {
   }
 
   /** Writes the snapshot body to a temporary file, then renames it into place. */
-  async #write({ group, bindings }: GroupSnapshot, encoding: FeatureEncoding): Promise<Omit<SnapshotFile, 'supersededAt'>> {
+  async #write({ group, bindings }: GroupSnapshot, encoding: FeatureEncoding, model: string): Promise<Omit<SnapshotFile, 'supersededAt'>> {
     const temporary = join(this.options.dir, `.${randomBytes(8).toString('hex')}.tmp`);
     const hash = createHash('sha256');
     const handle = await open(temporary, 'w');
@@ -185,7 +189,7 @@ export class SnapshotStore {
     try {
       const writer = new SyncStreamWriter();
       await append(
-        writer.header({ searchModel: this.options.searchModel, serverTimeMs: Date.now(), featureEncoding: encoding, featureDim: this.options.featureDim }),
+        writer.header({ searchModel: model, serverTimeMs: Date.now(), featureEncoding: encoding, featureDim: this.options.featureDim }),
       );
       await append(
         writer.groupResult({
@@ -198,7 +202,7 @@ export class SnapshotStore {
           tokenDigest: digestFromHex(group.tokenDigest),
         }),
       );
-      for await (const page of this.options.faces.pages(bindings)) await append(writer.faces(page));
+      for await (const page of this.options.faces.pages(bindings, model)) await append(writer.faces(page));
       await append(writer.finish());
       await handle.close();
     } catch (err) {
@@ -210,12 +214,12 @@ export class SnapshotStore {
     const id = `g${group.groupId}-v${group.version}-${encoding}-${digest}`;
     const path = join(this.options.dir, `${id}.fpsync`);
     await rename(temporary, path);
-    return { id, path, etag: `"${digest}"`, byteLength, featureEncoding: encoding, group };
+    return { id, path, etag: `"${digest}"`, byteLength, featureEncoding: encoding, searchModel: model, group };
   }
 
   #forget(file: SnapshotFile): void {
     this.#files.delete(file.id);
-    const key = versionKey(file.group.groupId, file.group.version, file.featureEncoding);
+    const key = versionKey(file.group.groupId, file.group.version, file.featureEncoding, file.searchModel);
     if (this.#current.get(key) === file) this.#current.delete(key);
   }
 }

@@ -51,7 +51,8 @@ export const SYNC_DEFAULTS: SyncServiceOptions = { snapshotThreshold: 2000, cach
 /** Where the service reads and keeps what it sends. */
 export interface SyncServiceDeps {
   store: FaceStore;
-  searchModel: string;
+  /** The served features' model, read once per stream (a model upgrade's switch changes it). */
+  readonly searchModel: string;
   featureDim: number;
   /** Reads the records to send, page by page (shared with the snapshot store). */
   faces: WireFaceReader;
@@ -124,6 +125,7 @@ export class SyncService {
     beforeTrailer: (outcome: SyncOutcome) => Promise<void> = async () => {},
   ): AsyncGenerator<Uint8Array> {
     const protocolVersion = this.negotiate(request);
+    const model = this.deps.searchModel;
     const writer = new SyncStreamWriter();
     const emit = (bytes: Uint8Array) => {
       outcome.bytes += bytes.length;
@@ -132,14 +134,14 @@ export class SyncService {
     yield emit(
       writer.header({
         protocolVersion,
-        searchModel: this.deps.searchModel,
+        searchModel: model,
         serverTimeMs: Date.now(),
         featureEncoding: request.featureEncoding,
         featureDim: this.deps.featureDim,
       }),
     );
     try {
-      const modelMatches = request.searchModel === this.deps.searchModel;
+      const modelMatches = request.searchModel === model;
       for (const wanted of request.groups) {
         const plan = await planGroup(
           this.deps.store,
@@ -158,7 +160,7 @@ export class SyncService {
           tokenDigest: '',
         };
         outcome.groups.push(result);
-        for await (const chunk of this.groupFrames(writer, plan, request.featureEncoding, result)) yield emit(chunk);
+        for await (const chunk of this.groupFrames(writer, plan, request.featureEncoding, result, model)) yield emit(chunk);
       }
       const trailer = writer.finish();
       outcome.complete = true;
@@ -177,6 +179,7 @@ export class SyncService {
     plan: GroupPlan,
     encoding: FeatureEncoding,
     result: GroupOutcome,
+    model: string,
   ): AsyncGenerator<Uint8Array> {
     const request = plan.request;
     if (plan.kind === 'GROUP_GONE') {
@@ -198,20 +201,20 @@ export class SyncService {
       yield announce(group);
       result.removalsSent = delta.removed.length;
       if (delta.upserted.length <= this.options.cachedBodyMaxFaces) {
-        const key: BodyKey = { ...this.keyOf(group, encoding), kind: 'delta', fromVersion: delta.fromVersion };
-        const body = await this.deps.bodies.get(key, () => this.encodeBody(encoding, this.deps.faces.upsertPages(group.groupId, delta.upserted), delta.removed));
+        const key: BodyKey = { ...this.keyOf(group, encoding, model), kind: 'delta', fromVersion: delta.fromVersion };
+        const body = await this.deps.bodies.get(key, () => this.encodeBody(encoding, this.deps.faces.upsertPages(group.groupId, delta.upserted, model), delta.removed));
         result.facesSent = body.faceCount;
         yield writer.body(body);
         return;
       }
-      for await (const page of this.deps.faces.upsertPages(group.groupId, delta.upserted)) {
+      for await (const page of this.deps.faces.upsertPages(group.groupId, delta.upserted, model)) {
         result.facesSent += page.length;
         yield writer.faces(page);
       }
       if (delta.removed.length > 0) yield writer.removed(delta.removed);
     } else if (this.deps.snapshots && plan.group.faceCount > this.options.snapshotThreshold) {
       // FULL or RESET of a large group: a reference to the shared snapshot file.
-      const file = await this.deps.snapshots.ensure(plan.group, encoding);
+      const file = await this.deps.snapshots.ensure(plan.group, encoding, model);
       result.facesSent = file.group.faceCount;
       yield announce(file.group, this.deps.snapshots.refOf(file));
     } else {
@@ -227,21 +230,21 @@ export class SyncService {
       const { group, bindings } = snapshot;
       yield announce(group);
       if (bindings.length <= this.options.cachedBodyMaxFaces) {
-        const key: BodyKey = { ...this.keyOf(group, encoding), kind: 'full', fromVersion: 0 };
-        const body = await this.deps.bodies.get(key, () => this.encodeBody(encoding, this.deps.faces.pages(bindings), []));
+        const key: BodyKey = { ...this.keyOf(group, encoding, model), kind: 'full', fromVersion: 0 };
+        const body = await this.deps.bodies.get(key, () => this.encodeBody(encoding, this.deps.faces.pages(bindings, model), []));
         result.facesSent = body.faceCount;
         yield writer.body(body);
         return;
       }
-      for await (const page of this.deps.faces.pages(bindings)) {
+      for await (const page of this.deps.faces.pages(bindings, model)) {
         result.facesSent += page.length;
         yield writer.faces(page);
       }
     }
   }
 
-  private keyOf(group: GroupRecord, featureEncoding: FeatureEncoding): Omit<BodyKey, 'kind' | 'fromVersion'> {
-    return { groupId: group.groupId, toVersion: group.version, searchModel: this.deps.searchModel, featureEncoding };
+  private keyOf(group: GroupRecord, featureEncoding: FeatureEncoding, model: string): Omit<BodyKey, 'kind' | 'fromVersion'> {
+    return { groupId: group.groupId, toVersion: group.version, searchModel: model, featureEncoding };
   }
 
   private async encodeBody(

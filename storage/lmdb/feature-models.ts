@@ -25,7 +25,8 @@ export function featureModelCounts(db: Databases, transaction?: Transaction): Ma
   const counts = new Map<string, number>();
   for (const { key, value } of db.meta.getRange({ start: PREFIX, ...(transaction ? { transaction } : {}) })) {
     if (!key.startsWith(PREFIX)) break;
-    counts.set(key.slice(PREFIX.length), value);
+    // '' counts live faces kept without a feature (a model upgrade their photo failed).
+    if (key.length > PREFIX.length) counts.set(key.slice(PREFIX.length), value);
   }
   return counts;
 }

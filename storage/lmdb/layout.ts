@@ -40,6 +40,12 @@
 //                                                  'lineage' -> base of the current lineage (0 until
 //                                                  the first restore; see beginRestoredLineage)
 // settings             string                      number; server settings (putSettings)
+// face-features-next   faceToken                   raw float32 feature of the model being upgraded
+//                                                  to, beside the served one (feature-upgrade.ts)
+// feature-upgrade      'state' | 'served' | 'last' StoredUpgrade of the upgrade in progress; the
+//                                                  served features' model; the last switch's summary
+// upgrade-failures     faceToken                   reason (string): photo gave no feature of the
+//                                                  upgrade's model
 import type { Database, RootDatabase, Transaction } from 'lmdb';
 import type { ChangeOp, Rect } from '../store.js';
 import type { FaceQuality } from '../../models/engine.js';
@@ -147,6 +153,9 @@ export interface Databases {
   logState: Database<LogState, GroupKey>;
   meta: Database<number, string>;
   settings: Database<number, string>;
+  faceFeaturesNext: Database<Buffer, string>;
+  featureUpgrade: Database<unknown, string>;
+  upgradeFailures: Database<string, string>;
 }
 
 /** Number of named databases below; the environment's maxDbs leaves room for growth. */
@@ -175,6 +184,9 @@ export function openDatabases(env: RootDatabase): Databases {
     logState: msgpack('log-state'),
     meta: msgpack('meta'),
     settings: msgpack('settings'),
+    faceFeaturesNext: binary('face-features-next'),
+    featureUpgrade: msgpack('feature-upgrade'),
+    upgradeFailures: msgpack('upgrade-failures'),
   } as Databases;
 }
 

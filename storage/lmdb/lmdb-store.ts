@@ -24,6 +24,8 @@ import type {
   CompactionResult,
   FaceRecord,
   FaceStore,
+  FeatureSwitch,
+  FeatureUpgradeState,
   GroupDelta,
   GroupRecord,
   GroupSnapshot,
@@ -54,6 +56,7 @@ import { compactGroup, mayCompact, nextGroupWithMarks } from './compaction.js';
 import { answerability, deltaFromLog, type LogEntry } from './delta.js';
 import { durableTransaction, openEnvironment } from './durability.js';
 import { countFeatureModel, ensureFeatureModelCounts, featureModelCounts } from './feature-models.js';
+import * as upgrade from './feature-upgrade.js';
 import {
   type Databases,
   type NameKey,
@@ -174,7 +177,10 @@ export class LmdbFaceStore implements FaceStore {
         this.db.faceMeta.putSync(face.faceToken, toStoredFace(face));
         if (face.deletedAt === null) countFeatureModel(this.db, face.modelVersion, 1);
         if (face.deletedAt === null && face.feature.length > 0) {
-          this.db.faceFeatures.putSync(face.faceToken, featureToBytes(face.feature));
+          // During an upgrade to its model, a new face's feature waits beside
+          // the served ones (of the old model) for the switch.
+          if (upgrade.stagesNewFaces(this.db, face.modelVersion)) upgrade.stage(this.db, face.faceToken, featureToBytes(face.feature));
+          else this.db.faceFeatures.putSync(face.faceToken, featureToBytes(face.feature));
         }
       }
       return { result: undefined, changes: [] };
@@ -247,6 +253,7 @@ export class LmdbFaceStore implements FaceStore {
       const now = this.clock();
       this.db.faceMeta.putSync(token, { ...face, deletedAt: now });
       this.db.faceFeatures.removeSync(token);
+      upgrade.forgetFace(this.db, token);
       countFeatureModel(this.db, face.modelVersion, -1);
       return { result: changes, changes };
     });
@@ -281,6 +288,82 @@ export class LmdbFaceStore implements FaceStore {
       countFeatureModel(this.db, modelVersion, 1);
       return { result: true, changes: [] };
     });
+  }
+
+  // ---- model upgrade (feature-upgrade.ts) ----------------------------------
+
+  async servedFeatureModel(): Promise<string | undefined> {
+    this.assertOpen();
+    return upgrade.servedModel(this.db);
+  }
+
+  async featureUpgrade(): Promise<FeatureUpgradeState | undefined> {
+    this.assertOpen();
+    return this.read((transaction) => {
+      const state = upgrade.upgradeState(this.db, transaction);
+      return state ? upgrade.toState(state, upgrade.liveFaces(this.db, transaction)) : undefined;
+    });
+  }
+
+  async beginFeatureUpgrade(to: string, from: string): Promise<FeatureUpgradeState> {
+    return this.write('beginFeatureUpgrade', () => {
+      const state = upgrade.beginUpgrade(this.db, to, from, this.clock());
+      return { result: upgrade.toState(state, upgrade.liveFaces(this.db)), changes: [] };
+    });
+  }
+
+  async facesToUpgrade(page: { after?: FaceToken; limit: number }): Promise<FaceRecord[]> {
+    this.assertOpen();
+    return this.read((transaction) => {
+      const faces: FaceRecord[] = [];
+      if (!upgrade.upgradeState(this.db, transaction)) return faces;
+      for (const { key, value } of this.db.faceMeta.getRange({ start: page.after ?? '', transaction })) {
+        if (faces.length >= page.limit) break;
+        if (key === page.after || value.deletedAt !== null) continue;
+        if ((this.db.faceFeaturesNext as unknown as FastGet).getBinaryFast(key, { transaction }) !== undefined) continue;
+        if (this.db.upgradeFailures.get(key, { transaction }) !== undefined) continue;
+        faces.push(this.readFace(key as FaceToken, transaction)!);
+      }
+      return faces;
+    });
+  }
+
+  async stageFeature(token: FaceToken, to: string, feature: Float32Array): Promise<boolean> {
+    return this.write('stageFeature', () => {
+      const face = this.db.faceMeta.get(token);
+      if (!face || face.deletedAt !== null || upgrade.upgradeState(this.db)?.to !== to) return { result: false, changes: [] };
+      upgrade.stage(this.db, token, featureToBytes(feature));
+      return { result: true, changes: [] };
+    });
+  }
+
+  async markUpgradeFailed(token: FaceToken, to: string, reason: string): Promise<boolean> {
+    return this.write('markUpgradeFailed', () => {
+      const face = this.db.faceMeta.get(token);
+      if (!face || face.deletedAt !== null || upgrade.upgradeState(this.db)?.to !== to) return { result: false, changes: [] };
+      return { result: upgrade.markFailed(this.db, token, reason), changes: [] };
+    });
+  }
+
+  async getFeaturesOf(model: string, tokens: readonly FaceToken[]): Promise<Array<Float32Array | undefined>> {
+    this.assertOpen();
+    return this.read((transaction) => {
+      const staging = upgrade.upgradeState(this.db, transaction)?.to === model;
+      return tokens.map((token) => {
+        if (staging) {
+          const staged = this.db.faceFeaturesNext.get(token, { transaction });
+          if (staged) return bytesToFeature(staged);
+        }
+        const face = this.db.faceMeta.get(token, { transaction });
+        if (!face || face.deletedAt !== null || face.modelVersion !== model) return undefined;
+        const served = this.db.faceFeatures.get(token, { transaction });
+        return served && served.length > 0 ? bytesToFeature(served) : undefined;
+      });
+    });
+  }
+
+  async finishFeatureUpgrade(to: string): Promise<FeatureSwitch> {
+    return this.write('finishFeatureUpgrade', () => ({ result: upgrade.switchFeatures(this.db, to, this.clock()), changes: [] }));
   }
 
   // ---- groups -----------------------------------------------------------

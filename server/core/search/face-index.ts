@@ -103,6 +103,43 @@ export class FaceIndex {
     return { groups: this.groups.size, bindings, bytes };
   }
 
+  /**
+   * Model-upgrade hook: the store now answers other features for these
+   * faces (a model upgrade stored their new ones; no group changed).
+   * Re-reads them with their bindings and replaces their codes. Runs in the
+   * serial change worker's place, so it never races a bind or unbind: what
+   * it reads is at or after the index's state, and changes committed after
+   * the read are applied after it.
+   */
+  async refreshFeatures(tokens: readonly FaceToken[]): Promise<void> {
+    while (this.worker) await this.worker;
+    if (this.closed || tokens.length === 0) return;
+    this.worker = this.refresh(tokens)
+      .catch((err) => this.options.logger?.error({ err }, 'search index: refreshing features failed'))
+      .finally(() => {
+        this.worker = undefined;
+        this.kick();
+      });
+    await this.worker;
+  }
+
+  private async refresh(tokens: readonly FaceToken[]): Promise<void> {
+    const features = await this.store.getFeatures(tokens);
+    const groups = await Promise.all(tokens.map((token) => this.store.groupsOfFace(token)));
+    const pairs = tokens.flatMap((token, i) => groups[i]!.map((group) => ({ token, i, groupId: group.groupId })));
+    const bindings = await Promise.all(pairs.map((p) => this.store.getBindings(p.groupId, [p.token])));
+    if (this.closed) return;
+    pairs.forEach(({ token, i, groupId }, k) => {
+      const indexed = this.groups.get(groupId);
+      const binding = bindings[k]![0];
+      // Not bound any more, or group not indexed yet: the pending changes settle it.
+      if (!indexed || !binding) return;
+      const feature = features[i];
+      if (feature && feature.length === this.options.dimensions) indexed.gallery.upsert(token, quantize(feature), binding);
+      else indexed.gallery.remove(token);
+    });
+  }
+
   /** Stops following the store; pending waiters are released. */
   close(): void {
     if (this.closed) return;
