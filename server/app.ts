@@ -227,7 +227,7 @@ export class FaceServer {
       logger,
       library,
       enrolment,
-      version: { server: SERVER_VERSION, detail: () => ({ feature: engine.searchModel, ...engine.modelVersions, ...upgradeDetail(upgrade) }) },
+      version: { server: SERVER_VERSION, detail: async () => ({ feature: engine.searchModel, ...engine.modelVersions, ...upgradeDetail(await upgrade.refreshProgress()) }) },
     });
     const sync = syncRouter({
       config,
@@ -281,7 +281,7 @@ export class FaceServer {
     const ops = new Router();
     // A wrong key gets the envelope and WWW-Authenticate like every other admin call.
     ops.get('/metrics', facepassRoute(auth, 'admin', logger, async () => ({
-      file: Buffer.from(await metrics.registry.metrics()),
+      file: Buffer.from(await upgrade.refreshProgress().then(() => metrics.registry.metrics())),
       mime: metrics.registry.contentType,
     })));
     const startedAt = Date.now();

@@ -1,7 +1,7 @@
 // How a model upgrade's progress is reported outside the log: /metrics
 // (read at scrape time) and the version answer's `detail`.
 import type { ServerMetrics } from './http/metrics.js';
-import type { ModelUpgrade, UpgradePhase } from './core/model-upgrade.js';
+import type { ModelUpgrade, UpgradePhase, UpgradeProgress } from './core/model-upgrade.js';
 
 /** model_upgrade_phase values. */
 export const PHASE_CODE: Record<UpgradePhase, number> = { idle: 0, running: 1, switching: 2, done: 3 };
@@ -27,8 +27,7 @@ export function registerModelUpgradeMetrics(metrics: ServerMetrics, upgrade: Mod
  * model of the features terminals get, and while or after an upgrade,
  * `model_upgrade` with its progress.
  */
-export function upgradeDetail(upgrade: ModelUpgrade): Record<string, unknown> {
-  const p = upgrade.progress;
+export function upgradeDetail(p: UpgradeProgress): Record<string, unknown> {
   const detail: Record<string, unknown> = { served_feature: p.served };
   if (p.phase === 'idle') return detail;
   detail.model_upgrade = {

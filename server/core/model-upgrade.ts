@@ -157,6 +157,12 @@ export class ModelUpgrade {
     };
   }
 
+  /** Re-reads the counts from the store (enrolments meanwhile change them); what reports call before reading `progress`. */
+  async refreshProgress(): Promise<UpgradeProgress> {
+    if (this.upgrading && !this.#closed) await this.#refreshState();
+    return this.progress;
+  }
+
   /** Called after the switch's commit, with the new served model (before terminals are told). */
   onSwitched(listener: (model: string) => void | Promise<void>): void {
     this.#switched.push(listener);

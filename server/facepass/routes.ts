@@ -22,7 +22,7 @@ export interface FacePassDeps {
   enrolment: Enrolment;
   /** For GET /api/version/v1. */
   /** detail is built per request (a model upgrade's progress changes). */
-  version: { server: string; detail: () => Record<string, unknown> };
+  version: { server: string; detail: () => Promise<Record<string, unknown>> };
 }
 
 export const FACE_PAGE_DEFAULT = 100;
@@ -137,7 +137,7 @@ export function facepassRouter(deps: FacePassDeps): Router {
   // Diagnostic only (spec 版本查询), so it needs no key: it names versions, no data.
   router.get('/api/version/v1', facepassRoute(deps.auth, 'public', deps.logger, async () => ({
     version: deps.version.server,
-    detail: deps.version.detail(),
+    detail: await deps.version.detail(),
   })));
 
   return router;

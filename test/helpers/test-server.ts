@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loopbackConfig, type ServerConfig } from '../../server/config.js';
-import { FaceServer } from '../../server/app.js';
+import { FaceServer, type FaceServerOptions } from '../../server/app.js';
 import type { FaceEngine } from '../../models/engine.js';
 
 export const TEST_ADMIN_KEY = 'test-admin-key-0123456789';
@@ -14,7 +14,7 @@ export interface TestServer {
   url: string;
   dataDir: string;
   /** Restarts on the same data dir (and a new port), with another engine if given. */
-  restart(engine?: FaceEngine): Promise<void>;
+  restart(engine?: FaceEngine, options?: Pick<FaceServerOptions, 'modelUpgrade'>): Promise<void>;
   /** Closes the server and removes the data dir. */
   cleanup(): Promise<void>;
 }
@@ -32,9 +32,9 @@ export async function startTestServer(engine: FaceEngine, overrides: Partial<Ser
       return handle.server.url;
     },
     dataDir,
-    async restart(next = engine) {
+    async restart(next = engine, options = {}) {
       await handle.server.close();
-      handle.server = await FaceServer.start({ config, engine: next });
+      handle.server = await FaceServer.start({ config, engine: next, ...options });
     },
     async cleanup() {
       await handle.server.close();

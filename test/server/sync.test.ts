@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { createOnnxEngine } from '../../models/index.js';
-import { analyzeInPlace, type FaceEngine } from '../../models/engine.js';
+import type { FaceEngine } from '../../models/engine.js';
+import { withFeatureModel } from '../helpers/feature-model.js';
 import { MAX_GROUPS_PER_REQUEST, SyncKind, TerminalClient, TerminalGallery, type SyncReport } from '../../device-protocol/index.js';
 import { DEFAULT_LIBRARY, type FaceToken, type GroupName } from '../../server/core/ids.js';
 import { FacePassClient } from '../helpers/facepass-client.js';
@@ -246,6 +247,8 @@ describe('terminal sync end to end', function () {
     // Another feature model: same detector, features that differ from the old ones.
     const upgraded = withFeatureModel(engine, `${engine.searchModel}-next`, (feature) => feature.slice().reverse());
     await ts.restart(upgraded);
+    // The upgrade runs in the background (model-upgrade.test.ts, model-upgrade-e2e.test.ts): wait for its switch.
+    await ts.server.modelUpgrade.start();
     // The restarted server listens on another port: the same terminal, pointed at it.
     const client = terminal(gallery, ['lobby', 'garage'], 'door-upgrade');
     const report = await client.syncOnce();
@@ -266,21 +269,3 @@ describe('terminal sync end to end', function () {
     expect((await ts.server.store.getFace(added.data.face_token! as FaceToken))!.modelVersion).to.equal(upgraded.searchModel);
   });
 });
-
-/** The engine with another feature model: a new search_model and embeddings mapped through `map`. */
-function withFeatureModel(engine: FaceEngine, searchModel: string, map: (feature: Float32Array) => Float32Array): FaceEngine {
-  const upgraded: FaceEngine = {
-    searchModel,
-    modelVersions: { ...engine.modelVersions, feature: searchModel },
-    featureLength: engine.featureLength,
-    decode: (bytes, limits) => engine.decode(bytes, limits),
-    detect: (image) => engine.detect(image),
-    quality: (image, face) => engine.quality(image, face),
-    embed: async (image, face) => map(await engine.embed(image, face)),
-    liveness: (image, face) => engine.liveness(image, face),
-    attributes: (image, face) => engine.attributes(image, face),
-    analyze: (bytes, request) => analyzeInPlace(upgraded, bytes, request),
-    close: async () => {},
-  };
-  return upgraded;
-}
