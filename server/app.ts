@@ -249,7 +249,8 @@ export class FaceServer {
       snapshots,
       status: syncStatus,
     });
-    const analysis = new FaceAnalysis(engine, store);
+    // Probes come from the engine's model: stored faces used as probes (Baidu match/search by face_token) too.
+    const analysis = new FaceAnalysis(engine, searchStore);
     const baidu = baiduRouter({
       config,
       auth,

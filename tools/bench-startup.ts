@@ -10,9 +10,13 @@
 //   - the baseline of the same run: one full scan of the face records, what
 //     every start did before the store counted faces per feature model
 //     (facesOfOtherModels over all records, finding none);
-//   - resident memory (RSS) and JS heap after the start, and after one full
-//     sync of the whole group by a fresh terminal (snapshot built and
-//     downloaded), on a server that has done nothing else.
+//   - resident memory after the start, and after one full sync of the whole
+//     group by a fresh terminal (snapshot built and downloaded, streamed and
+//     counted, never held whole), on a server that has done nothing else,
+//     split into JS heap (V8, used), external (Buffers and ArrayBuffers
+//     outside the heap) and native (the rest of RSS: the ONNX sessions and
+//     their arenas, LMDB's mapped pages the process touched, malloc); the
+//     models' share is RSS after minus before createOnnxEngine.
 // Memory per 100k faces = (filled - empty) scaled to 100,000 faces.
 // --json: stdout is exactly one JSON object; the tables go to stderr.
 import { fork } from 'node:child_process';
@@ -36,62 +40,82 @@ const GROUP = 'startup_all' as GroupName;
 const FILL_IN_FLIGHT = 512;
 const MB = 2 ** 20;
 
+/** process.memoryUsage() split so the parts add up to RSS. */
+interface MemorySplit {
+  rss: number;
+  /** V8 heap in use. */
+  heap: number;
+  /** Buffers/ArrayBuffers and other memory V8 knows of outside its heap. */
+  external: number;
+  /** RSS - V8 heap reserved - external: native allocations and touched mapped pages. */
+  native: number;
+}
+
 interface ChildResult {
   faces: number;
   modelLoadMs: number;
   serverStartMs: number;
   fullScanMs: number;
-  rssAfterStart: number;
-  heapAfterStart: number;
-  rssAfterSync: number | null;
-  heapAfterSync: number | null;
+  /** RSS added by createOnnxEngine (the models' sessions), bytes. */
+  modelsRss: number;
+  afterStart: MemorySplit;
+  afterSync: MemorySplit | null;
   syncBytes: number | null;
+}
+
+function memory(): MemorySplit {
+  global.gc?.();
+  const m = process.memoryUsage();
+  return { rss: m.rss, heap: m.heapUsed, external: m.external, native: Math.max(0, m.rss - m.heapTotal - m.external) };
+}
+
+/** Bytes of a response body, read chunk by chunk (nothing large stays alive). */
+async function drain(res: Response): Promise<number> {
+  let bytes = 0;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) bytes += chunk.byteLength;
+  return bytes;
 }
 
 // ---- child: one start, measured ---------------------------------------------
 
 async function child(dataDir: string, sync: boolean): Promise<ChildResult> {
   const config = benchServerConfig(dataDir, { engineThreads: 2 });
+  const beforeModels = memory();
   let t = performance.now();
   const engine = await createOnnxEngine({ intraOpThreads: config.engineThreads });
   const modelLoadMs = performance.now() - t;
+  const modelsRss = memory().rss - beforeModels.rss;
   t = performance.now();
   const server = await FaceServer.start({ config, engine });
   const serverStartMs = performance.now() - t;
   try {
-    global.gc?.();
-    const afterStart = process.memoryUsage();
+    const afterStart = memory();
     t = performance.now();
     const leftover = await server.store.facesOfOtherModels(engine.searchModel, { limit: 64 });
     const fullScanMs = performance.now() - t;
     if (leftover.length > 0) throw new Error('faces of another model after the start');
     const group = await server.store.getGroup(DEFAULT_LIBRARY, GROUP);
-    let rssAfterSync: number | null = null;
-    let heapAfterSync: number | null = null;
+    let afterSync: MemorySplit | null = null;
     let syncBytes: number | null = null;
     if (sync && group) {
       const headers = { authorization: `Bearer ${config.deviceKey}`, 'x-device-id': 'bench-startup' };
       const body = JSON.stringify(buildSyncRequest(new TerminalGallery({ groups: [GROUP] }), { clientVersion: 'bench-startup' }));
       const res = await fetch(server.url + SYNC_PATH, { method: 'POST', headers: { ...headers, 'content-type': 'application/json', accept: SYNC_MEDIA_TYPE }, body });
-      const stream = new Uint8Array(await res.arrayBuffer());
-      syncBytes = stream.length;
+      // Decoded as it arrives: the stream (a reference to the snapshot, or
+      // inline records for a small group) is never held whole.
+      syncBytes = 0;
       const decoder = new SyncStreamDecoder();
       let snapshotUrl: string | undefined;
-      for (const frame of decoder.push(stream)) if (frame.type === FrameType.Group) snapshotUrl = frame.group.snapshot?.url;
-      decoder.end();
-      if (snapshotUrl) {
-        const snapshot = await fetch(new URL(snapshotUrl, server.url + SYNC_PATH), { headers });
-        syncBytes += (await snapshot.arrayBuffer()).byteLength;
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        syncBytes += chunk.byteLength;
+        for (const frame of decoder.push(chunk)) if (frame.type === FrameType.Group) snapshotUrl = frame.group.snapshot?.url ?? snapshotUrl;
       }
-      global.gc?.();
-      const afterSync = process.memoryUsage();
-      rssAfterSync = afterSync.rss;
-      heapAfterSync = afterSync.heapUsed;
+      decoder.end();
+      // The snapshot (about 2 KB per face in float32) is counted and dropped chunk by chunk.
+      if (snapshotUrl) syncBytes += await drain(await fetch(new URL(snapshotUrl, server.url + SYNC_PATH), { headers }));
+      afterSync = memory();
     }
-    return {
-      faces: group?.faceCount ?? 0, modelLoadMs, serverStartMs, fullScanMs,
-      rssAfterStart: afterStart.rss, heapAfterStart: afterStart.heapUsed, rssAfterSync, heapAfterSync, syncBytes,
-    };
+    return { faces: group?.faceCount ?? 0, modelLoadMs, serverStartMs, fullScanMs, modelsRss, afterStart, afterSync, syncBytes };
   } finally {
     await server.close();
     await engine.close();
@@ -170,28 +194,45 @@ async function main(): Promise<void> {
 
     const rows: Array<[string, ChildResult]> = [['empty store', empty], [`${int(faces)} faces, first start`, cold], [`${int(faces)} faces, again`, warm]];
     say('\nStart-up, each in a fresh process                model load ms  server start ms  full scan ms |  RSS MB  heap MB | after a full sync: RSS MB  heap MB');
+    const mb = (x: number | undefined) => (x === undefined ? '-' : (x / MB).toFixed(1));
     for (const [label, r] of rows) {
       say(`  ${label.padEnd(46)}${col(r.modelLoadMs, 15, 0)}${col(r.serverStartMs, 17, 1)}${col(r.fullScanMs, 14, 1)} |` +
-        `${col(r.rssAfterStart / MB, 8, 1)}${col(r.heapAfterStart / MB, 9, 1)} |` +
-        `${col(r.rssAfterSync === null ? '-' : (r.rssAfterSync / MB).toFixed(1), 26)}${col(r.heapAfterSync === null ? '-' : (r.heapAfterSync / MB).toFixed(1), 9)}`);
+        `${col(r.afterStart.rss / MB, 8, 1)}${col(r.afterStart.heap / MB, 9, 1)} |` +
+        `${col(mb(r.afterSync?.rss), 26)}${col(mb(r.afterSync?.heap), 9)}`);
     }
     const scale = 100_000 / faces;
-    const perStart = ((cold.rssAfterStart - empty.rssAfterStart) / MB) * scale;
-    const perSync = cold.rssAfterSync !== null && empty.rssAfterSync !== null ? ((cold.rssAfterSync - empty.rssAfterSync) / MB) * scale : null;
-    const heapPerStart = ((cold.heapAfterStart - empty.heapAfterStart) / MB) * scale;
+    const per = (a: MemorySplit | null, b: MemorySplit | null, part: keyof MemorySplit) => (a && b ? ((a[part] - b[part]) / MB) * scale : null);
+    const perStart = per(cold.afterStart, empty.afterStart, 'rss')!;
+    const perSync = per(cold.afterSync, empty.afterSync, 'rss');
+    const heapPerStart = per(cold.afterStart, empty.afterStart, 'heap')!;
     say(`  server start = FaceServer.start beyond the model load (store open, model-upgrade check, snapshots folder, listen)`);
     say(`  full scan = facesOfOtherModels over every face record, finding none: what every start did before the store`);
     say(`  counted faces per feature model (baseline of the same run). Server start with ${int(faces)} faces: first ` +
       `${cold.serverStartMs.toFixed(1)} ms, again ${warm.serverStartMs.toFixed(1)} ms; the scan it no longer does: ${cold.fullScanMs.toFixed(1)} / ${warm.fullScanMs.toFixed(1)} ms`);
     say(`  (start with the scan would be ${((cold.serverStartMs + cold.fullScanMs) / cold.serverStartMs).toFixed(2)}x / ` +
       `${((warm.serverStartMs + warm.fullScanMs) / warm.serverStartMs).toFixed(2)}x the start without it); the empty store starts in ${empty.serverStartMs.toFixed(1)} ms`);
-    say(`\nResident memory per 100,000 faces (filled minus empty, scaled): after start ${perStart.toFixed(1)} MB RSS ` +
-      `(${heapPerStart.toFixed(1)} MB JS heap); after serving one full sync of the group (${int(cold.syncBytes ?? 0)} B) ${perSync?.toFixed(1) ?? '-'} MB RSS`);
-    say('  RSS counts the LMDB pages the process touched (memory-mapped file pages, shared with the page cache)');
+    say(`\nResident memory per 100,000 faces (filled minus empty, scaled), MB      RSS  JS heap  external  native`);
+    const split = (label: string, a: MemorySplit | null, b: MemorySplit | null) => {
+      const f = (part: keyof MemorySplit) => { const v = per(a, b, part); return v === null ? '-' : v.toFixed(1); };
+      say(`  ${label.padEnd(66)}${col(f('rss'), 7)}${col(f('heap'), 9)}${col(f('external'), 10)}${col(f('native'), 8)}`);
+    };
+    split('after start', cold.afterStart, empty.afterStart);
+    split(`after serving one full sync of the group (${int(cold.syncBytes ?? 0)} B)`, cold.afterSync, empty.afterSync);
+    say(`  the models (not per face): ${(empty.modelsRss / MB).toFixed(1)} MB RSS added by createOnnxEngine; the empty store's server after start: ` +
+      `${(empty.afterStart.rss / MB).toFixed(1)} MB RSS = ${(empty.afterStart.heap / MB).toFixed(1)} heap + ${(empty.afterStart.external / MB).toFixed(1)} external + ${(empty.afterStart.native / MB).toFixed(1)} native (+ heap reserve)`);
+    say('  JS heap = V8 heap used (the search index\'s maps); external = Buffers and typed arrays (the index\'s int8 codes);');
+    say('  native = the rest of RSS: LMDB pages the process touched (memory-mapped, shared with the page cache), ONNX, malloc');
     const loadAtEnd = loadavg();
     say(`\n  load average at end: ${loadAtEnd.map((x) => x.toFixed(2)).join(', ')}`);
     if (asJson) {
-      process.stdout.write(`${JSON.stringify({ machine, faces, fillMs, empty, cold, warm, memoryPer100kFacesMB: { afterStart: perStart, heapAfterStart: heapPerStart, afterFullSync: perSync }, loadAtEnd }, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ machine, faces, fillMs, empty, cold, warm, memoryPer100kFacesMB: {
+        afterStart: perStart, heapAfterStart: heapPerStart, afterFullSync: perSync,
+        split: {
+          afterStart: { heap: heapPerStart, external: per(cold.afterStart, empty.afterStart, 'external'), native: per(cold.afterStart, empty.afterStart, 'native') },
+          afterFullSync: { heap: per(cold.afterSync, empty.afterSync, 'heap'), external: per(cold.afterSync, empty.afterSync, 'external'), native: per(cold.afterSync, empty.afterSync, 'native') },
+        },
+        modelsMB: empty.modelsRss / MB,
+      }, loadAtEnd }, null, 2)}\n`);
     }
   } finally {
     rmSync(emptyDir, { recursive: true, force: true });

@@ -175,7 +175,7 @@ export class ModelUpgrade {
 
   /**
    * The store as a search over the engine's model reads it: during the
-   * upgrade, getFeatures and getFaces answer the new features (staged ones;
+   * upgrade, getFeatures, getFaces and getFace answer the new features (staged ones;
    * none for a face not re-extracted yet), so probes of the new model are
    * never compared with old features.
    */
@@ -186,17 +186,20 @@ export class ModelUpgrade {
         if (prop === 'getFeatures') {
           return (tokens: readonly FaceToken[]) => (this.upgrading ? target.getFeaturesOf(model, tokens) : target.getFeatures(tokens));
         }
-        if (prop === 'getFaces') {
-          return async (tokens: readonly FaceToken[]) => {
-            if (!this.upgrading) return target.getFaces(tokens);
-            const [faces, features] = await Promise.all([target.getFaces(tokens), target.getFeaturesOf(model, tokens)]);
-            return faces.map((face, i) => face && { ...face, modelVersion: features[i] ? model : face.modelVersion, feature: features[i] ?? new Float32Array(0) });
-          };
-        }
+        if (prop === 'getFaces') return (tokens: readonly FaceToken[]) => this.#facesOfModel(target, model, tokens);
+        if (prop === 'getFace') return async (token: FaceToken) => (await this.#facesOfModel(target, model, [token]))[0];
         const value = Reflect.get(target, prop, target);
         return typeof value === 'function' ? value.bind(target) : value;
       },
     });
+  }
+
+  async #facesOfModel(store: FaceStore, model: string, tokens: readonly FaceToken[]): Promise<Array<FaceRecord | undefined>> {
+    if (!this.upgrading) return store.getFaces(tokens);
+    const [faces, features] = await Promise.all([store.getFaces(tokens), store.getFeaturesOf(model, tokens)]);
+    return faces.map((face, i) =>
+      face && face.deletedAt === null ? { ...face, modelVersion: features[i] ? model : face.modelVersion, feature: features[i] ?? new Float32Array(0) } : face,
+    );
   }
 
   /** Runs the upgrade in the background; resolves once switched (or closed). Idempotent. */

@@ -1,6 +1,6 @@
 // Liveness and readiness for load balancers and orchestrators, answered
-// before Koa (so they work while the app is still being built, e.g. during
-// a model upgrade's feature migration) and without a key. They name no
+// before Koa (so they work while the app is still being built, e.g. while
+// the models load and the search index is built) and without a key. They name no
 // data: only whether the process is up and, if not ready, why.
 //
 //   GET|HEAD /healthz -> 200 {"status":"ok"} as long as the process serves HTTP

@@ -48,8 +48,8 @@ describe('health and readiness', function () {
     }
   });
 
-  it('is live but not ready (503 with the reason) while a feature migration runs, and the API says so too', async function () {
-    // A face of an older model, so the start re-extracts it; the engine's work (analyze, or embed) waits for a gate.
+  it('is ready and serves at once while a model upgrade re-extracts in the background (no window in which it is down)', async function () {
+    // A face of an older model, so the upgrade re-extracts it; the engine's work (analyze, or embed) waits for a gate.
     const store = await openLmdbStore({ path: join(dataDir, 'store') });
     const bytes = await enrollablePhoto('penny', 1);
     const image = await engine.decode(bytes, testConfig(dataDir).faceAddImage);
@@ -77,24 +77,16 @@ describe('health and readiness', function () {
       },
     });
 
-    let url = '';
-    const starting = FaceServer.start({ config: testConfig(dataDir), engine: gated, onListening: (at) => (url = at) });
-    await embedStarted;
-    expect(url).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
-    expect((await fetch(`${url}/healthz`)).status).to.equal(200);
-    const ready = await fetch(`${url}/readyz`);
-    expect(ready.status).to.equal(503);
-    expect(ready.headers.get('retry-after')).to.equal('5');
-    expect(await ready.json()).to.deep.equal({ status: 'not ready', reason: 'feature migration running' });
-    const api = await fetch(`${url}/api/group/v1/list`);
-    expect(api.status).to.equal(503);
-    expect(((await api.json()) as { message: string }).message).to.equal('SERVICE_UNAVAILABLE: feature migration running');
-
-    open();
-    const server = await starting;
+    const server = await FaceServer.start({ config: testConfig(dataDir), engine: gated });
     try {
+      await embedStarted;
+      expect(server.modelUpgrade.progress).to.include({ phase: 'running', done: 0, total: 1 });
+      expect((await fetch(`${server.url}/healthz`)).status).to.equal(200);
       expect((await fetch(`${server.url}/readyz`)).status).to.equal(200);
       expect((await fetch(`${server.url}/api/group/v1/list`)).status).to.equal(401);
+      open();
+      await server.modelUpgrade.start();
+      expect(server.modelUpgrade.progress).to.include({ phase: 'done', done: 1, total: 1 });
     } finally {
       await server.close();
     }

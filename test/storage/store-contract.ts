@@ -176,6 +176,50 @@ export function runFaceStoreContract(name: string, openStore: () => Promise<Open
         store = await opened.reopen();
         expect(await store.featureModels()).to.deep.equal(new Map([['test-model-2', 2]]));
       });
+      it('stages new features beside the served ones and switches them in one call; new faces of the new model wait for it', async function () {
+        const tokens = await addFaces(store, L, 1, 4);
+        await store.createGroup(L, gname('switch'));
+        await store.bind(L, gname('switch'), tokens[0]!);
+        const version = (await store.getGroup(L, gname('switch')))!.version;
+        expect(await store.featureUpgrade()).to.equal(undefined);
+        expect(await store.beginFeatureUpgrade('test-model-2', 'test-model-1')).to.include({ from: 'test-model-1', to: 'test-model-2', staged: 0, failed: 0, total: 4 });
+        expect(await store.servedFeatureModel()).to.equal('test-model-1');
+        expect(await store.stageFeature(tokens[0]!, 'test-model-2', featureFor(100))).to.equal(true);
+        expect(await store.stageFeature(tokens[1]!, 'test-model-9', featureFor(101)), 'another model').to.equal(false);
+        expect(await store.markUpgradeFailed(tokens[2]!, 'test-model-2', 'photo missing')).to.equal(true);
+        // Served: still the old features.
+        expect(Array.from((await store.getFace(tokens[0]!))!.feature)).to.deep.equal(Array.from(featureFor(1)));
+        expect((await store.getFeaturesOf('test-model-2', [tokens[0]!, tokens[1]!])).map((f) => f && Array.from(f))).to.deep.equal([Array.from(featureFor(100)), undefined]);
+        // A face of the new model added now: staged, no served feature.
+        const fresh = { ...faceRecord(50, L), modelVersion: 'test-model-2', feature: featureFor(150) };
+        await store.addImage({ ...imageRecord(50), imageId: fresh.imageId }, fresh);
+        expect((await store.getFace(fresh.faceToken))!.feature.length).to.equal(0);
+        await store.deleteFace(tokens[3]!);
+        expect((await store.facesToUpgrade({ limit: 10 })).map((f) => f.faceToken)).to.deep.equal([tokens[1]]);
+        expect(await store.featureUpgrade()).to.include({ staged: 2, failed: 1, total: 4 });
+        const early = await store.finishFeatureUpgrade('test-model-2');
+        expect(early).to.deep.include({ switched: false, pending: [tokens[1]] });
+        expect(Array.from((await store.getFace(tokens[0]!))!.feature), 'nothing written').to.deep.equal(Array.from(featureFor(1)));
+        expect(await store.stageFeature(tokens[1]!, 'test-model-2', featureFor(101))).to.equal(true);
+        const done = await store.finishFeatureUpgrade('test-model-2');
+        expect(done).to.deep.include({ switched: true, pending: [], faces: 3, failed: [{ faceToken: tokens[2], reason: 'photo missing' }] });
+        for (const [token, n] of [[tokens[0]!, 100], [tokens[1]!, 101], [fresh.faceToken, 150]] as const) {
+          const face = (await store.getFace(token))!;
+          expect(face.modelVersion).to.equal('test-model-2');
+          expect(Array.from(face.feature)).to.deep.equal(Array.from(featureFor(n)));
+        }
+        const failed = (await store.getFace(tokens[2]!))!;
+        expect([failed.deletedAt, failed.modelVersion, failed.feature.length]).to.deep.equal([null, '', 0]);
+        expect(await store.featureModels()).to.deep.equal(new Map([['test-model-2', 3]]));
+        expect(await store.servedFeatureModel()).to.equal('test-model-2');
+        expect(await store.featureUpgrade()).to.equal(undefined);
+        expect((await store.getGroup(L, gname('switch')))!.version, 'no group version changes').to.equal(version);
+        if (!opened.reopen) return;
+        await store.close();
+        store = await opened.reopen();
+        expect(await store.servedFeatureModel()).to.equal('test-model-2');
+        expect(await store.featureModels()).to.deep.equal(new Map([['test-model-2', 3]]));
+      });
     });
 
     describe('groups and versions', function () {
