@@ -33,6 +33,7 @@ import { DEFAULT_LIBRARY, type FaceToken, type GroupName } from '../server/core/
 import { createOnnxEngine, searchModelOf } from '../models/index.js';
 import { openLmdbStore } from '../storage/index.js';
 import { syntheticFace } from '../test/helpers/synthetic-faces.js';
+import { withFeatureModel } from '../test/helpers/feature-model.js';
 import { benchServerConfig, col, int, machineInfo, machineLines, positive } from './bench-common.js';
 
 const GROUP = 'startup_all' as GroupName;
@@ -78,17 +79,28 @@ async function drain(res: Response): Promise<number> {
 
 // ---- child: one start, measured ---------------------------------------------
 
-async function child(dataDir: string, sync: boolean): Promise<ChildResult> {
+async function child(dataDir: string, sync: boolean, upgrade: boolean): Promise<ChildResult> {
   const config = benchServerConfig(dataDir, { engineThreads: 2 });
   const beforeModels = memory();
   let t = performance.now();
-  const engine = await createOnnxEngine({ intraOpThreads: config.engineThreads });
+  const onnx = await createOnnxEngine({ intraOpThreads: config.engineThreads });
+  // --upgrade: the same engine reporting another feature model, as after installing new weights.
+  const engine = upgrade ? withFeatureModel(onnx, `${onnx.searchModel}-next`, (f) => f) : onnx;
   const modelLoadMs = performance.now() - t;
   const modelsRss = memory().rss - beforeModels.rss;
   t = performance.now();
-  const server = await FaceServer.start({ config, engine });
+  // The upgrade's re-extraction is held (gate) so it does not run into the measurements.
+  let release: () => void = () => {};
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const server = await FaceServer.start({ config, engine, ...(upgrade ? { modelUpgrade: { gate: () => held } } : {}) });
   const serverStartMs = performance.now() - t;
   try {
+    if (upgrade) {
+      if (!server.modelUpgrade.upgrading) throw new Error('no model upgrade started');
+      const version = await fetch(`${server.url}/api/version/v1`).then((r) => r.json() as Promise<{ data: { detail: { model_upgrade?: { state: string } } } }>);
+      if (version.data.detail.model_upgrade?.state !== 'running') throw new Error('the version answer shows no running upgrade');
+      return { faces: (await server.store.getGroup(DEFAULT_LIBRARY, GROUP))?.faceCount ?? 0, modelLoadMs, serverStartMs, fullScanMs: 0, modelsRss, afterStart: memory(), afterSync: null, syncBytes: null };
+    }
     const afterStart = memory();
     t = performance.now();
     const leftover = await server.store.facesOfOtherModels(engine.searchModel, { limit: 64 });
@@ -117,13 +129,14 @@ async function child(dataDir: string, sync: boolean): Promise<ChildResult> {
     }
     return { faces: group?.faceCount ?? 0, modelLoadMs, serverStartMs, fullScanMs, modelsRss, afterStart, afterSync, syncBytes };
   } finally {
+    release();
     await server.close();
-    await engine.close();
+    await onnx.close();
   }
 }
 
 if (process.argv[2] === '--child') {
-  const result = await child(process.argv[3]!, process.argv[4] === 'sync');
+  const result = await child(process.argv[3]!, process.argv[4] === 'sync', process.argv[5] === 'upgrade');
   process.send!(result);
   process.disconnect();
 } else {
@@ -132,8 +145,8 @@ if (process.argv[2] === '--child') {
 
 // ---- parent -----------------------------------------------------------------
 
-function runChild(dataDir: string, sync: boolean): Promise<ChildResult> {
-  const proc = fork(fileURLToPath(import.meta.url), ['--child', dataDir, sync ? 'sync' : 'nosync'], {
+function runChild(dataDir: string, sync: boolean, upgrade = false): Promise<ChildResult> {
+  const proc = fork(fileURLToPath(import.meta.url), ['--child', dataDir, sync ? 'sync' : 'nosync', upgrade ? 'upgrade' : 'same'], {
     execArgv: ['--import', 'tsx', '--expose-gc'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -190,9 +203,13 @@ async function main(): Promise<void> {
     const empty = await runChild(emptyDir, true);
     const cold = await runChild(fullDir, true);
     const warm = await runChild(fullDir, false);
+    // Last: it records an upgrade in the filled store.
+    const upgraded = await runChild(fullDir, false, true);
     if (cold.faces !== faces) throw new Error(`the filled store holds ${cold.faces} faces, expected ${faces}`);
 
-    const rows: Array<[string, ChildResult]> = [['empty store', empty], [`${int(faces)} faces, first start`, cold], [`${int(faces)} faces, again`, warm]];
+    const rows: Array<[string, ChildResult]> = [
+      ['empty store', empty], [`${int(faces)} faces, first start`, cold], [`${int(faces)} faces, again`, warm], [`${int(faces)} faces, new feature model`, upgraded],
+    ];
     say('\nStart-up, each in a fresh process                model load ms  server start ms  full scan ms |  RSS MB  heap MB | after a full sync: RSS MB  heap MB');
     const mb = (x: number | undefined) => (x === undefined ? '-' : (x / MB).toFixed(1));
     for (const [label, r] of rows) {
@@ -211,6 +228,7 @@ async function main(): Promise<void> {
       `${cold.serverStartMs.toFixed(1)} ms, again ${warm.serverStartMs.toFixed(1)} ms; the scan it no longer does: ${cold.fullScanMs.toFixed(1)} / ${warm.fullScanMs.toFixed(1)} ms`);
     say(`  (start with the scan would be ${((cold.serverStartMs + cold.fullScanMs) / cold.serverStartMs).toFixed(2)}x / ` +
       `${((warm.serverStartMs + warm.fullScanMs) / warm.serverStartMs).toFixed(2)}x the start without it); the empty store starts in ${empty.serverStartMs.toFixed(1)} ms`);
+    say(`  with a new feature model the start is ${upgraded.serverStartMs.toFixed(1)} ms (serving at once; the re-extraction of ${int(faces)} faces runs in the background)`);
     say(`\nResident memory per 100,000 faces (filled minus empty, scaled), MB      RSS  JS heap  external  native`);
     const split = (label: string, a: MemorySplit | null, b: MemorySplit | null) => {
       const f = (part: keyof MemorySplit) => { const v = per(a, b, part); return v === null ? '-' : v.toFixed(1); };
@@ -225,7 +243,7 @@ async function main(): Promise<void> {
     const loadAtEnd = loadavg();
     say(`\n  load average at end: ${loadAtEnd.map((x) => x.toFixed(2)).join(', ')}`);
     if (asJson) {
-      process.stdout.write(`${JSON.stringify({ machine, faces, fillMs, empty, cold, warm, memoryPer100kFacesMB: {
+      process.stdout.write(`${JSON.stringify({ machine, faces, fillMs, empty, cold, warm, upgraded, memoryPer100kFacesMB: {
         afterStart: perStart, heapAfterStart: heapPerStart, afterFullSync: perSync,
         split: {
           afterStart: { heap: heapPerStart, external: per(cold.afterStart, empty.afterStart, 'external'), native: per(cold.afterStart, empty.afterStart, 'native') },
