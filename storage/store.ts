@@ -177,7 +177,9 @@ export interface FeatureSwitch {
   pending: FaceToken[];
   /** Live faces that now serve a feature of `to`. */
   faces: number;
-  /** Live faces kept without any feature (their photo failed with `to`), with the reason. */
+  /** Live faces kept without any feature (their photo failed with `to`). */
+  failedCount: number;
+  /** Those faces with the reason (at most 1000). */
   failed: Array<{ faceToken: FaceToken; reason: string }>;
 }
 

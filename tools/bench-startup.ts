@@ -183,6 +183,41 @@ async function fill(dataDir: string, count: number, model: string): Promise<numb
   return performance.now() - started;
 }
 
+/**
+ * The switch of a model upgrade on the filled store (after the upgraded
+ * start recorded the upgrade): every face's new feature staged through the
+ * store, then finishFeatureUpgrade, the one transaction that swaps them in.
+ * Its time, and the longest event-loop stall meanwhile (the transaction's
+ * body runs on the main thread).
+ */
+async function measureSwitch(dataDir: string): Promise<{ faces: number; stageMs: number; switchMs: number; maxStallMs: number }> {
+  const store = await openLmdbStore({ path: join(dataDir, 'store') });
+  try {
+    const state = await store.featureUpgrade();
+    if (!state) throw new Error('no model upgrade recorded in the filled store');
+    let t = performance.now();
+    let after: FaceToken | undefined;
+    for (;;) {
+      const page = await store.facesToUpgrade({ ...(after ? { after } : {}), limit: 2000 });
+      if (page.length === 0) break;
+      after = page[page.length - 1]!.faceToken;
+      await Promise.all(page.map((face) => store.stageFeature(face.faceToken, state.to, face.feature.slice().reverse())));
+    }
+    const stageMs = performance.now() - t;
+    const { monitorEventLoopDelay } = await import('node:perf_hooks');
+    const delay = monitorEventLoopDelay({ resolution: 5 });
+    delay.enable();
+    t = performance.now();
+    const result = await store.finishFeatureUpgrade(state.to);
+    const switchMs = performance.now() - t;
+    delay.disable();
+    if (!result.switched) throw new Error(`switch refused: ${result.pending.length} faces pending`);
+    return { faces: result.faces, stageMs, switchMs, maxStallMs: delay.max / 1e6 };
+  } finally {
+    await store.close();
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { faces: { type: 'string', default: '100000' }, json: { type: 'boolean', default: false } } });
   const faces = positive('faces', values.faces);
@@ -205,6 +240,7 @@ async function main(): Promise<void> {
     const warm = await runChild(fullDir, false);
     // Last: it records an upgrade in the filled store.
     const upgraded = await runChild(fullDir, false, true);
+    const switched = await measureSwitch(fullDir);
     if (cold.faces !== faces) throw new Error(`the filled store holds ${cold.faces} faces, expected ${faces}`);
 
     const rows: Array<[string, ChildResult]> = [
@@ -229,6 +265,8 @@ async function main(): Promise<void> {
     say(`  (start with the scan would be ${((cold.serverStartMs + cold.fullScanMs) / cold.serverStartMs).toFixed(2)}x / ` +
       `${((warm.serverStartMs + warm.fullScanMs) / warm.serverStartMs).toFixed(2)}x the start without it); the empty store starts in ${empty.serverStartMs.toFixed(1)} ms`);
     say(`  with a new feature model the start is ${upgraded.serverStartMs.toFixed(1)} ms (serving at once; the re-extraction of ${int(faces)} faces runs in the background)`);
+    say(`  the upgrade's switch on ${int(switched.faces)} faces (new features staged through the store in ${(switched.stageMs / 1000).toFixed(1)} s): ` +
+      `one transaction of ${switched.switchMs.toFixed(0)} ms, longest event-loop stall meanwhile ${switched.maxStallMs.toFixed(0)} ms`);
     say(`\nResident memory per 100,000 faces (filled minus empty, scaled), MB      RSS  JS heap  external  native`);
     const split = (label: string, a: MemorySplit | null, b: MemorySplit | null) => {
       const f = (part: keyof MemorySplit) => { const v = per(a, b, part); return v === null ? '-' : v.toFixed(1); };
@@ -243,7 +281,7 @@ async function main(): Promise<void> {
     const loadAtEnd = loadavg();
     say(`\n  load average at end: ${loadAtEnd.map((x) => x.toFixed(2)).join(', ')}`);
     if (asJson) {
-      process.stdout.write(`${JSON.stringify({ machine, faces, fillMs, empty, cold, warm, upgraded, memoryPer100kFacesMB: {
+      process.stdout.write(`${JSON.stringify({ machine, faces, fillMs, empty, cold, warm, upgraded, switched, memoryPer100kFacesMB: {
         afterStart: perStart, heapAfterStart: heapPerStart, afterFullSync: perSync,
         split: {
           afterStart: { heap: heapPerStart, external: per(cold.afterStart, empty.afterStart, 'external'), native: per(cold.afterStart, empty.afterStart, 'native') },

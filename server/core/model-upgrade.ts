@@ -237,12 +237,12 @@ export class ModelUpgrade {
       this.#served = target;
       this.#phase = 'done';
       this.#switchedAt = Date.now();
-      if (this.#state) this.#state = { ...this.#state, staged: result.faces, failed: result.failed.length, total: result.faces + result.failed.length };
+      if (this.#state) this.#state = { ...this.#state, staged: result.faces, failed: result.failedCount, total: result.faces + result.failedCount };
       for (const { faceToken, reason } of result.failed) {
         this.logger.warn({ faceToken, reason }, 'model upgrade: face kept without a feature (its photo failed with the new model); enrol it again');
       }
       this.logger.warn(
-        { from: this.#from, to: target, faces: result.faces, failed: result.failed.length, switchMs: Math.round(performance.now() - started) },
+        { from: this.#from, to: target, faces: result.faces, failed: result.failedCount, switchMs: Math.round(performance.now() - started) },
         'model upgrade done: the new features are served; terminals get a RESET',
       );
       for (const listener of this.#switched) {

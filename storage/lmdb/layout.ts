@@ -40,10 +40,12 @@
 //                                                  'lineage' -> base of the current lineage (0 until
 //                                                  the first restore; see beginRestoredLineage)
 // settings             string                      number; server settings (putSettings)
-// face-features-next   faceToken                   raw float32 feature of the model being upgraded
-//                                                  to, beside the served one (feature-upgrade.ts)
-// feature-upgrade      'state' | 'served' | 'last' StoredUpgrade of the upgrade in progress; the
-//                                                  served features' model; the last switch's summary
+// face-features-next   faceToken                   the second feature slot: face-features and it
+//                                                  take turns as the served slot and the one a
+//                                                  model upgrade writes into (feature-upgrade.ts);
+//                                                  `face-features` above means the served slot
+// feature-upgrade      'slot' | 'gen' | 'served'   served slot, switches done, served model;
+//                      | 'state' | 'last'          the upgrade in progress; the last switch
 // upgrade-failures     faceToken                   reason (string): photo gave no feature of the
 //                                                  upgrade's model
 import type { Database, RootDatabase, Transaction } from 'lmdb';
@@ -75,6 +77,8 @@ export interface StoredFace {
   createdAt: number;
   modelVersion: string;
   deletedAt: number | null;
+  /** Model-upgrade switches done when this record was written (absent: 0); see feature-upgrade.ts. */
+  gen?: number;
 }
 
 export interface StoredGroup {

@@ -174,13 +174,13 @@ export class LmdbFaceStore implements FaceStore {
       this.db.imageMeta.putSync(image.imageId, toStoredImage(image));
       this.db.imageBytes.putSync(image.imageId, Buffer.from(image.bytes.buffer, image.bytes.byteOffset, image.bytes.byteLength));
       if (face) {
-        this.db.faceMeta.putSync(face.faceToken, toStoredFace(face));
+        this.db.faceMeta.putSync(face.faceToken, { ...toStoredFace(face), gen: upgrade.generation(this.db) });
         if (face.deletedAt === null) countFeatureModel(this.db, face.modelVersion, 1);
         if (face.deletedAt === null && face.feature.length > 0) {
           // During an upgrade to its model, a new face's feature waits beside
           // the served ones (of the old model) for the switch.
           if (upgrade.stagesNewFaces(this.db, face.modelVersion)) upgrade.stage(this.db, face.faceToken, featureToBytes(face.feature));
-          else this.db.faceFeatures.putSync(face.faceToken, featureToBytes(face.feature));
+          else upgrade.servedSlot(this.db).putSync(face.faceToken, featureToBytes(face.feature));
         }
       }
       return { result: undefined, changes: [] };
@@ -201,7 +201,10 @@ export class LmdbFaceStore implements FaceStore {
 
   async getFaces(tokens: readonly FaceToken[]): Promise<Array<FaceRecord | undefined>> {
     this.assertOpen();
-    return this.read((transaction) => tokens.map((token) => this.readFace(token, transaction)));
+    return this.read((transaction) => {
+      const view = upgrade.modelView(this.db, transaction);
+      return tokens.map((token) => this.readFace(token, transaction, view));
+    });
   }
 
   async getFeatures(tokens: readonly FaceToken[]): Promise<Array<Float32Array | undefined>> {
@@ -211,11 +214,12 @@ export class LmdbFaceStore implements FaceStore {
       // reused buffer: no allocation per face, which dominates a 100,000-face
       // index build otherwise.
       const out: Array<Float32Array | undefined> = new Array(tokens.length);
+      const served = upgrade.servedSlot(this.db, transaction);
       let all: Float32Array | undefined;
       let bytes: Uint8Array | undefined;
       tokens.forEach((token, i) => {
         // Deleting a face removes its feature row, so a present row is a live face.
-        const fast = (this.db.faceFeatures as unknown as FastGet).getBinaryFast(token, { transaction });
+        const fast = (served as unknown as FastGet).getBinaryFast(token, { transaction });
         if (fast === undefined || fast.length === 0) return;
         // lmdb's reused buffer is larger than the value: its `length` is set to the value's size.
         const found = fast.subarray(0, fast.length);
@@ -239,6 +243,7 @@ export class LmdbFaceStore implements FaceStore {
       if (!face || face.deletedAt !== null) {
         throw new FaceError(ErrorCode.FaceTokenNotFound, `face token not found: ${token}`, { faceToken: token });
       }
+      const model = upgrade.effectiveModel(face, upgrade.servedSlot(this.db).doesExist(token), upgrade.modelView(this.db));
       const groupIds = Array.from(prefixRange(this.db.faceGroups, token), (row) => row.key[1]);
       const changes: CommittedChange[] = [];
       for (const groupId of groupIds) {
@@ -251,10 +256,9 @@ export class LmdbFaceStore implements FaceStore {
         changes.push(this.applyUnbind(group, token));
       }
       const now = this.clock();
-      this.db.faceMeta.putSync(token, { ...face, deletedAt: now });
-      this.db.faceFeatures.removeSync(token);
+      this.db.faceMeta.putSync(token, { ...face, modelVersion: model, deletedAt: now });
       upgrade.forgetFace(this.db, token);
-      countFeatureModel(this.db, face.modelVersion, -1);
+      countFeatureModel(this.db, model, -1);
       return { result: changes, changes };
     });
   }
@@ -263,11 +267,13 @@ export class LmdbFaceStore implements FaceStore {
     this.assertOpen();
     return this.read((transaction) => {
       const faces: FaceRecord[] = [];
+      const view = upgrade.modelView(this.db, transaction);
       const rows = this.db.faceMeta.getRange({ start: page.after ?? '', transaction });
       for (const { key, value } of rows) {
         if (faces.length >= page.limit) break;
-        if (key === page.after || value.deletedAt !== null || value.modelVersion === searchModel) continue;
-        faces.push(this.readFace(key as FaceToken, transaction)!);
+        if (key === page.after || value.deletedAt !== null) continue;
+        const face = this.readFace(key as FaceToken, transaction, view)!;
+        if (face.modelVersion !== searchModel) faces.push(face);
       }
       return faces;
     });
@@ -282,9 +288,11 @@ export class LmdbFaceStore implements FaceStore {
     return this.write('replaceFeature', () => {
       const face = this.db.faceMeta.get(token);
       if (!face || face.deletedAt !== null) return { result: false, changes: [] };
-      this.db.faceMeta.putSync(token, { ...face, modelVersion });
-      this.db.faceFeatures.putSync(token, featureToBytes(feature));
-      countFeatureModel(this.db, face.modelVersion, -1);
+      const served = upgrade.servedSlot(this.db);
+      const old = upgrade.effectiveModel(face, served.doesExist(token), upgrade.modelView(this.db));
+      this.db.faceMeta.putSync(token, { ...face, modelVersion, gen: upgrade.generation(this.db) });
+      served.putSync(token, featureToBytes(feature));
+      countFeatureModel(this.db, old, -1);
       countFeatureModel(this.db, modelVersion, 1);
       return { result: true, changes: [] };
     });
@@ -317,10 +325,11 @@ export class LmdbFaceStore implements FaceStore {
     return this.read((transaction) => {
       const faces: FaceRecord[] = [];
       if (!upgrade.upgradeState(this.db, transaction)) return faces;
+      const staging = upgrade.stagingSlot(this.db, transaction);
       for (const { key, value } of this.db.faceMeta.getRange({ start: page.after ?? '', transaction })) {
         if (faces.length >= page.limit) break;
         if (key === page.after || value.deletedAt !== null) continue;
-        if ((this.db.faceFeaturesNext as unknown as FastGet).getBinaryFast(key, { transaction }) !== undefined) continue;
+        if ((staging as unknown as FastGet).getBinaryFast(key, { transaction }) !== undefined) continue;
         if (this.db.upgradeFailures.get(key, { transaction }) !== undefined) continue;
         faces.push(this.readFace(key as FaceToken, transaction)!);
       }
@@ -348,16 +357,14 @@ export class LmdbFaceStore implements FaceStore {
   async getFeaturesOf(model: string, tokens: readonly FaceToken[]): Promise<Array<Float32Array | undefined>> {
     this.assertOpen();
     return this.read((transaction) => {
-      const staging = upgrade.upgradeState(this.db, transaction)?.to === model;
+      const staging = upgrade.upgradeState(this.db, transaction)?.to === model ? upgrade.stagingSlot(this.db, transaction) : undefined;
+      const view = upgrade.modelView(this.db, transaction);
       return tokens.map((token) => {
-        if (staging) {
-          const staged = this.db.faceFeaturesNext.get(token, { transaction });
-          if (staged) return bytesToFeature(staged);
-        }
-        const face = this.db.faceMeta.get(token, { transaction });
-        if (!face || face.deletedAt !== null || face.modelVersion !== model) return undefined;
-        const served = this.db.faceFeatures.get(token, { transaction });
-        return served && served.length > 0 ? bytesToFeature(served) : undefined;
+        const staged = staging?.get(token, { transaction });
+        if (staged) return bytesToFeature(staged);
+        const face = this.readFace(token, transaction, view);
+        if (!face || face.deletedAt !== null || face.modelVersion !== model || face.feature.length === 0) return undefined;
+        return face.feature;
       });
     });
   }
@@ -873,12 +880,15 @@ export class LmdbFaceStore implements FaceStore {
     if (this.closing) throw new FaceError(ErrorCode.Internal, 'face store is closed');
   }
 
-  private readFace(token: FaceToken, transaction?: Transaction): FaceRecord | undefined {
+  /** `view`: upgrade.modelView of the same transaction, when reading many faces. */
+  private readFace(token: FaceToken, transaction?: Transaction, view?: upgrade.ModelView): FaceRecord | undefined {
     const options = transaction ? { transaction } : undefined;
     const face = this.db.faceMeta.get(token, options);
     if (!face) return undefined;
-    const feature = face.deletedAt === null ? this.db.faceFeatures.get(token, options) : undefined;
-    return fromStoredFace(token, face, feature);
+    const models = view ?? upgrade.modelView(this.db, transaction);
+    const feature = face.deletedAt === null ? models.features.get(token, options) : undefined;
+    const model = upgrade.effectiveModel(face, feature !== undefined && feature.length > 0, models);
+    return fromStoredFace(token, model === face.modelVersion ? face : { ...face, modelVersion: model }, feature);
   }
 
   /** Inside a write transaction: the live group of that name, or GROUP_NOT_FOUND. */
