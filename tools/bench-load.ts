@@ -23,7 +23,7 @@
 // and connected to the push channel; the server's resident memory sampled
 // every 30 s (from /metrics), first/last/max and the trend per 10 minutes.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -169,6 +169,9 @@ function threadCpu(pid: number): { main: number; other: number } | undefined {
 }
 
 /** N clients enrol photos for `seconds` while the probes run every 20 ms. */
+/** Faces enrolled by every loaded() run so far (the soak's samples read it). */
+let enrolledTotal = 0;
+
 async function loaded(server: Server, photos: Uint8Array[], group: Parameters<typeof probes>[1], secs: number, extra?: () => Promise<void>): Promise<LoadResult> {
   const { trivial, sync } = probes(server, group);
   const until = performance.now() + secs * 1000;
@@ -177,7 +180,10 @@ async function loaded(server: Server, photos: Uint8Array[], group: Parameters<ty
     for (let i = c; performance.now() < until; i++) {
       const res = await addFace(server, photos[i % photos.length]!);
       if (res.code === 105001) refused++;
-      else enrolled++;
+      else {
+        enrolled++;
+        enrolledTotal++;
+      }
     }
   });
   const trivialMs: number[] = [], syncMs: number[] = [];
@@ -212,11 +218,28 @@ if (values.soak) {
   const sockets = Array.from({ length: 20 }, (_, i) => new WebSocket(`${server.url.replace('http', 'ws')}/api/service/push/v1`, {
     headers: { authorization: `Bearer ${DEVICE_KEY}`, 'x-device-id': `soak-${i}` },
   }));
-  const rss: Array<{ at: number; mb: number }> = [];
+  // RSS, and what it is made of as far as /metrics tells (main thread's V8
+  // heap and external memory; the rest is native: engine workers' heaps and
+  // ONNX arenas, LMDB's mapped pages, malloc), with the faces enrolled and the
+  // store's size, so growth can be told apart from the data growing.
+  const rss: Array<{ at: number; mb: number; heap: number; external: number; faces: number; storeMb: number }> = [];
+  const metric = (text: string, name: string) => {
+    const m = new RegExp(`^${name} (\\d+(?:\\.\\d+)?(?:e\\+\\d+)?)`, 'm').exec(text);
+    return m ? Number(m[1]) / 2 ** 20 : NaN;
+  };
+  const storeMb = () => {
+    try {
+      return statSync(join(server.dataDir, 'store', 'data.mdb')).size / 2 ** 20;
+    } catch {
+      return NaN;
+    }
+  };
   const sample = async () => {
     const text = await (await fetch(`${server.url}/metrics`, { headers: auth })).text();
-    const m = /^process_resident_memory_bytes (\d+(?:\.\d+)?(?:e\+\d+)?)/m.exec(text);
-    if (m) rss.push({ at: performance.now(), mb: Number(m[1]) / 2 ** 20 });
+    const mb = metric(text, 'process_resident_memory_bytes');
+    if (!Number.isNaN(mb)) {
+      rss.push({ at: performance.now(), mb, heap: metric(text, 'nodejs_heap_size_used_bytes'), external: metric(text, 'nodejs_external_memory_bytes'), faces: enrolledTotal, storeMb: storeMb() });
+    }
   };
   await sample();
   const start = performance.now();
@@ -236,6 +259,13 @@ if (values.soak) {
   console.log(`\nSoak: ${minutes} min, ${clients} enrolling clients, probes every 20 ms, 20 push connections`);
   console.log(`  faces/s ${result.facesPerSecond.toFixed(1)}; trivial p99 ${percentile(result.trivial, 99).toFixed(1)} ms; sync p99 ${percentile(result.sync, 99).toFixed(1)} ms`);
   console.log(`  resident memory MB: first ${first.toFixed(0)}, last ${last.toFixed(0)}, max ${max.toFixed(0)}; second half trend ${slope.toFixed(1)} MB per 10 min (${rss.length} samples)`);
+  const f = rss[0]!, l = rss[rss.length - 1]!;
+  console.log(`  main-thread JS heap MB: first ${f.heap.toFixed(0)}, last ${l.heap.toFixed(0)}, max ${Math.max(...rss.map((r) => r.heap)).toFixed(0)}; external MB: first ${f.external.toFixed(0)}, last ${l.external.toFixed(0)}`);
+  console.log(`  faces enrolled ${l.faces - f.faces}; store file ${f.storeMb.toFixed(0)} -> ${l.storeMb.toFixed(0)} MB; RSS growth per 1,000 faces ${((l.mb - f.mb) / Math.max(1, (l.faces - f.faces) / 1000)).toFixed(1)} MB`);
+  console.log('  every 5 min: min  RSS MB  heap MB  external MB  faces  store MB');
+  for (const r of rss.filter((_, i) => i % 10 === 0 || i === rss.length - 1)) {
+    console.log(`    ${((r.at - f.at) / 60_000).toFixed(1).padStart(5)}${r.mb.toFixed(0).padStart(8)}${r.heap.toFixed(0).padStart(9)}${r.external.toFixed(0).padStart(13)}${String(r.faces).padStart(7)}${r.storeMb.toFixed(0).padStart(10)}`);
+  }
   process.exit(0);
 }
 
