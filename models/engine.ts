@@ -75,6 +75,13 @@ export interface AnalyzeRequest extends DetectOptionsPerCall {
   feature?: boolean;
   liveness?: boolean;
   attributes?: boolean;
+  /**
+   * The caller is done with `bytes`: an engine in worker threads may move
+   * them to the worker (a transfer, no copy) when they own their whole
+   * ArrayBuffer, leaving the caller's array detached (empty). Default false:
+   * the bytes are copied and stay the caller's.
+   */
+  transfer?: boolean;
 }
 
 export interface AnalyzedDetection extends DetectedFace {

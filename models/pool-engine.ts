@@ -4,7 +4,7 @@
 // sessions (engine-worker.ts), loaded once at start.
 //
 // - analyze() is the call to use: one task per photo, the photo's bytes
-//   copied in once, measured faces out. The fine-grained methods work too,
+//   copied in once (or moved, with `transfer`), measured faces out. The fine-grained methods work too,
 //   but each copies its decoded image into a worker (for callers that need
 //   one step at a time).
 // - Back-pressure: at most `maxQueue` tasks wait for a worker; beyond that
@@ -80,7 +80,7 @@ class PooledEngine implements PooledFaceEngine {
     private readonly nice: number | null,
   ) {}
 
-  private async call<T>(task: EngineTask, signal?: Cancellation): Promise<T> {
+  private async call<T>(task: EngineTask, signal?: Cancellation, transferList?: ArrayBuffer[]): Promise<T> {
     if (this.closed) throw new FaceError(ErrorCode.Internal, 'face engine is closed');
     if (signal?.aborted) throw new FaceError(ErrorCode.Aborted, 'face analysis was abandoned', {}, { cause: signal.reason });
     if (this.pool.queueSize >= this.maxQueue) {
@@ -98,7 +98,7 @@ class PooledEngine implements PooledFaceEngine {
     }
     this.inFlight++;
     try {
-      return fromReply<T>(await this.pool.run(task));
+      return fromReply<T>(await this.pool.run(task, transferList ? { transferList } : {}));
     } finally {
       this.inFlight--;
       unhook();
@@ -106,8 +106,11 @@ class PooledEngine implements PooledFaceEngine {
   }
 
   analyze(bytes: Uint8Array, request: AnalyzeRequest): Promise<ImageAnalysis> {
-    const { signal, ...rest } = request;
-    return this.call({ op: 'analyze', bytes, request: rest, abort: undefined }, signal);
+    const { signal, transfer, ...rest } = request;
+    // Moved only when the array is the whole of a buffer of its own: a
+    // Buffer from Node's shared pool (small uploads) shares it with others.
+    const movable = transfer === true && bytes.buffer instanceof ArrayBuffer && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+    return this.call({ op: 'analyze', bytes, request: rest, abort: undefined }, signal, movable ? [bytes.buffer as ArrayBuffer] : undefined);
   }
 
   decode(bytes: Uint8Array, limits: DecodeLimits): Promise<DecodedImage> {

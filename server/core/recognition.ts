@@ -135,7 +135,8 @@ export class Recognition {
    */
   private async analyze(bytes: Uint8Array, max: number, liveness: boolean): Promise<AnalyzedFace[]> {
     if (bytes.length === 0) throw new FaceError(ErrorCode.ImageValidateFailed, 'empty image');
-    const analysis = await this.engine.analyze(bytes, { limits: this.limits.image, maxFaces: max, quality: true, feature: true, liveness });
+    // transfer: compare and recognize do not keep the photos (each request part is analysed once).
+    const analysis = await this.engine.analyze(bytes, { limits: this.limits.image, maxFaces: max, quality: true, feature: true, liveness, transfer: true });
     return analysis.faces.map((face) => {
       const analyzed: AnalyzedFace = { rect: boxToRect(face.box, analysis.width, analysis.height), quality: face.quality!, feature: face.feature! };
       if (liveness) analyzed.liveness = face.liveness! * 100;

@@ -53,6 +53,17 @@ describe('PooledFaceEngine', function () {
     });
   });
 
+  it('moves the photo to the worker with transfer when it owns its buffer, and copies it otherwise', async () => {
+    const request = { limits: LIMITS, feature: true, transfer: true };
+    const owned = new Uint8Array(scene('bbt4.jpg'));
+    const shared = Buffer.concat([Buffer.alloc(16), scene('bbt4.jpg')]).subarray(16);
+    const [moved, copied, kept] = await Promise.all([pool.analyze(owned, request), pool.analyze(shared, request), pool.analyze(scene('bbt4.jpg'), { ...request, transfer: false })]);
+    expect(owned.byteLength, 'moved: detached').to.equal(0);
+    expect(shared.byteLength, 'part of a larger buffer: copied').to.be.above(0);
+    expect(moved.faces.length).to.equal(kept.faces.length).and.equal(copied.faces.length);
+    expect(cosineSimilarity(moved.faces[0]!.feature!, kept.faces[0]!.feature!)).to.be.above(0.9999);
+  });
+
   it('runs the fine-grained calls in workers too', async () => {
     const image = await pool.decode(readFileSync(PEOPLE_PHOTOS[0]!.path), LIMITS);
     const [face] = await pool.detect(image);
