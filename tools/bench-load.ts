@@ -148,6 +148,9 @@ interface LoadResult {
   refused: number;
   /** CPU ms per enrolled face: the server's main thread (event loop), its other threads (engine workers, ORT, libuv), this client process. */
   cpuPerFace?: { main: number; other: number; client: number };
+  /** Probe pairs (trivial + sync) sent during the run, faces enrolled. */
+  probePairs: number;
+  enrolled: number;
 }
 
 /** CPU time (ms) of a process's main thread and of all its other threads, from /proc (Linux; undefined elsewhere). */
@@ -202,7 +205,7 @@ async function loaded(server: Server, photos: Uint8Array[], group: Parameters<ty
   const cpuPerFace = cpuBefore && cpuAfter && enrolled > 0
     ? { main: (cpuAfter.main - cpuBefore.main) / enrolled, other: (cpuAfter.other - cpuBefore.other) / enrolled, client: (client.user + client.system) / 1000 / enrolled }
     : undefined;
-  return { facesPerSecond: enrolled / ((performance.now() - started) / 1000), trivial: trivialMs, sync: syncMs, refused, cpuPerFace };
+  return { facesPerSecond: enrolled / ((performance.now() - started) / 1000), trivial: trivialMs, sync: syncMs, refused, cpuPerFace, probePairs: syncMs.length, enrolled };
 }
 
 const line = (name: string, xs: number[], goal = '') =>
@@ -274,10 +277,14 @@ const server = await startServer({});
 const group = await prepareGroup(server, photos.slice(0, 4));
 const { trivial, sync } = probes(server, group);
 const idleTrivial: number[] = [], idleSync: number[] = [];
+const idleCpuBefore = threadCpu(server.child.pid!);
 for (let i = 0; i < 200; i++) {
   idleTrivial.push(await timed(trivial));
   idleSync.push(await timed(sync));
 }
+const idleCpuAfter = threadCpu(server.child.pid!);
+// The probes run on the event loop too: their own cost, to tell it apart from the enrolments'.
+const probePairCpu = idleCpuBefore && idleCpuAfter ? (idleCpuAfter.main - idleCpuBefore.main) / 200 : undefined;
 const many = await loaded(server, photos, group, seconds);
 await stopServer(server);
 
@@ -339,6 +346,11 @@ throughput('1 worker x 1 thread', oneByOne);
 throughput(`1 worker x ${cores} threads`, oneByCores);
 console.log(`  scaling: ${(many.facesPerSecond / oneByOne.facesPerSecond).toFixed(2)}x the one-worker (1 x 1) figure (goal >= 1.8 on 2 cores);`
   + ` ${(many.facesPerSecond / oneByCores.facesPerSecond).toFixed(2)}x 1 worker x ${cores} threads (information)`);
+if (probePairCpu !== undefined && many.cpuPerFace) {
+  const probesPerFace = (many.probePairs * probePairCpu) / many.enrolled;
+  console.log(`  event loop: ${probePairCpu.toFixed(2)} ms CPU per probe pair (idle), so of the ${many.cpuPerFace.main.toFixed(1)} ms per face with ${cores} workers`
+    + ` about ${probesPerFace.toFixed(1)} are the probes and ${(many.cpuPerFace.main - probesPerFace).toFixed(1)} the enrolment (HTTP, multipart, LMDB write, JSON)`);
+}
 console.log(`\nEnrolment pipeline (analyze: decode, detect, landmarks, second look, feature, pose) per photo`);
 console.log(`  total ${mean(totals).toFixed(2)} ms mean, ${median(totals).toFixed(2)} median; model inference inside it ${mean(inference).toFixed(2)} ms`);
 console.log(`  ratio pipeline / inference: ${(mean(totals) / mean(inference)).toFixed(3)} (goal <= 1.10)`);
