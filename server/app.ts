@@ -167,7 +167,13 @@ export class FaceServer {
       });
       searchStore = upgrade.searchFeatures(store);
       readiness.notReady('building the search index');
-      faceIndex = await FaceIndex.open(searchStore, { dimensions: engine.featureLength, logger });
+      faceIndex = await FaceIndex.open(searchStore, {
+        dimensions: engine.featureLength,
+        logger,
+        approxMinFaces: config.searchApproxMinFaces > 0 ? config.searchApproxMinFaces : Number.POSITIVE_INFINITY,
+        indexDir: join(config.dataDir, 'index'),
+        searchModel: engine.searchModel,
+      });
       thresholds = await Thresholds.open(store);
       readiness.notReady('opening sync status');
       syncStatus = await openLmdbSyncStatus({ path: join(config.dataDir, 'sync-status'), maxDevices: config.sync.statusMaxDevices });
@@ -184,7 +190,7 @@ export class FaceServer {
         logger,
       });
     } catch (err) {
-      faceIndex?.close();
+      await faceIndex?.close();
       await deviceKeys?.close();
       await syncStatus?.close();
       await store?.close();
@@ -432,7 +438,7 @@ export class FaceServer {
     this.consoleSessions.close();
     clearTimeout(grace);
     await this.snapshots.close();
-    this.faceIndex.close();
+    await this.faceIndex.close();
     await this.syncStatus.close();
     await this.deviceKeys.close();
     await this.store.close();

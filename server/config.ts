@@ -132,6 +132,12 @@ export interface ServerConfig {
   sidDefaultGroup: string;
   /** How long SIGTERM waits for in-flight requests before closing anyway, ms. */
   shutdownGraceMs: number;
+  /**
+   * Groups with at least this many faces are searched with the approximate
+   * (HNSW) index, persisted under DATA_DIR/index; smaller ones exactly.
+   * Env SEARCH_APPROX_MIN_FACES, default 50000; 0 = always exact.
+   */
+  searchApproxMinFaces: number;
 }
 
 const MiB = 1024 * 1024;
@@ -176,6 +182,7 @@ export function defaultConfig(): ServerConfig {
     sidCredentials: [],
     sidDefaultGroup: 'default',
     shutdownGraceMs: 10_000,
+    searchApproxMinFaces: 50_000,
   };
 }
 
@@ -238,6 +245,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): ServerConfig {
   config.baiduCredentials = baiduCredentialsFrom(env.BAIDU_CREDENTIALS);
   config.sidCredentials = sidCredentialsFrom(env.SID_CREDENTIALS);
   config.sidDefaultGroup = env.SID_DEFAULT_GROUP || config.sidDefaultGroup;
+  config.searchApproxMinFaces = intFrom(env, 'SEARCH_APPROX_MIN_FACES', config.searchApproxMinFaces, 0, 1e9);
   validateConfig(config);
   return config;
 }

@@ -5,6 +5,7 @@
 import { exactSearch, MetricKind } from 'usearch';
 import type { BindingUser } from '../../../storage/store.js';
 import type { FaceToken } from '../ids.js';
+import type { Gallery } from './gallery.js';
 import { cosineOfCodeDot } from './quantize.js';
 
 /** A candidate from the int8 search: its approximate cosine, re-ranked later with float32. */
@@ -15,7 +16,7 @@ export interface Candidate {
 
 const INITIAL_ROWS = 64;
 
-export class ExactGallery {
+export class ExactGallery implements Gallery {
   private codes: Int8Array;
   private readonly tokens: FaceToken[] = [];
   private readonly users: Array<BindingUser | undefined> = [];
@@ -109,6 +110,28 @@ export class ExactGallery {
       out.push({ faceToken: this.tokens[row]!, approxCosine: cosineOfCodeDot(-found.distances[i]!) });
     }
     return out;
+  }
+
+  /**
+   * Takes the last `count` rows out (tokens, users, their codes as one
+   * matrix): how the approximate index moves staged faces into its graph.
+   */
+  takeLast(count: number): { tokens: FaceToken[]; users: Array<BindingUser | undefined>; codes: Int8Array } {
+    const n = this.tokens.length;
+    const from = Math.max(0, n - count);
+    const codes = this.codes.slice(from * this.dimensions, n * this.dimensions);
+    const tokens = this.tokens.splice(from);
+    const users = this.users.splice(from);
+    tokens.forEach((token, i) => {
+      this.rowOf.delete(token);
+      this.forgetUser(token, users[i]);
+    });
+    return { tokens, users, codes };
+  }
+
+  /** Every face with its user, for a snapshot of the gallery. */
+  *entries(): IterableIterator<{ token: FaceToken; user: BindingUser | undefined }> {
+    for (let row = 0; row < this.tokens.length; row++) yield { token: this.tokens[row]!, user: this.users[row] };
   }
 
   /** Bytes held: the code matrix, plus an estimate for the token and user bookkeeping. */

@@ -8,11 +8,31 @@
 // Changes arrive through `store.onCommit` (commit order); a bind needs the
 // face's feature and the binding's user, read from the store, so changes
 // are applied by one serial worker, in order, a batch at a time.
+//
+// Exact or approximate per group: a group with fewer than `approxMinFaces`
+// faces is an ExactGallery (brute force over int8 codes); from that size on
+// an ApproxGallery (HNSW graph plus an exact staging area for faces not yet
+// in the graph, see approx-gallery.ts). A group that grows past the size is
+// switched at once (its faces become the staging area) and a background
+// task moves staged faces into the graph a slice at a time, yielding to the
+// event loop between slices. Approximate groups are saved under `indexDir`
+// (index-files.ts) with the group version they reflect, at most once per
+// `saveIntervalMs` once their staging is empty, and on close; a start loads
+// the file and applies only the store's changes since that version
+// (store.deltaSince). A file the store cannot bring up to date (its version
+// is no longer in the kept log, above the group's, or from history a
+// restore skipped: another lineage), of another feature model, or damaged,
+// is discarded and the group rebuilt from the store.
+import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import type { CommittedChange, FaceStore, GroupRecord } from '../../../storage/store.js';
 import type { FaceToken, GroupId, GroupName, LibraryId } from '../ids.js';
+import { ApproxGallery } from './approx-gallery.js';
 import { ExactGallery } from './exact-gallery.js';
-import { quantize, quantizeInto } from './quantize.js';
+import type { Gallery } from './gallery.js';
+import { DEFAULT_HNSW, type HnswParams } from './hnsw.js';
+import { IndexFiles } from './index-files.js';
+import { quantize, quantizeInto, SCALE } from './quantize.js';
 
 export interface FaceIndexOptions {
   /** Feature length of the engine (512). */
@@ -20,6 +40,18 @@ export interface FaceIndexOptions {
   /** Native threads per search (usearch). Default 1: the event loop waits for it either way. */
   searchThreads?: number;
   logger?: Logger;
+  /** Groups with at least this many faces use the approximate index. Default: never (exact only). */
+  approxMinFaces?: number;
+  /** HNSW parameters of new graphs (a loaded graph keeps its own M and insertion width). */
+  hnsw?: Partial<HnswParams>;
+  /** Directory for the approximate indexes' files (DATA_DIR/index). Without it nothing is persisted. */
+  indexDir?: string;
+  /** The engine's searchModel; files made from another model's features are discarded. Required with indexDir. */
+  searchModel?: string;
+  /** Least time between two saves of one group, ms. Default 60,000. */
+  saveIntervalMs?: number;
+  /** Native threads for moving staged faces into a graph. Default: every core. */
+  indexThreads?: number;
 }
 
 /** One live group as the index holds it. */
@@ -27,7 +59,8 @@ export interface IndexedGroup {
   groupId: GroupId;
   library: LibraryId;
   name: GroupName;
-  gallery: ExactGallery;
+  /** Replaced (exact -> approximate) when the group grows past the size; read it at use. */
+  gallery: Gallery;
 }
 
 export interface FaceIndexStats {
@@ -35,12 +68,30 @@ export interface FaceIndexStats {
   /** Bindings held, over all groups (a face bound to two groups counts twice). */
   bindings: number;
   bytes: number;
+  /** Groups searched with the approximate index. */
+  approxGroups: number;
+  /** Faces of approximate groups still waiting for their graph (searched exactly meanwhile). */
+  staged: number;
+  /** Approximate groups loaded from their file at open (not rebuilt). */
+  loadedFromFile: number;
+  /** Index files discarded at open (damaged, another model, not reachable from the store's log). */
+  discardedFiles: number;
+  /** Completed saves since open. */
+  saves: number;
 }
 
 /** Faces read from the store per batch while building. */
 const BUILD_PAGE = 2000;
+/** How long one slice of graph insertion may hold the event loop. */
+const SLICE_TARGET_MS = 20;
 
 const nameKey = (library: LibraryId, name: GroupName) => `${library}\u0000${name}`;
+
+type Settings = Required<Pick<FaceIndexOptions, 'dimensions' | 'searchThreads' | 'approxMinFaces' | 'saveIntervalMs' | 'indexThreads'>> & {
+  hnsw: HnswParams;
+  logger?: Logger;
+  searchModel?: string;
+};
 
 export class FaceIndex {
   private readonly groups = new Map<GroupId, IndexedGroup>();
@@ -50,14 +101,26 @@ export class FaceIndex {
   private readonly waiters = new Set<{ groupId: GroupId; version: number; resolve: () => void }>();
   private readonly pending: CommittedChange[] = [];
   private worker: Promise<void> | undefined;
+  private indexer: Promise<void> | undefined;
+  private readonly saving = new Map<GroupId, Promise<void>>();
+  /** Per approximate group: `changes` of its gallery at the last save, and when. */
+  private readonly saved = new Map<GroupId, { changes: number; gallery: Gallery; at: number }>();
+  private readonly files: IndexFiles | undefined;
+  private saveTimer: NodeJS.Timeout | undefined;
+  private counters = { loadedFromFile: 0, discardedFiles: 0, saves: 0 };
+  private sliceRows = 64;
   private ready = false;
+  private upgrading = false;
   private closed = false;
+  private closing: Promise<void> | undefined;
   private readonly unsubscribe: () => void;
 
   private constructor(
     private readonly store: FaceStore,
-    private readonly options: Required<Pick<FaceIndexOptions, 'dimensions' | 'searchThreads'>> & { logger?: Logger },
+    private readonly options: Settings,
+    indexDir: string | undefined,
   ) {
+    this.files = indexDir === undefined ? undefined : new IndexFiles(indexDir);
     // Subscribed before the build reads anything, so no change is missed;
     // the ones the build already saw are skipped by version.
     this.unsubscribe = store.onCommit((change) => {
@@ -67,17 +130,43 @@ export class FaceIndex {
     });
   }
 
-  /** Builds the index of every live group from the store. */
+  /** Builds the index of every live group from the store (approximate groups from their files where usable). */
   static async open(store: FaceStore, options: FaceIndexOptions): Promise<FaceIndex> {
-    const index = new FaceIndex(store, { searchThreads: 1, ...options });
+    if (options.indexDir !== undefined && options.searchModel === undefined) throw new TypeError('FaceIndex: indexDir needs searchModel');
+    const settings: Settings = {
+      dimensions: options.dimensions,
+      searchThreads: options.searchThreads ?? 1,
+      approxMinFaces: options.approxMinFaces ?? Number.POSITIVE_INFINITY,
+      saveIntervalMs: options.saveIntervalMs ?? 60_000,
+      indexThreads: options.indexThreads ?? availableParallelism(),
+      hnsw: { ...DEFAULT_HNSW, ...options.hnsw },
+      ...(options.logger ? { logger: options.logger } : {}),
+      ...(options.searchModel !== undefined ? { searchModel: options.searchModel } : {}),
+    };
+    const index = new FaceIndex(store, settings, options.indexDir);
     try {
-      for (const group of await store.listAllGroups()) await index.loadGroup(group.groupId);
+      await index.files?.open();
+      // During a model upgrade the index holds the faces re-extracted so far,
+      // which changes without any group version: files are neither trusted
+      // nor written until it has switched.
+      index.upgrading = index.files !== undefined && (await store.featureUpgrade()) !== undefined;
+      if (index.upgrading) options.logger?.info('search index: a model upgrade is running; index files are not used until it switches');
+      const live = await store.listAllGroups();
+      for (const group of live) await index.loadGroup(group.groupId, true);
+      // Files of groups that are gone.
+      const ids = new Set<number>(live.map((g) => g.groupId));
+      for (const id of (await index.files?.groups()) ?? []) if (!ids.has(id)) await index.files!.remove(id);
     } catch (err) {
-      index.close();
+      await index.close();
       throw err;
     }
     index.ready = true;
     index.kick();
+    index.kickIndexer();
+    if (index.files) {
+      index.saveTimer = setInterval(() => index.saveDue(), Math.max(1000, settings.saveIntervalMs / 4));
+      index.saveTimer.unref();
+    }
     return index;
   }
 
@@ -93,14 +182,37 @@ export class FaceIndex {
     return Promise.all(list.map((c) => this.appliedOne(c.group.groupId, c.change.version))).then(() => undefined);
   }
 
+  /**
+   * Resolves once no face waits for a graph and no save is running (a save
+   * that is due is started first): for tools and tests. Searches are
+   * correct before that; this is about speed and files.
+   */
+  async settled(): Promise<void> {
+    for (;;) {
+      await this.worker;
+      await this.indexer;
+      this.kickIndexer();
+      await this.indexer;
+      this.saveDue(true);
+      await Promise.all(this.saving.values());
+      if (this.closed || (!this.worker && !this.indexer && this.saving.size === 0 && this.stats().staged === 0)) return;
+    }
+  }
+
   stats(): FaceIndexStats {
     let bindings = 0;
     let bytes = 0;
+    let approxGroups = 0;
+    let staged = 0;
     for (const group of this.groups.values()) {
       bindings += group.gallery.size;
       bytes += group.gallery.bytes;
+      if (group.gallery instanceof ApproxGallery) {
+        approxGroups++;
+        staged += group.gallery.staged;
+      }
     }
-    return { groups: this.groups.size, bindings, bytes };
+    return { groups: this.groups.size, bindings, bytes, approxGroups, staged, ...this.counters };
   }
 
   /**
@@ -138,16 +250,30 @@ export class FaceIndex {
       if (feature && feature.length === this.options.dimensions) indexed.gallery.upsert(token, quantize(feature), binding);
       else indexed.gallery.remove(token);
     });
+    this.switchGrownGroups(new Set(pairs.map((p) => p.groupId)));
   }
 
-  /** Stops following the store; pending waiters are released. */
-  close(): void {
-    if (this.closed) return;
+
+  /** Stops following the store, releases pending waiters, then saves the approximate groups that changed. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
     this.closed = true;
     this.unsubscribe();
+    if (this.saveTimer) clearInterval(this.saveTimer);
     this.pending.length = 0;
     for (const waiter of this.waiters) waiter.resolve();
     this.waiters.clear();
+    await this.worker;
+    await this.indexer;
+    await Promise.all(this.saving.values());
+    if (!this.ready) return;
+    for (const group of this.groups.values()) {
+      if (this.isDirty(group)) await this.save(group);
+    }
   }
 
   private appliedOne(groupId: GroupId, version: number): Promise<void> {
@@ -185,13 +311,14 @@ export class FaceIndex {
         this.options.logger?.error({ err }, 'search index: applying changes failed; reloading the groups');
         for (const groupId of new Set(batch.map((c) => c.group.groupId))) {
           try {
-            await this.loadGroup(groupId);
+            await this.loadGroup(groupId, false);
           } catch (reloadErr) {
             this.options.logger?.error({ err: reloadErr, groupId }, 'search index: reloading a group failed');
           }
         }
         for (const change of batch) this.markApplied(change.group.groupId, change.change.version);
       }
+      this.switchGrownGroups(new Set(batch.map((c) => c.group.groupId)));
     }
   }
 
@@ -212,7 +339,7 @@ export class FaceIndex {
             this.putGroup(group);
             break;
           case 'delete':
-            this.dropGroup(group.groupId);
+            this.dropGroup(group.groupId, true);
             break;
           case 'bind': {
             const i = bound.get(committed)!;
@@ -236,42 +363,68 @@ export class FaceIndex {
     }
   }
 
+  /** Exact groups of the batch that reached the size become approximate (their faces staged for the graph). */
+  private switchGrownGroups(groupIds: Iterable<GroupId>): void {
+    for (const groupId of groupIds) {
+      const group = this.groups.get(groupId);
+      if (group?.gallery instanceof ExactGallery && group.gallery.size >= this.options.approxMinFaces) {
+        group.gallery = ApproxGallery.fromExact(group.gallery, this.options.hnsw, this.options.searchThreads);
+        this.options.logger?.info({ groupId, faces: group.gallery.size }, 'search index: group switched to the approximate index');
+      }
+    }
+    this.kickIndexer();
+  }
+
   /** Whether the change is newer than what the index holds for its group. */
   private isNew(committed: CommittedChange): boolean {
     return committed.change.version > (this.appliedVersion.get(committed.group.groupId) ?? 0);
   }
 
-  private putGroup(group: GroupRecord): IndexedGroup {
+  private putGroup(group: GroupRecord, gallery?: Gallery): IndexedGroup {
     const existing = this.groups.get(group.groupId);
-    if (existing) return existing;
+    if (existing && !gallery) return existing;
     const indexed: IndexedGroup = {
       groupId: group.groupId,
       library: group.library,
       name: group.name,
-      gallery: new ExactGallery(this.options.dimensions, this.options.searchThreads),
+      gallery: gallery ?? new ExactGallery(this.options.dimensions, this.options.searchThreads),
     };
     this.groups.set(group.groupId, indexed);
     this.byName.set(nameKey(group.library, group.name), group.groupId);
     return indexed;
   }
 
-  private dropGroup(groupId: GroupId): void {
+  private dropGroup(groupId: GroupId, deleteFiles: boolean): void {
     const indexed = this.groups.get(groupId);
-    if (!indexed) return;
-    this.groups.delete(groupId);
-    const key = nameKey(indexed.library, indexed.name);
-    if (this.byName.get(key) === groupId) this.byName.delete(key);
+    if (indexed) {
+      this.groups.delete(groupId);
+      const key = nameKey(indexed.library, indexed.name);
+      if (this.byName.get(key) === groupId) this.byName.delete(key);
+    }
+    this.saved.delete(groupId);
+    if (deleteFiles && this.files) {
+      const files = this.files;
+      const removing = (this.saving.get(groupId) ?? Promise.resolve())
+        .then(() => files.remove(groupId))
+        .catch((err: unknown) => this.options.logger?.warn({ err, groupId }, 'search index: removing the files of a deleted group failed'));
+      this.track(groupId, removing);
+    }
   }
 
-  /** (Re)loads one group from a consistent snapshot of its bindings. */
-  private async loadGroup(groupId: GroupId): Promise<void> {
+  /**
+   * (Re)loads one group: from its file when `fromFile` and the file is
+   * usable, otherwise from a consistent snapshot of its bindings. The new
+   * gallery replaces the old one only when complete.
+   */
+  private async loadGroup(groupId: GroupId, fromFile: boolean): Promise<void> {
+    if (fromFile && (await this.loadFromFile(groupId))) return;
     const snapshot = await this.store.snapshotGroup(groupId);
-    this.dropGroup(groupId);
     if (!snapshot || snapshot.group.deletedAt !== null) {
+      this.dropGroup(groupId, true);
       if (snapshot) this.markApplied(groupId, snapshot.group.version);
       return;
     }
-    const gallery = this.putGroup(snapshot.group).gallery;
+    const gallery = new ExactGallery(this.options.dimensions, this.options.searchThreads);
     const { bindings } = snapshot;
     for (let start = 0; start < bindings.length; start += BUILD_PAGE) {
       const page = bindings.slice(start, start + BUILD_PAGE);
@@ -282,6 +435,177 @@ export class FaceIndex {
         if (feature && feature.length === this.options.dimensions) gallery.upsert(binding.faceToken, quantizeInto(feature, code), binding);
       });
     }
+    this.dropGroup(groupId, false);
+    if (gallery.size >= this.options.approxMinFaces) {
+      this.putGroup(snapshot.group, ApproxGallery.fromExact(gallery, this.options.hnsw, this.options.searchThreads));
+      this.options.logger?.info({ groupId, faces: gallery.size }, 'search index: building the approximate index of a group in the background');
+    } else {
+      this.putGroup(snapshot.group, gallery);
+      if (this.files) await this.files.remove(groupId);
+    }
     this.markApplied(groupId, snapshot.group.version);
   }
+
+  /** True when the group's file was loaded and brought up to date. */
+  private async loadFromFile(groupId: GroupId): Promise<boolean> {
+    if (!this.files || this.upgrading) return false;
+    const group = await this.store.getGroupById(groupId);
+    if (!group || group.deletedAt !== null || group.faceCount < this.options.approxMinFaces) return false;
+    const started = performance.now();
+    const loaded = await this.files.load(groupId, {
+      model: this.options.searchModel!,
+      dimensions: this.options.dimensions,
+      scale: SCALE,
+      expansionSearch: this.options.hnsw.expansionSearch,
+    });
+    const discard = async (reason: string) => {
+      this.counters.discardedFiles++;
+      this.options.logger?.warn({ groupId, reason }, 'search index: discarding the index file; rebuilding the group from the store');
+      await this.files!.remove(groupId);
+      return false;
+    };
+    if (!loaded.ok) {
+      if (loaded.reason.includes('ENOENT')) return false;
+      return discard(loaded.reason);
+    }
+    const { meta, graph } = loaded;
+    const delta = await this.store.deltaSince(groupId, meta.version);
+    if (!delta) return discard(`the store cannot bring version ${meta.version} up to date (not in the kept change log, or another lineage)`);
+    const current = await this.store.getGroupById(groupId);
+    if (!current || current.deletedAt !== null) return false;
+
+    const gallery = ApproxGallery.restore(graph, meta.entries, meta.nextKey, this.options.searchThreads);
+    for (const token of delta.removed) gallery.remove(token);
+    // Faces staged at save time and faces bound since: users (and features
+    // for faces not in the graph) as the store has them now; later commits
+    // are replayed after this by version, as for any build.
+    const toRead = [...new Set([...meta.staged, ...delta.upserted])];
+    for (let start = 0; start < toRead.length; start += BUILD_PAGE) {
+      const page = toRead.slice(start, start + BUILD_PAGE);
+      const bindings = await this.store.getBindings(groupId, page);
+      const missing = page.filter((token, i) => bindings[i] && !gallery.has(token));
+      const features = missing.length > 0 ? await this.store.getFeatures(missing) : [];
+      const featureOf = new Map(missing.map((token, i) => [token, features[i]]));
+      page.forEach((token, i) => {
+        const binding = bindings[i];
+        if (!binding) {
+          gallery.remove(token);
+          return;
+        }
+        if (gallery.has(token)) {
+          gallery.upsert(token, EMPTY_CODE, binding);
+          return;
+        }
+        const feature = featureOf.get(token);
+        if (feature && feature.length === this.options.dimensions) gallery.upsert(token, quantize(feature), binding);
+      });
+    }
+    this.dropGroup(groupId, false);
+    this.putGroup(current, gallery);
+    // Unchanged since the file (no delta): not dirty.
+    this.saved.set(groupId, { changes: delta.upserted.length + delta.removed.length + meta.staged.length > 0 ? -1 : gallery.changes, gallery, at: Date.now() });
+    this.markApplied(groupId, delta.toVersion);
+    this.counters.loadedFromFile++;
+    this.options.logger?.info(
+      {
+        groupId,
+        faces: gallery.size,
+        fileVersion: meta.version,
+        version: delta.toVersion,
+        replayed: delta.upserted.length + delta.removed.length,
+        ms: Math.round(performance.now() - started),
+      },
+      'search index: loaded the approximate index from its file',
+    );
+    return true;
+  }
+
+  /** Starts the background task that moves staged faces into their graphs, if any wait. */
+  private kickIndexer(): void {
+    if (this.indexer || this.closed || !this.ready) return;
+    if (![...this.groups.values()].some((g) => g.gallery instanceof ApproxGallery && g.gallery.staged > 0)) return;
+    this.indexer = this.index().finally(() => {
+      this.indexer = undefined;
+    });
+  }
+
+  private async index(): Promise<void> {
+    while (!this.closed) {
+      const group = [...this.groups.values()].find((g) => g.gallery instanceof ApproxGallery && g.gallery.staged > 0);
+      if (!group) return;
+      const gallery = group.gallery as ApproxGallery;
+      const started = performance.now();
+      let moved: number;
+      try {
+        moved = gallery.indexStaged(this.sliceRows, this.options.indexThreads);
+      } catch (err) {
+        // The faces stay staged and searchable exactly; stop rather than spin.
+        this.options.logger?.error({ err, groupId: group.groupId }, 'search index: adding faces to the graph failed');
+        return;
+      }
+      const elapsed = performance.now() - started;
+      // Slices sized so each holds the event loop about SLICE_TARGET_MS.
+      this.sliceRows = Math.max(8, Math.min(4096, Math.round((moved * SLICE_TARGET_MS) / Math.max(elapsed, 0.5))));
+      if (gallery.staged === 0) {
+        this.options.logger?.debug({ groupId: group.groupId, faces: gallery.size }, 'search index: graph complete');
+        this.saveDue();
+      }
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  private isDirty(group: IndexedGroup): boolean {
+    if (!this.files || !(group.gallery instanceof ApproxGallery)) return false;
+    const saved = this.saved.get(group.groupId);
+    return !saved || saved.gallery !== group.gallery || saved.changes !== group.gallery.changes;
+  }
+
+  /** Saves approximate groups that changed, whose graph is complete, and whose last save is old enough (`force`: any age). */
+  private saveDue(force = false): void {
+    if (this.closed || !this.files) return;
+    const now = Date.now();
+    for (const group of this.groups.values()) {
+      if (!(group.gallery instanceof ApproxGallery) || group.gallery.staged > 0 || this.saving.has(group.groupId) || !this.isDirty(group)) continue;
+      const saved = this.saved.get(group.groupId);
+      if (!force && saved && saved.gallery === group.gallery && now - saved.at < this.options.saveIntervalMs) continue;
+      this.track(group.groupId, this.save(group));
+    }
+  }
+
+  private track(groupId: GroupId, task: Promise<void>): void {
+    const previous = this.saving.get(groupId);
+    const chained = (previous ? previous.then(() => task) : task).finally(() => {
+      if (this.saving.get(groupId) === chained) this.saving.delete(groupId);
+    });
+    this.saving.set(groupId, chained);
+  }
+
+  private async save(group: IndexedGroup): Promise<void> {
+    const gallery = group.gallery;
+    if (!this.files || !(gallery instanceof ApproxGallery)) return;
+    try {
+      if (this.upgrading) {
+        if ((await this.store.featureUpgrade()) !== undefined) return;
+        this.upgrading = false;
+      }
+      if (group.gallery !== gallery || !this.groups.has(group.groupId)) return;
+      const changes = gallery.changes;
+      const version = this.appliedVersion.get(group.groupId) ?? 0;
+      // The graph, its table and `version` are taken in the same synchronous step.
+      const result = await this.files.save(group.groupId, gallery, { version, model: this.options.searchModel!, scale: SCALE });
+      // Deleted meanwhile: its files go too.
+      if (!this.groups.has(group.groupId)) await this.files.remove(group.groupId);
+      else this.saved.set(group.groupId, { changes, gallery, at: Date.now() });
+      this.counters.saves++;
+      this.options.logger?.info(
+        { groupId: group.groupId, version, faces: gallery.size, mb: Math.round(result.bytes / 2 ** 20), blockedMs: Math.round(result.blockedMs), ms: Math.round(result.totalMs) },
+        'search index: saved the approximate index',
+      );
+    } catch (err) {
+      this.options.logger?.error({ err, groupId: group.groupId }, 'search index: saving failed (the next start rebuilds the group)');
+    }
+  }
 }
+
+/** For a face already in a graph only its user is updated; the code is not read. */
+const EMPTY_CODE = new Int8Array(0);
