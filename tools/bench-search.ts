@@ -1,96 +1,87 @@
-// npm run bench:search [-- --sizes 10000,100000,1000000 --queries 300 --threads 1 --skip-http]
+// npm run bench:search [-- --sizes 10000,100000,1000000 --hnsw-sizes 10000,100000 --m 16 --ef 32,64,96,128,256
+//                          --queries 300 --threads 1 --startup-faces 100000 --skip-startup --skip-http]
 //
-// 1. Synthetic faces: 512-d unit vectors, one gallery sample per identity
-//    and a query sample of a random identity, noise set so that the cosine
-//    of two samples of one identity has the median measured in this run on
-//    the people photos (the test photos).
+// 1. Synthetic faces shaped like the test photos' features (tools/face-shaped.ts):
+//    the same-person and different-person cosines of the people photos are
+//    measured in this run and the synthetic model is fitted to them (median
+//    and spread of both); both distributions are printed side by side.
 // 2. Per gallery size: the exact int8 index the server uses (build, memory,
-//    1:N p50/p99 of the native candidate search), and the approximate HNSW
-//    index (usearch, i8) for the large sizes: build, save, load and view
-//    times (a restart without a rebuild), p50/p99, recall@1 against exact in
-//    the same run (both re-ranked with float32).
-// 3. Start-up of the search index from a store of 100,000 bound faces.
+//    1:N p50/p99 of the native candidate search), and the approximate index
+//    (the server's ApproxGallery: usearch HNSW over the same int8 codes) for
+//    the --hnsw-sizes: build with every core, save and load through the
+//    server's index files (IndexFiles: sha256-checked, temp + rename), file
+//    size, and per search width (ef) p50/p99 and recall. Queries are of two
+//    kinds: another sample of an enrolled identity (recall@1: the approximate
+//    index's best match, re-ranked with float32, is exact's; and how often
+//    each finds the true identity), and a sample of an identity not enrolled
+//    (agreement: both find no match at the recognize threshold, or the same one).
+// 3. Start-up from a store of --startup-faces bound faces: exact; approximate
+//    built in the background then saved; approximate loaded from its file
+//    (no rebuild); the whole server started on that data dir.
 // 4. HTTP compare and recognize per request against the engine's own time
 //    for the same photos (decode, detect, embed), measured in the same run.
 //
-// Numbers from a shared, loaded machine: read the ratios, not the absolutes.
-import { mkdirSync, mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
+// Numbers from a shared, loaded machine: print `uptime` around the run.
+import { mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Index, MetricKind, ScalarKind } from 'usearch';
 import { createOnnxEngine, cosineSimilarity } from '../models/index.js';
 import type { DecodeLimits, FaceEngine } from '../models/engine.js';
-import { ExactGallery } from '../server/core/search/exact-gallery.js';
+import { ApproxGallery } from '../server/core/search/approx-gallery.js';
+import { ExactGallery, type Candidate } from '../server/core/search/exact-gallery.js';
 import { FaceIndex } from '../server/core/search/face-index.js';
-import { quantize } from '../server/core/search/quantize.js';
+import { DEFAULT_HNSW } from '../server/core/search/hnsw.js';
+import { IndexFiles } from '../server/core/search/index-files.js';
+import { quantize, SCALE } from '../server/core/search/quantize.js';
+import { cosineOfScore } from '../server/core/search/score.js';
+import { DEFAULT_THRESHOLDS } from '../server/core/thresholds.js';
 import { FaceServer } from '../server/app.js';
-import { DEFAULT_LIBRARY, type FaceToken, type GroupName } from '../server/core/ids.js';
+import { DEFAULT_LIBRARY, type FaceToken, type GroupId, type GroupName } from '../server/core/ids.js';
 import { newImageId } from '../server/core/tokens.js';
 import { openLmdbStore } from '../storage/index.js';
 import { PEOPLE, readPersonPhoto, readScene } from '../test/helpers/paths.js';
 import { ENROLLABLE, enrollablePhoto } from '../test/helpers/photos.js';
 import { syntheticFace } from '../test/helpers/synthetic-faces.js';
 import { benchServerConfig, col, int, machineInfo, machineLines, median, percentile, positive } from './bench-common.js';
+import { cosineStats, DIM, FaceShapeModel, fitFaceShape, shapeCosines, type CosineStats } from './face-shaped.js';
 
-const DIM = 512;
 const LIMITS: DecodeLimits = { maxBytes: 16 << 20, maxPixels: 40_000_000, minSide: 1, formats: ['jpeg', 'png', 'bmp'] };
+const list = (name: string, raw: string) => (raw === '' ? [] : raw.split(',').map((s) => positive(name, s)));
 
 const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '10000,100000,1000000' },
+    'hnsw-sizes': { type: 'string', default: '10000,100000' },
+    m: { type: 'string', default: String(DEFAULT_HNSW.connectivity) },
+    ef: { type: 'string', default: '32,64,96,128,256' },
+    'ef-add': { type: 'string', default: String(DEFAULT_HNSW.expansionAdd) },
     queries: { type: 'string', default: '300' },
     threads: { type: 'string', default: '1' },
     'startup-faces': { type: 'string', default: '100000' },
+    'approx-min-faces': { type: 'string', default: '50000' },
+    'skip-startup': { type: 'boolean', default: false },
     'skip-http': { type: 'boolean', default: false },
-    // HNSW builds take minutes per 100,000 faces on this loaded 2-core machine.
-    'hnsw-sizes': { type: 'string', default: '100000' },
   },
 });
-const sizes = values.sizes.split(',').map((s) => positive('sizes', s));
+const sizes = list('sizes', values.sizes);
+const hnswSizes = new Set(list('hnsw-sizes', values['hnsw-sizes']));
+const connectivities = list('m', values.m);
+const widths = list('ef', values.ef);
+const expansionAdd = positive('ef-add', values['ef-add']);
 const queryCount = positive('queries', values.queries);
 const threads = positive('threads', values.threads);
 const startupFaces = positive('startup-faces', values['startup-faces']);
-const hnswSizes = new Set(values['hnsw-sizes'] === '' ? [] : values['hnsw-sizes'].split(',').map((s) => positive('hnsw-sizes', s)));
-const HNSW = { dimensions: DIM, metric: MetricKind.IP, quantization: ScalarKind.I8, connectivity: 16, expansion_add: 64, expansion_search: 256, multi: false };
-
-/** Deterministic per (seed, row) so a vector can be made again instead of kept (1M float32 = 2 GB). */
-function gaussianRow(seed: number, out: Float32Array): Float32Array {
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  for (let i = 0; i < out.length; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(next() + 1e-12));
-    const a = 2 * Math.PI * next();
-    out[i] = r * Math.cos(a);
-    if (i + 1 < out.length) out[i + 1] = r * Math.sin(a);
-  }
-  return out;
-}
-
-const normalize = (v: Float32Array) => {
-  let n = 0;
-  for (const x of v) n += x * x;
-  n = Math.sqrt(n);
-  for (let i = 0; i < v.length; i++) v[i]! /= n;
-  return v;
-};
-
-/** Sample `k` of identity `id`: its centre plus noise of norm sigma, normalised. Two samples meet at cosine ~1/(1+sigma²). */
-function sample(id: number, k: number, sigma: number): Float32Array {
-  const centre = normalize(gaussianRow(id * 7919 + 1, new Float32Array(DIM)));
-  const noise = normalize(gaussianRow(id * 7919 + 2 + k * 104729, new Float32Array(DIM)));
-  for (let i = 0; i < DIM; i++) centre[i] = centre[i]! + sigma * noise[i]!;
-  return normalize(centre);
-}
+const approxMinFaces = positive('approx-min-faces', values['approx-min-faces']);
+const RECOGNIZE_COSINE = cosineOfScore(DEFAULT_THRESHOLDS.recognize);
+const MODEL = 'bench-model';
 
 const ms = (start: number) => performance.now() - start;
 const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+const s2 = (msValue: number) => (msValue / 1000).toFixed(2);
+const fmt = (c: CosineStats) => `mean ${c.mean.toFixed(3)} sd ${c.sd.toFixed(3)} median ${c.median.toFixed(3)} p99 ${c.p99.toFixed(3)} min ${c.min.toFixed(3)} max ${c.max.toFixed(3)} (${c.n} pairs)`;
+const tokenOf = (row: number) => `f${String(row).padStart(23, '0')}` as FaceToken;
+const rowOf = (token: FaceToken) => Number(token.slice(1));
 
 async function photoCosines(engine: FaceEngine): Promise<{ same: number[]; different: number[] }> {
   const features: Array<{ person: string; f: Float32Array }> = [];
@@ -111,130 +102,163 @@ async function photoCosines(engine: FaceEngine): Promise<{ same: number[]; diffe
   return { same, different };
 }
 
-function exactTop1(gallery: ExactGallery, query: Float32Array, sigma: number, rows: Map<FaceToken, number>): number {
-  const candidates = gallery.candidates(quantize(query), 17);
-  let best = -1;
-  let bestCos = -Infinity;
+/** The float32 re-rank of candidates, as SearchService does it: the best row and its cosine. */
+function rerank(candidates: Candidate[], query: Float32Array, gallery: Float32Array): { row: number; cosine: number } {
+  let row = -1;
+  let cosine = -Infinity;
   for (const c of candidates) {
-    const row = rows.get(c.faceToken)!;
-    const cos = cosineSimilarity(query, sample(row, 0, sigma));
-    if (cos > bestCos) [best, bestCos] = [row, cos];
+    const r = rowOf(c.faceToken);
+    let d = 0;
+    const base = r * DIM;
+    for (let i = 0; i < DIM; i++) d += query[i]! * gallery[base + i]!;
+    if (d > cosine) [row, cosine] = [r, d];
   }
-  return best;
+  return { row, cosine };
+}
+
+/** A match at the recognize threshold: its row; none: -1. */
+const accepted = (best: { row: number; cosine: number }) => (best.cosine >= RECOGNIZE_COSINE ? best.row : -1);
+
+interface Query {
+  id: number;
+  feature: Float32Array;
+  code: Int8Array;
+}
+
+interface Outcome {
+  times: number[];
+  best: Array<{ row: number; cosine: number }>;
+}
+
+function run(gallery: { candidates(q: Int8Array, k: number): Candidate[] }, queries: readonly Query[], features: Float32Array): Outcome {
+  const times: number[] = [];
+  const best: Outcome['best'] = [];
+  for (const q of queries) {
+    const start = performance.now();
+    const candidates = gallery.candidates(q.code, 17);
+    times.push(ms(start));
+    best.push(rerank(candidates, q.feature, features));
+  }
+  return { times, best };
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), 'bench-search-'));
 const engine = await createOnnxEngine({ intraOpThreads: 2 });
 try {
   for (const line of machineLines(machineInfo(dataDir))) console.log(line);
-  console.log(`  search threads: ${threads}; queries per size: ${queryCount}\n`);
+  console.log(`  search threads: ${threads}; queries per size: ${queryCount} enrolled + ${queryCount} unknown; build threads: 2\n`);
 
+  // 1. Face-shaped synthetic vectors, fitted to the photos.
   const photos = await photoCosines(engine);
-  const target = median(photos.same);
-  const sigma = Math.sqrt(1 / target - 1);
-  const check = Array.from({ length: 200 }, (_, i) => cosineSimilarity(sample(i, 0, sigma), sample(i, 1, sigma)));
-  const checkDiff = Array.from({ length: 200 }, (_, i) => cosineSimilarity(sample(i, 0, sigma), sample(i + 1, 1, sigma)));
-  console.log('Synthetic faces');
-  console.log(`  test photos: same-person cosine median ${target.toFixed(3)} (${photos.same.length} pairs), different-person median ${median(photos.different).toFixed(3)}`);
-  console.log(`  synthetic (noise sigma ${sigma.toFixed(3)}): same-identity median ${median(check).toFixed(3)}, different-identity median ${median(checkDiff).toFixed(3)}\n`);
+  const photoStats = { same: cosineStats(photos.same), different: cosineStats(photos.different) };
+  let start = performance.now();
+  const shape = fitFaceShape(photoStats);
+  const fitMs = ms(start);
+  const model = new FaceShapeModel(shape);
+  const check = shapeCosines(model, 3000, 2_000_000_000);
+  console.log('Synthetic faces (fitted to the people photos in this run)');
+  console.log(`  photos, same person:        ${fmt(photoStats.same)}`);
+  console.log(`  synthetic, same identity:   ${fmt(cosineStats(check.same))}`);
+  console.log(`  photos, different people:   ${fmt(photoStats.different)}`);
+  console.log(`  synthetic, different ids:   ${fmt(cosineStats(check.different))}`);
+  console.log(`  (isotropic random 512-d unit vectors would meet at sd ${(1 / Math.sqrt(DIM)).toFixed(3)})`);
+  console.log(`  model: spectrum exponent ${shape.alpha.toFixed(3)}, common direction ${shape.w.toFixed(3)}, noise ${shape.sigma.toFixed(3)} x exp(${shape.tau.toFixed(3)} z); fitted in ${s2(fitMs)} s`);
+  console.log(`  recognize threshold ${DEFAULT_THRESHOLDS.recognize} = cosine ${RECOGNIZE_COSINE.toFixed(3)}\n`);
 
-  console.log('1:N search per gallery size (one sample per identity in the gallery, the query another sample)');
-  console.log(`${'faces'.padStart(10)} ${'index'.padStart(8)} ${'build s'.padStart(8)} ${'MB'.padStart(6)} ${'B/face'.padStart(7)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'recall@1'.padStart(9)} ${'save s'.padStart(7)} ${'load s'.padStart(7)} ${'view s'.padStart(7)}`);
+  // 2. Exact and approximate per gallery size.
+  console.log('1:N search per gallery size: one sample per identity in the gallery; "enrolled" queries are another sample');
+  console.log('of a gallery identity, "unknown" ones a sample of an identity not in the gallery. Candidate search only');
+  console.log('(17 candidates, as SearchService asks for topN 1), then the float32 re-rank of those candidates.\n');
+  const header = `${'faces'.padStart(9)} ${'index'.padEnd(16)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'recall@1'.padStart(8)} ${'true@1'.padStart(7)} ${'unknown'.padStart(8)}`;
   for (const size of sizes) {
-    // Exact, as the server holds it.
-    const gallery = new ExactGallery(DIM, threads);
-    const rows = new Map<FaceToken, number>();
-    const heapBefore = process.memoryUsage();
-    let start = performance.now();
+    start = performance.now();
+    const features = new Float32Array(size * DIM);
+    const codes = new Int8Array(size * DIM);
     for (let row = 0; row < size; row++) {
-      const token = `f${String(row).padStart(23, '0')}` as FaceToken;
-      const code = quantize(sample(row, 0, sigma));
-      gallery.upsert(token, code);
-      rows.set(token, row);
+      const f = model.sample(row, 0, features.subarray(row * DIM, (row + 1) * DIM));
+      codes.set(quantize(f), row * DIM);
     }
-    const build = ms(start);
-    const heapAfter = process.memoryUsage();
-    const queries = Array.from({ length: queryCount }, (_, i) => {
-      const id = Math.floor((i * 2654435761) % size);
-      return { id, feature: sample(id, 1, sigma) };
-    });
-    const exactTimes: number[] = [];
-    const exactBest: number[] = [];
-    for (const q of queries) {
-      start = performance.now();
-      gallery.candidates(quantize(q.feature), 17);
-      exactTimes.push(ms(start));
-      exactBest.push(exactTop1(gallery, q.feature, sigma, rows));
-    }
-    const exactHits = exactBest.filter((best, i) => best === queries[i]!.id).length;
-    const measuredBytes = heapAfter.heapUsed + heapAfter.arrayBuffers - heapBefore.heapUsed - heapBefore.arrayBuffers;
-    console.log(
-      `${int(size).padStart(10)} ${'exact'.padStart(8)} ${col(build / 1000, 8)} ${mb(gallery.bytes).padStart(6)} ${int(measuredBytes / size).padStart(7)} ${col(median(exactTimes), 7)} ${col(percentile(exactTimes, 99), 7)} ${col(exactHits / queryCount, 9, 3)} ${'-'.padStart(7)} ${'-'.padStart(7)} ${'-'.padStart(7)}`,
-    );
+    const made = ms(start);
+    const query = (id: number): Query => {
+      const feature = model.sample(id, 1);
+      return { id, feature, code: quantize(feature) };
+    };
+    const enrolled = Array.from({ length: queryCount }, (_, i) => query(Math.floor((i * 2654435761) % size)));
+    const unknown = Array.from({ length: queryCount }, (_, i) => query(size + i));
+    const buildExact = () => {
+      const g = new ExactGallery(DIM, threads);
+      for (let row = 0; row < size; row++) g.upsert(tokenOf(row), codes.subarray(row * DIM, (row + 1) * DIM));
+      return g;
+    };
+
+    const before = process.memoryUsage();
+    start = performance.now();
+    const exact = buildExact();
+    const exactBuild = ms(start);
+    const after = process.memoryUsage();
+    const exactEnrolled = run(exact, enrolled, features);
+    const exactUnknown = run(exact, unknown, features);
+    const exactTrue = exactEnrolled.best.filter((b, i) => b.row === enrolled[i]!.id).length;
+    const exactFalseAccepts = exactUnknown.best.filter((b) => accepted(b) !== -1).length;
+    const measured = after.heapUsed + after.arrayBuffers - before.heapUsed - before.arrayBuffers;
+    console.log(`${int(size)} faces (vectors made in ${s2(made)} s)`);
+    console.log(`  exact: built in ${s2(exactBuild)} s, ${mb(exact.bytes)} MB counted, ${int(measured / size)} B/face measured (heap + buffers);` +
+      ` true identity first for ${exactTrue}/${queryCount} enrolled queries; unknown queries matched at the recognize threshold: ${exactFalseAccepts}/${queryCount}`);
+    console.log(`  ${header}`);
+    const all = [...exactEnrolled.times, ...exactUnknown.times];
+    console.log(`  ${int(size).padStart(9)} ${'exact'.padEnd(16)} ${col(median(all), 7)} ${col(percentile(all, 99), 7)} ${col(1, 8, 3)} ${col(exactTrue / queryCount, 7, 3)} ${col(1, 8, 3)}`);
 
     if (hnswSizes.has(size)) {
-      const hnsw = new Index(HNSW);
-      const keys = new BigUint64Array(size);
-      for (let i = 0; i < size; i++) keys[i] = BigInt(i);
-      start = performance.now();
-      // The server's own int8 codes (quantize.ts), added as they are: usearch's
-      // own float->i8 conversion (x*127) is too coarse for 512-d unit vectors.
-      const CHUNK = 50_000;
-      for (let from = 0; from < size; from += CHUNK) {
-        const to = Math.min(size, from + CHUNK);
-        const block = new Int8Array((to - from) * DIM);
-        for (let row = from; row < to; row++) block.set(quantize(sample(row, 0, sigma)), (row - from) * DIM);
-        hnsw.add(keys.subarray(from, to), block, 2);
-      }
-      const hnswBuild = ms(start);
-      const file = join(dataDir, `hnsw-${size}.usearch`);
-      start = performance.now();
-      hnsw.save(file);
-      const save = ms(start);
-      start = performance.now();
-      const loaded = new Index(HNSW);
-      loaded.load(file);
-      const load = ms(start);
-      start = performance.now();
-      const viewed = new Index(HNSW);
-      viewed.view(file);
-      const view = ms(start);
-      const times: number[] = [];
-      let agree = 0;
-      for (const [i, q] of queries.entries()) {
+      for (const connectivity of connectivities) {
+        const staging = buildExact();
+        const rssBefore = process.memoryUsage().rss;
         start = performance.now();
-        const found = loaded.search(quantize(q.feature), 17, threads);
-        times.push(ms(start));
-        let best = -1;
-        let bestCos = -Infinity;
-        for (const key of found.keys) {
-          const row = Number(key);
-          if (row >= size) continue;
-          const cos = cosineSimilarity(q.feature, sample(row, 0, sigma));
-          if (cos > bestCos) [best, bestCos] = [row, cos];
+        const approx = ApproxGallery.fromExact(staging, { connectivity, expansionAdd, expansionSearch: widths[0]! }, threads);
+        while (approx.staged > 0) approx.indexStaged(50_000, 2);
+        const build = ms(start);
+        const rssAfter = process.memoryUsage().rss;
+        const files = new IndexFiles(join(dataDir, `index-${size}-${connectivity}`));
+        await files.open();
+        const saved = await files.save(1 as GroupId, approx, { version: 1, model: MODEL, scale: SCALE });
+        const rows: string[] = [];
+        let firstLoad = 0;
+        for (const ef of widths) {
+          start = performance.now();
+          const loaded = await files.load(1 as GroupId, { model: MODEL, dimensions: DIM, scale: SCALE, expansionSearch: ef });
+          if (!loaded.ok) throw new Error(`index file not loaded: ${loaded.reason}`);
+          const gallery = ApproxGallery.restore(loaded.graph, loaded.meta.entries, loaded.meta.nextKey, threads);
+          if (firstLoad === 0) firstLoad = ms(start);
+          const e = run(gallery, enrolled, features);
+          const u = run(gallery, unknown, features);
+          const recall = e.best.filter((b, i) => b.row === exactEnrolled.best[i]!.row).length / queryCount;
+          const trueId = e.best.filter((b, i) => b.row === enrolled[i]!.id).length / queryCount;
+          const agree = u.best.filter((b, i) => accepted(b) === accepted(exactUnknown.best[i]!)).length / queryCount;
+          const times = [...e.times, ...u.times];
+          rows.push(`  ${int(size).padStart(9)} ${`hnsw M=${connectivity} ef=${ef}`.padEnd(16)} ${col(median(times), 7)} ${col(percentile(times, 99), 7)} ${col(recall, 8, 3)} ${col(trueId, 7, 3)} ${col(agree, 8, 3)}`);
         }
-        if (best === exactBest[i]) agree++;
+        for (const row of rows) console.log(row);
+        console.log(`    M=${connectivity} (ef_add ${expansionAdd}): built in ${s2(build)} s with 2 threads; file ${mb(saved.bytes)} MB = ${int(saved.bytes / size)} B/face;` +
+          ` save ${s2(saved.totalMs)} s (event loop held ${s2(saved.blockedMs)} s: native graph write + table); load ${s2(firstLoad)} s (sha256 check, native load, table);` +
+          ` RSS +${mb(rssAfter - rssBefore)} MB during the build (${int((rssAfter - rssBefore) / size)} B/face), ${int(approx.bytes / size)} B/face counted`);
+        rmSync(files.dir, { recursive: true, force: true });
       }
-      console.log(
-        `${int(size).padStart(10)} ${'hnsw'.padStart(8)} ${col(hnswBuild / 1000, 8)} ${mb(statSync(file).size).padStart(6)} ${int(statSync(file).size / size).padStart(7)} ${col(median(times), 7)} ${col(percentile(times, 99), 7)} ${col(agree / queryCount, 9, 3)} ${col(save / 1000, 7)} ${col(load / 1000, 7)} ${col(view / 1000, 7)}`,
-      );
-      rmSync(file, { force: true });
     }
+    console.log('');
   }
-  console.log('  exact MB: the int8 matrix and bookkeeping as the index counts it; B/face: heap+buffers measured around the build');
-  console.log('  exact recall@1: the true identity is first; hnsw recall@1: agrees with exact\'s first (both re-ranked with float32)');
-  console.log('  hnsw MB: the saved file; load = read into memory, view = memory-map (no rebuild either way)\n');
+  console.log('  recall@1: enrolled queries whose best match (after the float32 re-rank) is exact\'s best match');
+  console.log('  true@1: enrolled queries whose best match is their own identity');
+  console.log(`  unknown: queries of identities not in the gallery on which the index agrees with exact about a match at the recognize threshold (score ${DEFAULT_THRESHOLDS.recognize})\n`);
 
   // 3. Start-up from a store.
-  {
+  if (!values['skip-startup']) {
     const storeDir = join(dataDir, 'startup-store');
     const store = await openLmdbStore({ path: storeDir });
     const group = 'startup' as GroupName;
     await store.createGroup(DEFAULT_LIBRARY, group);
-    let start = performance.now();
+    start = performance.now();
     const BATCH = 2000;
     for (let from = 0; from < startupFaces; from += BATCH) {
-      const faces = Array.from({ length: Math.min(BATCH, startupFaces - from) }, (_, i) => syntheticFace(engine.searchModel, newImageId(), sample(from + i, 0, 0.7)));
+      const faces = Array.from({ length: Math.min(BATCH, startupFaces - from) }, (_, i) => syntheticFace(engine.searchModel, newImageId(), model.sample(from + i, 0)));
       // Concurrent writes share one LMDB commit, so filling the store takes seconds, not an fsync per face.
       await Promise.all(faces.map((face) => store.addImage({ imageId: face.imageId, mime: 'image/png', bytes: new Uint8Array(8), width: 1, height: 1, createdAt: 0 }, face)));
       await Promise.all(faces.map((face) => store.bind(DEFAULT_LIBRARY, group, face.faceToken)));
@@ -242,29 +266,53 @@ try {
     const fill = ms(start);
     await store.close();
     const reopened = await openLmdbStore({ path: storeDir });
-    const rssBefore = process.memoryUsage().rss;
+    console.log(`Start-up with ${int(startupFaces)} bound faces in one group (store filled in ${(fill / 1000).toFixed(1)} s)`);
+
+    let rssBefore = process.memoryUsage().rss;
     start = performance.now();
-    const index = await FaceIndex.open(reopened, { dimensions: DIM });
-    const open = ms(start);
-    const stats = index.stats();
-    const rssAfter = process.memoryUsage().rss;
-    index.close();
+    let index = await FaceIndex.open(reopened, { dimensions: DIM });
+    const exactOpen = ms(start);
+    let stats = index.stats();
+    let rssAfter = process.memoryUsage().rss;
+    await index.close();
+    console.log(`  exact index built from the store: ${s2(exactOpen)} s; ${mb(stats.bytes)} MB counted (${int(stats.bytes / stats.bindings)} B/face), RSS +${mb(rssAfter - rssBefore)} MB`);
+
+    const indexDir = join(dataDir, 'startup-index');
+    const approxOptions = { dimensions: DIM, approxMinFaces, indexDir, searchModel: engine.searchModel };
+    start = performance.now();
+    index = await FaceIndex.open(reopened, approxOptions);
+    const firstOpen = ms(start);
+    start = performance.now();
+    await index.settled();
+    const background = ms(start);
+    stats = index.stats();
+    await index.close();
+    console.log(`  approximate, first start (no file): ready in ${s2(firstOpen)} s (searches exact until the graph is complete), graph built in the background and saved in ${s2(background)} s more (${stats.saves} save)`);
+
+    rssBefore = process.memoryUsage().rss;
+    start = performance.now();
+    index = await FaceIndex.open(reopened, approxOptions);
+    const loadedOpen = ms(start);
+    stats = index.stats();
+    rssAfter = process.memoryUsage().rss;
+    await index.close();
     await reopened.close();
-    console.log('Start-up');
-    console.log(`  store filled with ${int(startupFaces)} bound faces in ${(fill / 1000).toFixed(1)} s`);
-    console.log(`  search index built from the store in ${(open / 1000).toFixed(2)} s (${int(stats.bindings)} faces, ${mb(stats.bytes)} MB counted, RSS +${mb(rssAfter - rssBefore)} MB)`);
+    if (stats.loadedFromFile !== 1) throw new Error('the restart did not load the index file');
+    console.log(`  approximate, restart (file loaded, no rebuild): ready in ${s2(loadedOpen)} s; ${mb(stats.bytes)} MB counted (${int(stats.bytes / stats.bindings)} B/face), RSS +${mb(rssAfter - rssBefore)} MB`);
 
     const serverDir = join(dataDir, 'server-startup');
-    // The server keeps its store under <dataDir>/store: move the filled one there.
     rmSync(serverDir, { recursive: true, force: true });
     mkdirSync(serverDir, { recursive: true });
+    // The server keeps its store under <dataDir>/store and the index files under <dataDir>/index.
     renameSync(storeDir, join(serverDir, 'store'));
+    renameSync(indexDir, join(serverDir, 'index'));
     start = performance.now();
-    const server = await FaceServer.start({ config: benchServerConfig(serverDir), engine });
+    const server = await FaceServer.start({ config: benchServerConfig(serverDir, { searchApproxMinFaces: approxMinFaces }), engine });
     const serverStart = ms(start);
     const rss = process.memoryUsage().rss;
+    const serverStats = server.faceIndex.stats();
     await server.close();
-    console.log(`  whole server start (engine already loaded) to ready with them: ${(serverStart / 1000).toFixed(2)} s; process RSS then ${mb(rss)} MB\n`);
+    console.log(`  whole server start (engine already loaded) to ready with them: ${s2(serverStart)} s (index loaded from its file: ${serverStats.loadedFromFile === 1 ? 'yes' : 'NO'}); process RSS then ${mb(rss)} MB\n`);
   }
 
   // 4. HTTP compare and recognize against the engine's own time.

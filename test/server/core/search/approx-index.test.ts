@@ -137,7 +137,8 @@ describe('FaceIndex: approximate groups', function () {
       const names = await readdir(join(dir, 'index'));
       const name = names.find((n) => (damage === 'graph' ? n.endsWith('.usearch') : n.endsWith('.json')))!;
       const bytes = await readFile(join(dir, 'index', name));
-      bytes[Math.floor(bytes.length / 2)] ^= 0x55;
+      const at = Math.floor(bytes.length / 2);
+      bytes[at] = bytes[at]! ^ 0x55;
       await writeFile(join(dir, 'index', name), bytes);
 
       await open();
