@@ -126,6 +126,11 @@ export class ExactGallery implements Gallery {
       this.rowOf.delete(token);
       this.forgetUser(token, users[i]);
     });
+    // Emptied by the move: give the matrix back rather than keep it at its largest.
+    const capacity = this.codes.length / this.dimensions;
+    if (capacity > INITIAL_ROWS && this.tokens.length * 4 < capacity) {
+      this.codes = this.codes.slice(0, Math.max(INITIAL_ROWS, this.tokens.length * 2) * this.dimensions);
+    }
     return { tokens, users, codes };
   }
 
