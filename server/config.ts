@@ -135,7 +135,7 @@ export interface ServerConfig {
   /**
    * Groups with at least this many faces are searched with the approximate
    * (HNSW) index, persisted under DATA_DIR/index; smaller ones exactly.
-   * Env SEARCH_APPROX_MIN_FACES, default 50000; 0 = always exact.
+   * Env SEARCH_APPROX_MIN_FACES, default 100000; 0 = always exact.
    */
   searchApproxMinFaces: number;
 }
@@ -182,7 +182,7 @@ export function defaultConfig(): ServerConfig {
     sidCredentials: [],
     sidDefaultGroup: 'default',
     shutdownGraceMs: 10_000,
-    searchApproxMinFaces: 50_000,
+    searchApproxMinFaces: 100_000,
   };
 }
 

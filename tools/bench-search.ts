@@ -59,7 +59,7 @@ const { values } = parseArgs({
     queries: { type: 'string', default: '300' },
     threads: { type: 'string', default: '1' },
     'startup-faces': { type: 'string', default: '100000' },
-    'approx-min-faces': { type: 'string', default: '50000' },
+    'approx-min-faces': { type: 'string', default: '100000' },
     'skip-startup': { type: 'boolean', default: false },
     'skip-http': { type: 'boolean', default: false },
   },

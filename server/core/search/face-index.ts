@@ -48,7 +48,7 @@ export interface FaceIndexOptions {
   indexDir?: string;
   /** The engine's searchModel; files made from another model's features are discarded. Required with indexDir. */
   searchModel?: string;
-  /** Least time between two saves of one group, ms. Default 60,000. */
+  /** Least time between two saves of one group, ms. Default 10 minutes. */
   saveIntervalMs?: number;
   /** Native threads for moving staged faces into a graph. Default: every core. */
   indexThreads?: number;
@@ -137,7 +137,7 @@ export class FaceIndex {
       dimensions: options.dimensions,
       searchThreads: options.searchThreads ?? 1,
       approxMinFaces: options.approxMinFaces ?? Number.POSITIVE_INFINITY,
-      saveIntervalMs: options.saveIntervalMs ?? 60_000,
+      saveIntervalMs: options.saveIntervalMs ?? 600_000,
       indexThreads: options.indexThreads ?? availableParallelism(),
       hnsw: { ...DEFAULT_HNSW, ...options.hnsw },
       ...(options.logger ? { logger: options.logger } : {}),

@@ -57,7 +57,7 @@ export interface HnswParams {
 }
 
 /** Chosen by `npm run bench:search` (README "Recognition"): recall@1 >= 0.99 against exact on face-shaped vectors. */
-export const DEFAULT_HNSW: Readonly<HnswParams> = { connectivity: 16, expansionAdd: 128, expansionSearch: 96 };
+export const DEFAULT_HNSW: Readonly<HnswParams> = { connectivity: 32, expansionAdd: 128, expansionSearch: 256 };
 
 export class Hnsw {
   private readonly native: CompiledIndex;
