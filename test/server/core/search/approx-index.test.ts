@@ -13,7 +13,7 @@ import { DEFAULT_LIBRARY, type GroupName } from '../../../../server/core/ids.js'
 import { FaceIndex, SearchService } from '../../../../server/core/search/index.js';
 import { openLmdbStore } from '../../../../storage/index.js';
 import type { FaceRecord, FaceStore } from '../../../../storage/store.js';
-import { addSyntheticFaces } from '../../../helpers/synthetic-faces.js';
+import { addSyntheticFaces, randomUnitFeature } from '../../../helpers/synthetic-faces.js';
 
 const L = DEFAULT_LIBRARY;
 const G = 'hall' as GroupName;
@@ -177,6 +177,34 @@ describe('FaceIndex: approximate groups', function () {
     expect(index.stats()).to.include({ loadedFromFile: 0, discardedFiles: 1, bindings: MIN + 10 });
     const [hits] = await search.search({ library: L, groups: [G], features: [late.feature], topN: 50 });
     expect(hits!.map((h) => h.faceToken)).to.not.include(late.faceToken);
+  });
+
+  it('takes a new feature of a face (model upgrade) in place of its vector in the graph', async function () {
+    await index.settled();
+    const face = faces[0]!;
+    const fresh = randomUnitFeature();
+    expect(await store.replaceFeature(face.faceToken, fresh, MODEL)).to.equal(true);
+    await index.refreshFeatures([face.faceToken]);
+    const [now] = await search.search({ library: L, groups: [G], features: [fresh] });
+    expect(now![0]!.faceToken).to.equal(face.faceToken);
+    expect(now![0]!.cosine).to.be.closeTo(1, 1e-5);
+    await index.settled();
+    const [old] = await search.search({ library: L, groups: [G], features: [face.feature], topN: 50 });
+    // Its old vector is gone from the graph: no match near 1 any more.
+    expect(old!.every((hit) => hit.cosine < 0.5)).to.equal(true);
+  });
+
+  it('neither loads nor writes index files while a model upgrade runs', async function () {
+    await index.settled();
+    await shut();
+    store = await openLmdbStore({ path: join(dir, 'store') });
+    await store.beginFeatureUpgrade('next-model', MODEL);
+    await store.close();
+    await open();
+    expect(index.stats()).to.include({ loadedFromFile: 0, discardedFiles: 0, approxGroups: 1, saves: 0 });
+    await library.bind(L, G, faces[MIN + 12]!.faceToken);
+    await index.settled();
+    expect(index.stats().saves).to.equal(0);
   });
 
   it('keeps small groups exact and deletes the files of a deleted group', async function () {
