@@ -225,7 +225,17 @@ if (values.soak) {
   // heap and external memory; the rest is native: engine workers' heaps and
   // ONNX arenas, LMDB's mapped pages, malloc), with the faces enrolled and the
   // store's size, so growth can be told apart from the data growing.
-  const rss: Array<{ at: number; mb: number; heap: number; external: number; faces: number; storeMb: number }> = [];
+  const rss: Array<{ at: number; mb: number; heap: number; external: number; faces: number; storeMb: number; anon: number; file: number }> = [];
+  // Linux: RSS split into anonymous memory (heaps, malloc, ONNX arenas) and
+  // file-backed pages (LMDB's memory map, shared with the page cache).
+  const procRss = (field: 'RssAnon' | 'RssFile') => {
+    try {
+      const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${server.child.pid}/status`, 'utf8'));
+      return m ? Number(m[1]) / 1024 : NaN;
+    } catch {
+      return NaN;
+    }
+  };
   const metric = (text: string, name: string) => {
     const m = new RegExp(`^${name} (\\d+(?:\\.\\d+)?(?:e\\+\\d+)?)`, 'm').exec(text);
     return m ? Number(m[1]) / 2 ** 20 : NaN;
@@ -241,7 +251,7 @@ if (values.soak) {
     const text = await (await fetch(`${server.url}/metrics`, { headers: auth })).text();
     const mb = metric(text, 'process_resident_memory_bytes');
     if (!Number.isNaN(mb)) {
-      rss.push({ at: performance.now(), mb, heap: metric(text, 'nodejs_heap_size_used_bytes'), external: metric(text, 'nodejs_external_memory_bytes'), faces: enrolledTotal, storeMb: storeMb() });
+      rss.push({ at: performance.now(), mb, heap: metric(text, 'nodejs_heap_size_used_bytes'), external: metric(text, 'nodejs_external_memory_bytes'), faces: enrolledTotal, storeMb: storeMb(), anon: procRss('RssAnon'), file: procRss('RssFile') });
     }
   };
   await sample();
@@ -265,9 +275,11 @@ if (values.soak) {
   const f = rss[0]!, l = rss[rss.length - 1]!;
   console.log(`  main-thread JS heap MB: first ${f.heap.toFixed(0)}, last ${l.heap.toFixed(0)}, max ${Math.max(...rss.map((r) => r.heap)).toFixed(0)}; external MB: first ${f.external.toFixed(0)}, last ${l.external.toFixed(0)}`);
   console.log(`  faces enrolled ${l.faces - f.faces}; store file ${f.storeMb.toFixed(0)} -> ${l.storeMb.toFixed(0)} MB; RSS growth per 1,000 faces ${((l.mb - f.mb) / Math.max(1, (l.faces - f.faces) / 1000)).toFixed(1)} MB`);
-  console.log('  every 5 min: min  RSS MB  heap MB  external MB  faces  store MB');
+  console.log(`  RSS anonymous MB: first ${f.anon.toFixed(0)}, last ${l.anon.toFixed(0)}, max ${Math.max(...rss.map((r) => r.anon)).toFixed(0)}; file-backed (LMDB map) MB: first ${f.file.toFixed(0)}, last ${l.file.toFixed(0)}`);
+  console.log('  every 5 min: min  RSS MB  anon MB  file MB  heap MB  external MB  faces  store MB');
   for (const r of rss.filter((_, i) => i % 10 === 0 || i === rss.length - 1)) {
-    console.log(`    ${((r.at - f.at) / 60_000).toFixed(1).padStart(5)}${r.mb.toFixed(0).padStart(8)}${r.heap.toFixed(0).padStart(9)}${r.external.toFixed(0).padStart(13)}${String(r.faces).padStart(7)}${r.storeMb.toFixed(0).padStart(10)}`);
+    console.log(`    ${((r.at - f.at) / 60_000).toFixed(1).padStart(5)}${r.mb.toFixed(0).padStart(8)}${r.anon.toFixed(0).padStart(9)}${r.file.toFixed(0).padStart(9)}` +
+      `${r.heap.toFixed(0).padStart(9)}${r.external.toFixed(0).padStart(13)}${String(r.faces).padStart(7)}${r.storeMb.toFixed(0).padStart(10)}`);
   }
   process.exit(0);
 }

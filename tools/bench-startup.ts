@@ -17,6 +17,12 @@
 //     outside the heap) and native (the rest of RSS: the ONNX sessions and
 //     their arenas, LMDB's mapped pages the process touched, malloc); the
 //     models' share is RSS after minus before createOnnxEngine.
+// Then a fourth start on the filled store with the engine reporting another
+// feature model: the server serves at once while the model upgrade waits
+// (held by its test gate) in the background; and the upgrade's switch on
+// the filled store (every face's new feature staged through the store, then
+// the one finishFeatureUpgrade transaction, timed with the event loop's
+// longest stall meanwhile).
 // Memory per 100k faces = (filled - empty) scaled to 100,000 faces.
 // --json: stdout is exactly one JSON object; the tables go to stderr.
 import { fork } from 'node:child_process';
