@@ -56,7 +56,10 @@ export interface HnswParams {
   expansionSearch: number;
 }
 
-/** Chosen by `npm run bench:search` (README "Recognition"): recall@1 >= 0.99 against exact on face-shaped vectors. */
+/**
+ * Chosen by `npm run bench:search` (README "The 1:N search index"): recall@1 >= 0.99 against exact on
+ * face-shaped vectors at 100,000 faces; FaceIndex widens the search for larger groups (searchWidthFor).
+ */
 export const DEFAULT_HNSW: Readonly<HnswParams> = { connectivity: 32, expansionAdd: 128, expansionSearch: 256 };
 
 export class Hnsw {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { FaceLibrary } from '../../../../server/core/face-library.js';
 import { DEFAULT_LIBRARY, type GroupName } from '../../../../server/core/ids.js';
 import { FaceIndex, SearchService } from '../../../../server/core/search/index.js';
+import { searchWidthFor } from '../../../../server/core/search/face-index.js';
 import { openLmdbStore } from '../../../../storage/index.js';
 import type { FaceRecord, FaceStore } from '../../../../storage/store.js';
 import { addSyntheticFaces, randomUnitFeature } from '../../../helpers/synthetic-faces.js';
@@ -205,6 +206,10 @@ describe('FaceIndex: approximate groups', function () {
     await library.bind(L, G, faces[MIN + 12]!.faceToken);
     await index.settled();
     expect(index.stats().saves).to.equal(0);
+  });
+
+  it('widens the search of larger graphs as measured (256 at 100,000 faces, 768 at 300,000)', function () {
+    expect([10, 100_000, 300_000, 1e9].map(searchWidthFor)).to.deep.equal([256, 256, 768, 4096]);
   });
 
   it('keeps small groups exact and deletes the files of a deleted group', async function () {
