@@ -26,6 +26,7 @@
 // reason and counted; terminals get it with an all-zero feature, which
 // matches nobody; the server's search never finds it. Enrol it again or
 // delete it.
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { DecodeLimits, FaceEngine } from '../../models/engine.js';
 import { ErrorCode, isFaceError } from '../../models/errors.js';
@@ -84,9 +85,9 @@ export class ModelUpgrade {
   #from: string | undefined;
   #running: Promise<void> | undefined;
   #closed = false;
-  #wake: (() => void) | undefined;
-  #closedSignal!: Promise<void>;
-  #signalClosed!: () => void;
+  /** Aborted by close(): ends every wait (retry sleeps of all workers, the test gate) at once. */
+  readonly #closing = new AbortController();
+  readonly #closedSignal: Promise<void>;
   readonly #switched: Array<(model: string) => void | Promise<void>> = [];
   readonly #staged: Array<(tokens: FaceToken[]) => void | Promise<void>> = [];
   readonly #options: Required<Omit<ModelUpgradeOptions, 'gate'>> & Pick<ModelUpgradeOptions, 'gate'>;
@@ -101,7 +102,7 @@ export class ModelUpgrade {
     served: string,
   ) {
     this.#served = served;
-    this.#closedSignal = new Promise((resolve) => (this.#signalClosed = resolve));
+    this.#closedSignal = new Promise((resolve) => this.#closing.signal.addEventListener('abort', () => resolve(), { once: true }));
     this.#options = { concurrency: 1, retryMs: 100, attempts: 3, ...options };
   }
 
@@ -214,8 +215,7 @@ export class ModelUpgrade {
   /** Stops re-extracting (the upgrade resumes at the next start) and waits for the faces in flight. */
   async close(): Promise<void> {
     this.#closed = true;
-    this.#signalClosed();
-    this.#wake?.();
+    this.#closing.abort();
     await this.#running;
   }
 
@@ -348,16 +348,8 @@ export class ModelUpgrade {
     }
   }
 
+  /** Waits `ms`, or less when closed meanwhile. */
   #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#wake = undefined;
-        resolve();
-      }, ms);
-      this.#wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
+    return delay(ms, undefined, { signal: this.#closing.signal }).catch(() => undefined);
   }
 }
