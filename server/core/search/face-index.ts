@@ -260,7 +260,6 @@ export class FaceIndex {
     this.switchGrownGroups(new Set(pairs.map((p) => p.groupId)));
   }
 
-
   /** Stops following the store, releases pending waiters, then saves the approximate groups that changed. */
   close(): Promise<void> {
     this.closing ??= this.shutdown();
@@ -624,9 +623,10 @@ export class FaceIndex {
  * loaded (usearch's compiled index takes it at construction): recall at a
  * fixed width falls as the group grows. Measured by bench:search on
  * face-shaped vectors, M=32: 100,000 faces need 256 for recall@1 0.997,
- * 300,000 need 768 for 0.993 (512: 0.987); between and beyond, the width
- * grows in proportion to the faces (beyond 300,000 an unmeasured
- * extrapolation), at least 256, at most 4096.
+ * 300,000 need 768 for 0.993 (512: 0.987), 1,000,000 need 2560 for 0.990
+ * (1024: 0.970); the width grows in proportion to the faces, at least 256,
+ * at most 4096. At 1,000,000 that width makes the graph slower than exact
+ * search (README, "The 1:N search index").
  */
 export function searchWidthFor(faces: number): number {
   return Math.min(4096, Math.max(DEFAULT_HNSW.expansionSearch, Math.ceil((faces * DEFAULT_HNSW.expansionSearch) / 100_000)));
