@@ -49,7 +49,7 @@ export interface PoolStats {
   completed: number;
   /** Calls refused with BUSY since start. */
   refused: number;
-  /** Niceness of the worker threads (the lowest priority any of them got), null where it cannot be told. */
+  /** Niceness of the worker threads: the smallest any of them runs at (the least lowered), null where it cannot be told. */
   nice: number | null;
 }
 
