@@ -1,4 +1,4 @@
-// npm run bench:load [-- --seconds S --clients N --soak --minutes M]
+// npm run bench:load [-- --seconds S --clients N --latency-only --soak --minutes M]
 // Is the server responsive while it analyses photos? The server runs as its
 // own process (as `npm start` does, engine in worker threads); this process
 // only sends requests, so its own work does not slow the measured server.
@@ -19,6 +19,8 @@
 // 4. The enrolment pipeline against the raw inference inside it (in this
 //    process, engine on the main thread, one intra-op thread, one photo at
 //    a time): total analyze() time over the time inside session.run.
+// --latency-only: parts 1 and 2 with the default ENGINE_NICE only (the
+// latency goals), without the ENGINE_NICE=0, scaling and pipeline runs.
 // --soak: the loaded run for M minutes (default 30) with terminals syncing
 // and connected to the push channel; the server's resident memory sampled
 // every 30 s (from /metrics), first/last/max and the trend per 10 minutes.
@@ -38,6 +40,7 @@ const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '20' },
     clients: { type: 'string', default: '4' },
+    'latency-only': { type: 'boolean', default: false },
     soak: { type: 'boolean', default: false },
     minutes: { type: 'string', default: '30' },
   },
@@ -299,6 +302,18 @@ const idleCpuAfter = threadCpu(server.child.pid!);
 const probePairCpu = idleCpuBefore && idleCpuAfter ? (idleCpuAfter.main - idleCpuBefore.main) / 200 : undefined;
 const many = await loaded(server, photos, group, seconds);
 await stopServer(server);
+
+if (values['latency-only']) {
+  console.log(`\nLatency (ms), ${clients} clients enrolling for ${seconds} s, probes every 20 ms (${many.sync.length} probe pairs loaded)`);
+  console.log(`  ${''.padEnd(26)}${col('p50', 9)}${col('p99', 9)}${col('max', 9)}`);
+  console.log(line('trivial, idle', idleTrivial));
+  console.log(line('one-change sync, idle', idleSync));
+  console.log(line('trivial, loaded', many.trivial, '(goal p99 <= 10)'));
+  console.log(line('one-change sync, loaded', many.sync, '(goal p99 <= 15)'));
+  console.log(`  ${many.facesPerSecond.toFixed(1)} faces/s${many.cpuPerFace ? `; event loop ${many.cpuPerFace.main.toFixed(1)} ms CPU per face` : ''}`
+    + `${probePairCpu !== undefined ? `, ${probePairCpu.toFixed(2)} ms per probe pair (idle)` : ''}`);
+  process.exit(0);
+}
 
 /** The loaded run on a server started with `env`. */
 async function loadedWith(env: Record<string, string>): Promise<LoadResult> {
