@@ -76,6 +76,11 @@ export interface FaceServerOptions {
   onListening?: (url: string) => void;
   /** Model upgrade tuning and test hooks; concurrency defaults to config.modelUpgradeConcurrency. */
   modelUpgrade?: ModelUpgradeOptions;
+  /**
+   * The sync status store instead of the one in dataDir/sync-status (tests:
+   * one whose writes can be held). The server closes it like its own.
+   */
+  syncStatus?: SyncStatusStore;
 }
 
 export class FaceServer {
@@ -176,7 +181,7 @@ export class FaceServer {
       });
       thresholds = await Thresholds.open(store);
       readiness.notReady('opening sync status');
-      syncStatus = await openLmdbSyncStatus({ path: join(config.dataDir, 'sync-status'), maxDevices: config.sync.statusMaxDevices });
+      syncStatus = options.syncStatus ?? (await openLmdbSyncStatus({ path: join(config.dataDir, 'sync-status'), maxDevices: config.sync.statusMaxDevices }));
       deviceKeys = await openLmdbDeviceKeys({ path: join(config.dataDir, 'device-keys') });
       const served = () => upgrade.servedModel;
       wireFaces = new WireFaceReader(store, served, engine.featureLength);

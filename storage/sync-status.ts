@@ -45,6 +45,10 @@ export interface SyncStatusStore {
   /**
    * Keeps the device's latest sync, replacing its previous one. Beyond the
    * store's device cap, the devices that synced longest ago are dropped.
+   * Records of one device are kept in call order (the last call's is the
+   * one left). The store opened by openLmdbSyncStatus shows the record to
+   * get, list and count from the call on; the promise resolves once it is
+   * on disk (and rejects if writing it failed).
    */
   record(status: DeviceSyncStatus): Promise<void>;
   /** Devices sorted by device key, at most `limit` after the key `after`. */

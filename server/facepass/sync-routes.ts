@@ -151,9 +151,11 @@ export function syncRouter(deps: SyncRouteDeps): Router {
         .record(statusOf(request, who, outcome, succeeded))
         .catch((err) => deps.logger.error({ err }, 'recording sync status failed'));
     // Recorded as a success just before the trailer goes out (so a status
-    // query after the terminal's sync sees it); re-recorded as a failure if
-    // the response then does not reach its end.
-    const stream = Readable.from(deps.sync.respond(request, DEFAULT_LIBRARY, outcome, () => record(true)));
+    // query after the terminal's sync sees it: the store shows a record from
+    // the record() call on, so the trailer does not wait for its commit and
+    // fsync); re-recorded as a failure if the response then does not reach
+    // its end (the store keeps the order of the two).
+    const stream = Readable.from(deps.sync.respond(request, DEFAULT_LIBRARY, outcome, () => void record(true)));
     ctx.res.once('close', () => {
       if (outcome.error) deps.logger.error({ err: outcome.error, device: who.device }, 'sync stream aborted');
       if (outcome.complete && ctx.res.writableFinished) return;

@@ -114,15 +114,15 @@ export class SyncService {
 
   /**
    * The response stream. `outcome` is filled in as it goes; `beforeTrailer`
-   * is awaited before the last frame is released, so whatever it records
-   * (the device's sync status) is visible by the time the terminal has the
-   * whole response.
+   * is called (and awaited if it returns a promise) before the last frame is
+   * released, so whatever it records (the device's sync status) is visible
+   * by the time the terminal has the whole response.
    */
   async *respond(
     request: SyncRequest,
     library: LibraryId,
     outcome: SyncOutcome,
-    beforeTrailer: (outcome: SyncOutcome) => Promise<void> = async () => {},
+    beforeTrailer: (outcome: SyncOutcome) => void | Promise<void> = () => {},
   ): AsyncGenerator<Uint8Array> {
     const protocolVersion = this.negotiate(request);
     const model = this.deps.searchModel;
@@ -164,7 +164,8 @@ export class SyncService {
       }
       const trailer = writer.finish();
       outcome.complete = true;
-      await beforeTrailer(outcome);
+      const recorded = beforeTrailer(outcome);
+      if (recorded) await recorded;
       yield emit(trailer);
     } catch (err) {
       // Headers are sent already: end with an error frame, the terminal discards the response.

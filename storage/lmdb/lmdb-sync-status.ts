@@ -6,6 +6,7 @@
 import { mkdirSync } from 'node:fs';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { DeviceSyncStatus, SyncStatusStore } from '../sync-status.js';
+import { PendingSyncStatus } from '../pending-sync-status.js';
 
 export interface LmdbSyncStatusOptions {
   path: string;
@@ -27,7 +28,9 @@ class LmdbSyncStatusStore implements SyncStatusStore {
   ) {}
 
   async record(status: DeviceSyncStatus): Promise<void> {
-    // One transaction: the record, its place in the time order, and the evictions.
+    // lmdb-js runs async transaction callbacks in the order they were called
+    // (its README, "ordering"): the latest record is the one left, which
+    // PendingSyncStatus relies on. One transaction: the record, its place in the time order, and the evictions.
     await this.devices.transaction(() => {
       const previous = this.devices.get(status.device);
       if (previous) this.byTime.remove([previous.syncTime, previous.device]);
@@ -90,5 +93,6 @@ export async function openLmdbSyncStatus(options: LmdbSyncStatusOptions): Promis
     if (status && typeof status.device === 'string' && !devices.get(status.device)) await store.record(status);
     await root.remove(key);
   }
-  return store;
+  // Records visible at once, before their commit (the sync trailer does not wait for the disk).
+  return new PendingSyncStatus(store, maxDevices);
 }

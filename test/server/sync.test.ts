@@ -7,7 +7,13 @@ import { DEFAULT_LIBRARY, type FaceToken, type GroupName } from '../../server/co
 import { FacePassClient } from '../helpers/facepass-client.js';
 import { expectInSync as expectGroupInSync } from '../helpers/sync-assert.js';
 import { ENROLLABLE, enrollablePhoto } from '../helpers/photos.js';
-import { startTestServer, TEST_DEVICE_KEY, type TestServer } from '../helpers/test-server.js';
+import { startTestServer, testConfig, TEST_DEVICE_KEY, type TestServer } from '../helpers/test-server.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FaceServer } from '../../server/app.js';
+import { PendingSyncStatus } from '../../storage/pending-sync-status.js';
+import { HeldSyncStatus } from '../helpers/held-sync-status.js';
 
 describe('terminal sync end to end', function () {
   let engine: FaceEngine;
@@ -136,6 +142,37 @@ describe('terminal sync end to end', function () {
     const group = (await ts.server.store.getGroup(DEFAULT_LIBRARY, 'lobby' as GroupName))!;
     expect(lobby.token_digest).to.equal(group.tokenDigest);
     expect(door.sync_status.groups).to.deep.equal(door.groups);
+  });
+
+  it('sends the trailer without waiting for the status write, and a status query right after sees the record', async function () {
+    const held = new HeldSyncStatus();
+    const dataDir = mkdtempSync(join(tmpdir(), 'face-server-test-'));
+    const server = await FaceServer.start({ config: testConfig(dataDir), engine, syncStatus: new PendingSyncStatus(held, 100) });
+    try {
+      const response = await fetch(server.url + '/api/service/sync/v1', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TEST_DEVICE_KEY}`, 'x-device-id': 'door-held' },
+        body: JSON.stringify({ info: { search_model: engine.searchModel, version: 'v1' }, groups: [{ group_name: 'lobby', local_version: 0 }] }),
+      });
+      expect(response.status).to.equal(200);
+      let timer: NodeJS.Timeout | undefined;
+      const whole = await Promise.race([
+        response.arrayBuffer().then(() => true),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 5000))),
+      ]);
+      clearTimeout(timer);
+      expect(whole, 'the response must end while the status write is held').to.equal(true);
+      expect(held.held.map((write) => write.status.device)).to.deep.equal(['door-held']);
+      const res = await new FacePassClient(server.url, TEST_DEVICE_KEY).get<{ devices: Array<Record<string, any>> }>('/api/service/sync/v1/status?device_id=door-held');
+      expect(res.data.devices.map((d) => [d.device_id, d.groups[0].result_code])).to.deep.equal([['door-held', 0]]);
+    } finally {
+      held.holding = false;
+      held.land();
+      await server.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+    expect(held.closed).to.equal(true);
+    expect([...held.stored.keys()]).to.deep.equal(['door-held']);
   });
 
   it('records GROUP_GONE with the terminal own version, and facetoken_deleted only where it is known', async function () {

@@ -77,6 +77,39 @@ describe('LmdbSyncStatusStore', function () {
     expect(await store.count()).to.equal(2);
   });
 
+  it('shows a record from the record() call on, before its commit', async function () {
+    store = await openLmdbSyncStatus({ path: dir });
+    const written = store.record(status('door', 1));
+    expect(await store.get('door')).to.deep.equal(status('door', 1));
+    expect((await store.list({ limit: 10 })).map((s) => s.device)).to.deep.equal(['door']);
+    expect(await store.count()).to.equal(1);
+    await written;
+    expect(await store.get('door')).to.deep.equal(status('door', 1));
+  });
+
+  it('keeps the later of two records recorded without waiting, in memory and on disk', async function () {
+    store = await openLmdbSyncStatus({ path: dir });
+    const success = store.record({ ...status('door', 1), clientVersion: 'success' });
+    const failure = store.record({ ...status('door', 2), clientVersion: 'failure' });
+    expect((await store.get('door'))!.clientVersion).to.equal('failure');
+    await success;
+    expect((await store.get('door'))!.clientVersion).to.equal('failure');
+    await failure;
+    await store.close();
+    store = await openLmdbSyncStatus({ path: dir });
+    expect((await store.get('door'))!.clientVersion).to.equal('failure');
+    expect(await store.count()).to.equal(1);
+  });
+
+  it('close() commits the records still pending', async function () {
+    store = await openLmdbSyncStatus({ path: dir });
+    const written = [store.record(status('a', 1)), store.record(status('b', 2))];
+    await store.close();
+    expect(await Promise.allSettled(written)).to.deep.equal([{ status: 'fulfilled', value: undefined }, { status: 'fulfilled', value: undefined }]);
+    store = await openLmdbSyncStatus({ path: dir });
+    expect((await store.list({ limit: 10 })).map((s) => s.device)).to.deep.equal(['a', 'b']);
+  });
+
   it('refuses a cap that is not a positive integer', async function () {
     for (const maxDevices of [0, -1, 1.5]) {
       let error: unknown;
