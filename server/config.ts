@@ -134,7 +134,7 @@ export interface ServerConfig {
   shutdownGraceMs: number;
   /**
    * Groups with at least this many faces are searched with the approximate
-   * (HNSW) index, persisted under DATA_DIR/index; smaller ones exactly.
+   * (inverted lists over k-means centroids) index, persisted under DATA_DIR/index; smaller ones exactly.
    * Env SEARCH_APPROX_MIN_FACES, default 100000; 0 = always exact.
    */
   searchApproxMinFaces: number;

@@ -6,6 +6,7 @@ import { exactSearch, MetricKind } from 'usearch';
 import type { BindingUser } from '../../../storage/store.js';
 import type { FaceToken } from '../ids.js';
 import type { Gallery } from './gallery.js';
+import { ownBuffer } from './kmeans.js';
 import { cosineOfCodeDot } from './quantize.js';
 
 /** A candidate from the int8 search: its approximate cosine, re-ranked later with float32. */
@@ -15,6 +16,8 @@ export interface Candidate {
 }
 
 const INITIAL_ROWS = 64;
+/** takeLast gives memory back only when at most this many rows are left to copy (2 MB of codes). */
+const SHRINK_MAX_ROWS = 4096;
 
 export class ExactGallery implements Gallery {
   private codes: Int8Array;
@@ -31,8 +34,49 @@ export class ExactGallery implements Gallery {
     this.codes = new Int8Array(INITIAL_ROWS * dimensions);
   }
 
+  /**
+   * A gallery of these rows as they are (`codes`: tokens.length x
+   * dimensions, taken over, not copied): how a saved list is loaded.
+   */
+  static fromRows(dimensions: number, threads: number, tokens: FaceToken[], users: Array<BindingUser | undefined>, codes: Int8Array): ExactGallery {
+    if (codes.length !== tokens.length * dimensions || users.length !== tokens.length) throw new RangeError('rows do not match their tokens');
+    const gallery = new ExactGallery(dimensions, threads);
+    gallery.codes = codes.length > 0 ? ownBuffer(codes) : gallery.codes;
+    tokens.forEach((token, row) => {
+      gallery.tokens.push(token);
+      gallery.users.push(undefined);
+      gallery.rowOf.set(token, row);
+      gallery.setUser(row, users[row]);
+    });
+    return gallery;
+  }
+
   get size(): number {
     return this.tokens.length;
+  }
+
+  /** The face's code (a copy), when it is here. */
+  codeOf(token: FaceToken): Int8Array | undefined {
+    const row = this.rowOf.get(token);
+    return row === undefined ? undefined : this.codes.slice(row * this.dimensions, (row + 1) * this.dimensions);
+  }
+
+  /** Up to `max` rows spread evenly over the gallery, copied into a buffer of their own (a training sample). */
+  sampleRows(max: number): Int8Array {
+    const n = this.tokens.length;
+    const count = Math.min(n, max);
+    const d = this.dimensions;
+    const out = new Int8Array(count * d);
+    for (let i = 0; i < count; i++) {
+      const row = Math.floor((i * n) / count);
+      out.set(this.codes.subarray(row * d, (row + 1) * d), i * d);
+    }
+    return out;
+  }
+
+  /** All codes, row by row in `entries()` order (a view: read it before the next change). */
+  get rows(): Int8Array {
+    return this.codes.subarray(0, this.tokens.length * this.dimensions);
   }
 
   has(token: FaceToken): boolean {
@@ -64,7 +108,11 @@ export class ExactGallery implements Gallery {
       this.forgetUser(token, this.users[row]);
     }
     this.codes.set(code, row * this.dimensions);
-    // Only the two fields: a BindingRecord passed in also carries its token and time.
+    this.setUser(row, user);
+  }
+
+  /** Only the two fields: a BindingRecord passed in also carries its token and time. */
+  private setUser(row: number, user: BindingUser | undefined): void {
     const kept: BindingUser | undefined =
       user && (user.userId !== undefined || user.userInfo !== undefined)
         ? { ...(user.userId !== undefined ? { userId: user.userId } : {}), ...(user.userInfo !== undefined ? { userInfo: user.userInfo } : {}) }
@@ -73,7 +121,7 @@ export class ExactGallery implements Gallery {
     if (kept?.userId !== undefined) {
       let set = this.tokensOfUserId.get(kept.userId);
       if (!set) this.tokensOfUserId.set(kept.userId, (set = new Set()));
-      set.add(token);
+      set.add(this.tokens[row]!);
     }
   }
 
@@ -101,7 +149,8 @@ export class ExactGallery implements Gallery {
     const n = this.tokens.length;
     const count = Math.min(k, n);
     if (count <= 0) return [];
-    const found = exactSearch(this.codes.subarray(0, n * this.dimensions), query, this.dimensions, count, MetricKind.IP, this.threads);
+    // this.codes is always a buffer of its own (kmeans.ts ownBuffer: usearch ignores a view's offset).
+    const found = exactSearch(this.codes.subarray(0, n * this.dimensions), ownBuffer(query), this.dimensions, count, MetricKind.IP, this.threads);
     const out: Candidate[] = [];
     for (let i = 0; i < found.keys.length; i++) {
       const row = Number(found.keys[i]);
@@ -126,9 +175,11 @@ export class ExactGallery implements Gallery {
       this.rowOf.delete(token);
       this.forgetUser(token, users[i]);
     });
-    // Emptied by the move: give the matrix back rather than keep it at its largest.
+    // Emptied by the move: give the matrix back rather than keep it at its largest, once
+    // what is left is small (copying the rest of a large matrix would hold the caller for
+    // hundreds of ms: 268 MB when a million-face staging area is a quarter drained).
     const capacity = this.codes.length / this.dimensions;
-    if (capacity > INITIAL_ROWS && this.tokens.length * 4 < capacity) {
+    if (capacity > INITIAL_ROWS && this.tokens.length <= SHRINK_MAX_ROWS && this.tokens.length * 4 < capacity) {
       this.codes = this.codes.slice(0, Math.max(INITIAL_ROWS, this.tokens.length * 2) * this.dimensions);
     }
     return { tokens, users, codes };

@@ -11,11 +11,12 @@
 //
 // Exact or approximate per group: a group with fewer than `approxMinFaces`
 // faces is an ExactGallery (brute force over int8 codes); from that size on
-// an ApproxGallery (HNSW graph plus an exact staging area for faces not yet
-// in the graph, see approx-gallery.ts). A group that grows past the size is
-// switched at once (its faces become the staging area) and a background
-// task moves staged faces into the graph a slice at a time, yielding to the
-// event loop between slices. Approximate groups are saved under `indexDir`
+// an ApproxGallery (inverted lists over k-means centroids plus an exact
+// staging area for faces not yet in a list, see approx-gallery.ts). A group
+// that grows past the size is switched at once (its faces become the
+// staging area) and a background task trains the centroids and moves staged
+// faces into their lists a slice at a time, yielding to the event loop
+// between slices. Approximate groups are saved under `indexDir`
 // (index-files.ts) with the group version they reflect, at most once per
 // `saveIntervalMs` once their staging is empty, and on close; a start loads
 // the file and applies only the store's changes since that version
@@ -29,7 +30,7 @@ import type { FaceToken, GroupId, GroupName, LibraryId } from '../ids.js';
 import { ApproxGallery } from './approx-gallery.js';
 import { ExactGallery } from './exact-gallery.js';
 import type { Gallery } from './gallery.js';
-import { DEFAULT_HNSW, type HnswParams } from './hnsw.js';
+import { DEFAULT_IVF, type IvfParams } from './approx-gallery.js';
 import { IndexFiles } from './index-files.js';
 import { quantize, quantizeInto, SCALE } from './quantize.js';
 
@@ -41,8 +42,8 @@ export interface FaceIndexOptions {
   logger?: Logger;
   /** Groups with at least this many faces use the approximate index. Default: never (exact only). */
   approxMinFaces?: number;
-  /** HNSW parameters of new graphs (a loaded graph keeps its own M and insertion width). */
-  hnsw?: Partial<HnswParams>;
+  /** Lists of new approximate groups and lists scanned per search (a loaded group keeps its own lists). */
+  ivf?: Partial<IvfParams>;
   /** Directory for the approximate indexes' files (DATA_DIR/index). Without it nothing is persisted. */
   indexDir?: string;
   /** The engine's searchModel; files made from another model's features are discarded. Required with indexDir. */
@@ -50,10 +51,10 @@ export interface FaceIndexOptions {
   /** Least time between two saves of one group, ms. Default 10 minutes. */
   saveIntervalMs?: number;
   /**
-   * Native threads for moving staged faces into a graph. Default 1: in
-   * 20 ms slices a second thread costs more than it gives (measured: 20,000
-   * faces 11.6 s on one thread, 26 s on two, 13.5 s in one two-thread bulk
-   * add on the loaded 2-core machine), and it leaves a core to the engine.
+   * Native threads for training centroids and moving staged faces into
+   * lists. Default 1: the work runs in 20 ms slices, where starting a second
+   * thread per slice costs about what it gives, and it leaves a core to the
+   * engine.
    */
   indexThreads?: number;
 }
@@ -74,7 +75,7 @@ export interface FaceIndexStats {
   bytes: number;
   /** Groups searched with the approximate index. */
   approxGroups: number;
-  /** Faces of approximate groups still waiting for their graph (searched exactly meanwhile). */
+  /** Faces of approximate groups still waiting for their lists (searched exactly meanwhile). */
   staged: number;
   /** Approximate groups loaded from their file at open (not rebuilt). */
   loadedFromFile: number;
@@ -86,15 +87,13 @@ export interface FaceIndexStats {
 
 /** Faces read from the store per batch while building. */
 const BUILD_PAGE = 2000;
-/** How long one slice of graph insertion may hold the event loop. */
+/** How long one slice of background indexing (training, moving faces into lists) may hold the event loop. */
 const SLICE_TARGET_MS = 20;
 
 const nameKey = (library: LibraryId, name: GroupName) => `${library}\u0000${name}`;
 
 type Settings = Required<Pick<FaceIndexOptions, 'dimensions' | 'searchThreads' | 'approxMinFaces' | 'saveIntervalMs' | 'indexThreads'>> & {
-  hnsw: HnswParams;
-  /** expansionSearch given by the caller: used for every group instead of searchWidthFor. */
-  fixedWidth: boolean;
+  ivf: IvfParams;
   logger?: Logger;
   searchModel?: string;
 };
@@ -145,8 +144,7 @@ export class FaceIndex {
       approxMinFaces: options.approxMinFaces ?? Number.POSITIVE_INFINITY,
       saveIntervalMs: options.saveIntervalMs ?? 600_000,
       indexThreads: options.indexThreads ?? 1,
-      hnsw: { ...DEFAULT_HNSW, ...options.hnsw },
-      fixedWidth: options.hnsw?.expansionSearch !== undefined,
+      ivf: { ...DEFAULT_IVF, ...options.ivf },
       ...(options.logger ? { logger: options.logger } : {}),
       ...(options.searchModel !== undefined ? { searchModel: options.searchModel } : {}),
     };
@@ -190,7 +188,7 @@ export class FaceIndex {
   }
 
   /**
-   * Resolves once no face waits for a graph and no save is running (a save
+   * Resolves once no face waits for its list and no save is running (a save
    * that is due is started first): for tools and tests. Searches are
    * correct before that; this is about speed and files.
    */
@@ -369,12 +367,12 @@ export class FaceIndex {
     }
   }
 
-  /** Exact groups of the batch that reached the size become approximate (their faces staged for the graph). */
+  /** Exact groups of the batch that reached the size become approximate (their faces staged for the lists). */
   private switchGrownGroups(groupIds: Iterable<GroupId>): void {
     for (const groupId of groupIds) {
       const group = this.groups.get(groupId);
       if (group?.gallery instanceof ExactGallery && group.gallery.size >= this.options.approxMinFaces) {
-        group.gallery = ApproxGallery.fromExact(group.gallery, this.paramsFor(group.gallery.size), this.options.searchThreads);
+        group.gallery = ApproxGallery.fromExact(group.gallery, this.options.ivf, this.options.searchThreads);
         this.options.logger?.info({ groupId, faces: group.gallery.size }, 'search index: group switched to the approximate index');
       }
     }
@@ -443,7 +441,7 @@ export class FaceIndex {
     }
     this.dropGroup(groupId, false);
     if (gallery.size >= this.options.approxMinFaces) {
-      this.putGroup(snapshot.group, ApproxGallery.fromExact(gallery, this.paramsFor(gallery.size), this.options.searchThreads));
+      this.putGroup(snapshot.group, ApproxGallery.fromExact(gallery, this.options.ivf, this.options.searchThreads));
       this.options.logger?.info({ groupId, faces: gallery.size }, 'search index: building the approximate index of a group in the background');
     } else {
       this.putGroup(snapshot.group, gallery);
@@ -458,12 +456,11 @@ export class FaceIndex {
     const group = await this.store.getGroupById(groupId);
     if (!group || group.deletedAt !== null || group.faceCount < this.options.approxMinFaces) return false;
     const started = performance.now();
-    const loaded = await this.files.load(groupId, {
-      model: this.options.searchModel!,
-      dimensions: this.options.dimensions,
-      scale: SCALE,
-      expansionSearch: this.paramsFor(group.faceCount).expansionSearch,
-    });
+    const loaded = await this.files.load(
+      groupId,
+      { model: this.options.searchModel!, dimensions: this.options.dimensions, scale: SCALE, params: this.options.ivf },
+      this.options.searchThreads,
+    );
     const discard = async (reason: string) => {
       this.counters.discardedFiles++;
       this.options.logger?.warn({ groupId, reason }, 'search index: discarding the index file; rebuilding the group from the store');
@@ -474,16 +471,15 @@ export class FaceIndex {
       if (loaded.reason.includes('ENOENT')) return false;
       return discard(loaded.reason);
     }
-    const { meta, graph } = loaded;
+    const { meta, gallery } = loaded;
     const delta = await this.store.deltaSince(groupId, meta.version);
     if (!delta) return discard(`the store cannot bring version ${meta.version} up to date (not in the kept change log, or another lineage)`);
     const current = await this.store.getGroupById(groupId);
     if (!current || current.deletedAt !== null) return false;
 
-    const gallery = ApproxGallery.restore(graph, meta.entries, meta.nextKey, this.options.searchThreads);
     for (const token of delta.removed) gallery.remove(token);
     // Faces staged at save time and faces bound since: users (and features
-    // for faces not in the graph) as the store has them now; later commits
+    // for faces not in a list) as the store has them now; later commits
     // are replayed after this by version, as for any build.
     const toRead = [...new Set([...meta.staged, ...delta.upserted])];
     for (let start = 0; start < toRead.length; start += BUILD_PAGE) {
@@ -526,12 +522,7 @@ export class FaceIndex {
     return true;
   }
 
-  /** HNSW parameters for a graph made (or loaded) for a group of `faces` faces. */
-  private paramsFor(faces: number): HnswParams {
-    return this.options.fixedWidth ? this.options.hnsw : { ...this.options.hnsw, expansionSearch: searchWidthFor(faces) };
-  }
-
-  /** Starts the background task that moves staged faces into their graphs, if any wait. */
+  /** Starts the background task that moves staged faces into their lists, if any wait. */
   private kickIndexer(): void {
     if (this.indexer || this.closed || !this.ready) return;
     if (![...this.groups.values()].some((g) => g.gallery instanceof ApproxGallery && g.gallery.staged > 0)) return;
@@ -551,14 +542,16 @@ export class FaceIndex {
         moved = gallery.indexStaged(this.sliceRows, this.options.indexThreads);
       } catch (err) {
         // The faces stay staged and searchable exactly; stop rather than spin.
-        this.options.logger?.error({ err, groupId: group.groupId }, 'search index: adding faces to the graph failed');
+        this.options.logger?.error({ err, groupId: group.groupId }, 'search index: training or filling the lists failed');
         return;
       }
       const elapsed = performance.now() - started;
-      // Slices sized so each holds the event loop about SLICE_TARGET_MS.
-      this.sliceRows = Math.max(8, Math.min(4096, Math.round((moved * SLICE_TARGET_MS) / Math.max(elapsed, 0.5))));
+      // Slices sized so each holds the event loop about SLICE_TARGET_MS; growing at most 2x a
+      // slice, since a cheap kind of step (emptying lists) may be followed by a dearer one (training).
+      const fitted = Math.round((moved * SLICE_TARGET_MS) / Math.max(elapsed, 0.5));
+      this.sliceRows = Math.max(8, Math.min(4096, 2 * this.sliceRows, fitted));
       if (gallery.staged === 0) {
-        this.options.logger?.debug({ groupId: group.groupId, faces: gallery.size }, 'search index: graph complete');
+        this.options.logger?.info({ groupId: group.groupId, faces: gallery.size, lists: gallery.listCount }, 'search index: approximate index complete');
         this.saveDue();
       }
       await new Promise<void>((resolve) => setImmediate(resolve));
@@ -571,7 +564,7 @@ export class FaceIndex {
     return !saved || saved.gallery !== group.gallery || saved.changes !== group.gallery.changes;
   }
 
-  /** Saves approximate groups that changed, whose graph is complete, and whose last save is old enough (`force`: any age). */
+  /** Saves approximate groups that changed, whose lists are complete, and whose last save is old enough (`force`: any age). */
   private saveDue(force = false): void {
     if (this.closed || !this.files) return;
     const now = Date.now();
@@ -602,7 +595,7 @@ export class FaceIndex {
       if (group.gallery !== gallery || !this.groups.has(group.groupId)) return;
       const changes = gallery.changes;
       const version = this.appliedVersion.get(group.groupId) ?? 0;
-      // The graph, its table and `version` are taken in the same synchronous step.
+      // The lists, their table and `version` are taken in the same synchronous step.
       const result = await this.files.save(group.groupId, gallery, { version, model: this.options.searchModel!, scale: SCALE });
       // Deleted meanwhile: its files go too.
       if (!this.groups.has(group.groupId)) await this.files.remove(group.groupId);
@@ -618,19 +611,5 @@ export class FaceIndex {
   }
 }
 
-/**
- * The search width (ef) of a group's graph, fixed when the graph is made or
- * loaded (usearch's compiled index takes it at construction): recall at a
- * fixed width falls as the group grows. Measured by bench:search on
- * face-shaped vectors, M=32: 100,000 faces need 256 for recall@1 0.997,
- * 300,000 need 768 for 0.993 (512: 0.987), 1,000,000 need 2560 for 0.990
- * (1024: 0.970); the width grows in proportion to the faces, at least 256,
- * at most 4096. At 1,000,000 that width makes the graph slower than exact
- * search (README, "The 1:N search index").
- */
-export function searchWidthFor(faces: number): number {
-  return Math.min(4096, Math.max(DEFAULT_HNSW.expansionSearch, Math.ceil((faces * DEFAULT_HNSW.expansionSearch) / 100_000)));
-}
-
-/** For a face already in a graph only its user is updated; the code is not read. */
+/** For a face already in a list only its user is updated; the code is not read. */
 const EMPTY_CODE = new Int8Array(0);

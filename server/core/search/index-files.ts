@@ -1,50 +1,55 @@
 // The approximate index's files beside the store (DATA_DIR/index), one pair
 // per group:
 //
-//   group-<groupId>.json            header line, then JSON (IndexFileMeta)
-//   group-<groupId>.<nonce>.usearch the HNSW graph (usearch's own format)
+//   group-<groupId>.json         header line, then JSON (IndexFileMeta)
+//   group-<groupId>.<nonce>.ivf  the lists (binary, little-endian):
+//                                u32 lists, u32 dimensions, the centroids
+//                                (lists x dimensions int8), u32 faces per
+//                                list, then each list's codes in turn
 //
-// The header line is `facepass-index 1 <sha256 of the JSON>`; the JSON names
-// the graph file with its size and sha256, the group version the pair
+// The header line is `facepass-index 2 <sha256 of the JSON>`; the JSON names
+// the lists file with its size and sha256, the group version the pair
 // reflects, the feature model and code scale that made the vectors, and the
-// key -> token table. A pair is used only when every one of those checks
-// out (the graph is hashed before usearch reads it: a damaged file never
-// reaches the native loader); otherwise it is discarded and the group is
-// rebuilt from the store. Whether the store can bring the pair up to date
-// (its version is still in the kept change log, of this lineage) is the
-// caller's check (FaceIndex, store.deltaSince).
+// tokens and users of the listed faces in file order. A pair is used only
+// when every one of those checks out (the lists file is hashed before it is
+// read); otherwise it is discarded and the group is rebuilt from the store.
+// Whether the store can bring the pair up to date (its version is still in
+// the kept change log, of this lineage) is the caller's check (FaceIndex,
+// store.deltaSince). Files of format 1 (HNSW graphs, `.usearch`) are
+// discarded the same way.
 //
-// Saving is crash-safe: the graph goes to a new file (temp, fsync, rename),
+// Saving is crash-safe: the lists go to a new file (temp, fsync, rename),
 // then the JSON (temp, fsync, rename) switches to it, then the previous
-// graph is deleted. A crash leaves the old pair or the new one, and at worst
-// an orphan graph that the next start deletes.
+// lists file is deleted. A crash leaves the old pair or the new one, and at
+// worst an orphan file that the next start deletes.
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { GroupId } from '../ids.js';
-import type { FaceToken } from '../ids.js';
-import type { ApproxGallery, GraphEntry } from './approx-gallery.js';
-import { Hnsw, type HnswParams } from './hnsw.js';
+import type { BindingUser } from '../../../storage/store.js';
+import type { FaceToken, GroupId } from '../ids.js';
+import { ApproxGallery, type IvfLists, type IvfParams } from './approx-gallery.js';
 
 const MAGIC = 'facepass-index';
-const FORMAT = 1;
+const FORMAT = 2;
+
+/** A listed face, as persisted: [token, userId?, userInfo?]. */
+export type ListEntry = [token: FaceToken, userId?: string | null, userInfo?: string | null];
 
 export interface IndexFileMeta {
   format: number;
   groupId: number;
-  /** The group version the graph and tables reflect. */
+  /** The group version the lists and tables reflect. */
   version: number;
   /** The engine's searchModel that made the features. */
   model: string;
   dimensions: number;
-  /** quantize.ts SCALE of the codes in the graph. */
+  /** quantize.ts SCALE of the codes. */
   scale: number;
-  params: HnswParams;
-  graph: { file: string; bytes: number; sha256: string };
-  nextKey: number;
-  entries: GraphEntry[];
-  /** Bound faces not yet in the graph at save time: their features are read from the store on load. */
+  lists: { file: string; bytes: number; sha256: string };
+  /** The listed faces in file order (list 0's rows, then list 1's, ...). */
+  entries: ListEntry[];
+  /** Bound faces not in a list at save time: their features are read from the store on load. */
   staged: FaceToken[];
   savedAt: number;
 }
@@ -53,36 +58,40 @@ export interface Expected {
   model: string;
   dimensions: number;
   scale: number;
-  expansionSearch: number;
+  /** Parameters the loaded gallery searches (probes) and trains (lists) with. */
+  params: IvfParams;
 }
 
-export type LoadResult = { ok: true; meta: IndexFileMeta; graph: Hnsw } | { ok: false; reason: string };
+export type LoadResult = { ok: true; meta: IndexFileMeta; gallery: ApproxGallery } | { ok: false; reason: string };
 
 export interface SaveResult {
   bytes: number;
-  /** The synchronous part (native graph write, table encoding): how long the event loop waited. */
+  /** The synchronous part (lists written, table encoded): how long the event loop waited. */
   blockedMs: number;
   totalMs: number;
 }
 
 const metaName = (groupId: number) => `group-${groupId}.json`;
-const GRAPH = /^group-(\d+)\.[0-9a-f]+\.usearch$/;
+const LISTS = /^group-(\d+)\.[0-9a-f]+\.ivf$/;
 const META = /^group-(\d+)\.json$/;
+/** Left by format 1 (HNSW graphs). */
+const LEGACY_GRAPH = /^group-\d+\.[0-9a-f]+\.usearch$/;
+const u32 = (values: ArrayLike<number>) => Buffer.from(Uint32Array.from(values).buffer);
 
 export class IndexFiles {
   constructor(readonly dir: string) {}
 
-  /** Creates the directory; deletes temp files and graphs no JSON names (left by a crash). */
+  /** Creates the directory; deletes temp files and lists files no JSON names (left by a crash). */
   async open(): Promise<void> {
     await mkdir(this.dir, { recursive: true });
     const names = await readdir(this.dir);
     const named = new Set<string>();
     for (const name of names.filter((n) => META.test(n))) {
       const meta = await this.readMeta(Number(META.exec(name)![1])).catch(() => undefined);
-      if (meta && typeof meta !== 'string') named.add(meta.graph.file);
+      if (meta && typeof meta !== 'string') named.add(meta.lists.file);
     }
     for (const name of names) {
-      if (name.endsWith('.tmp') || (GRAPH.test(name) && !named.has(name))) await rm(join(this.dir, name), { force: true });
+      if (name.endsWith('.tmp') || LEGACY_GRAPH.test(name) || (LISTS.test(name) && !named.has(name))) await rm(join(this.dir, name), { force: true });
     }
   }
 
@@ -93,14 +102,17 @@ export class IndexFiles {
 
   async save(groupId: GroupId, gallery: ApproxGallery, info: { version: number; model: string; scale: number }): Promise<SaveResult> {
     const started = performance.now();
-    const graphFile = `group-${groupId}.${randomBytes(6).toString('hex')}.usearch`;
-    const graphTemp = join(this.dir, `${graphFile}.tmp`);
-    const { entries, staged, nextKey } = gallery.saveGraph(graphTemp);
+    const listsFile = `group-${groupId}.${randomBytes(6).toString('hex')}.ivf`;
+    const listsTemp = join(this.dir, `${listsFile}.tmp`);
+    // Synchronous from the snapshot to the last write: the lists' views are read before any change.
+    const { lists, staged } = gallery.snapshot();
+    writeLists(listsTemp, lists, gallery.dimensions);
+    const entries: ListEntry[] = lists.lists.flatMap((list) => list.tokens.map((token, i) => entryOf(token, list.users[i])));
     const blockedMs = performance.now() - started;
     try {
-      await syncFile(graphTemp);
-      const { bytes, sha256 } = await hashFile(graphTemp);
-      await rename(graphTemp, join(this.dir, graphFile));
+      await syncFile(listsTemp);
+      const { bytes, sha256 } = await hashFile(listsTemp);
+      await rename(listsTemp, join(this.dir, listsFile));
       const meta: IndexFileMeta = {
         format: FORMAT,
         groupId,
@@ -108,9 +120,7 @@ export class IndexFiles {
         model: info.model,
         dimensions: gallery.dimensions,
         scale: info.scale,
-        params: { ...gallery.params },
-        graph: { file: graphFile, bytes, sha256 },
-        nextKey,
+        lists: { file: listsFile, bytes, sha256 },
         entries,
         staged,
         savedAt: Date.now(),
@@ -128,38 +138,33 @@ export class IndexFiles {
       }
       await rename(metaTemp, join(this.dir, metaName(groupId)));
       await syncDir(this.dir);
-      if (previous && typeof previous !== 'string' && previous.graph.file !== graphFile) await rm(join(this.dir, previous.graph.file), { force: true });
+      if (previous && typeof previous !== 'string' && previous.lists.file !== listsFile) await rm(join(this.dir, previous.lists.file), { force: true });
       return { bytes: bytes + text.length, blockedMs, totalMs: performance.now() - started };
     } catch (err) {
-      await rm(graphTemp, { force: true });
+      await rm(listsTemp, { force: true });
       throw err;
     }
   }
 
-  /** The group's pair, checked against what this server needs; the graph loaded into memory. */
-  async load(groupId: GroupId, expected: Expected): Promise<LoadResult> {
+  /** The group's pair, checked against what this server needs, as a gallery. */
+  async load(groupId: GroupId, expected: Expected, searchThreads: number): Promise<LoadResult> {
     const meta = await this.readMeta(groupId).catch((err: Error) => `unreadable: ${err.message}`);
     if (typeof meta === 'string') return { ok: false, reason: meta };
     if (meta.groupId !== groupId) return { ok: false, reason: 'another group' };
     if (meta.model !== expected.model) return { ok: false, reason: `feature model ${meta.model}, the engine's is ${expected.model}` };
     if (meta.dimensions !== expected.dimensions || meta.scale !== expected.scale) return { ok: false, reason: 'other vector dimensions or code scale' };
-    const path = join(this.dir, meta.graph.file);
+    const path = join(this.dir, meta.lists.file);
     const { bytes, sha256 } = await hashFile(path).catch(() => ({ bytes: -1, sha256: '' }));
-    if (bytes !== meta.graph.bytes || sha256 !== meta.graph.sha256) return { ok: false, reason: 'graph file missing or damaged (size or sha256)' };
-    const graph = new Hnsw(meta.dimensions, { ...meta.params, expansionSearch: expected.expansionSearch });
-    try {
-      graph.load(path);
-    } catch (err) {
-      return { ok: false, reason: `graph unreadable: ${(err as Error).message}` };
-    }
-    if (graph.size !== meta.entries.length) return { ok: false, reason: `graph holds ${graph.size} faces, the table ${meta.entries.length}` };
-    return { ok: true, meta, graph };
+    if (bytes !== meta.lists.bytes || sha256 !== meta.lists.sha256) return { ok: false, reason: 'lists file missing or damaged (size or sha256)' };
+    const lists = await readLists(path, meta).catch((err: Error) => err.message);
+    if (typeof lists === 'string') return { ok: false, reason: `lists file unreadable: ${lists}` };
+    return { ok: true, meta, gallery: ApproxGallery.restore(meta.dimensions, lists, expected.params, searchThreads) };
   }
 
   async remove(groupId: GroupId | number): Promise<void> {
     const meta = await this.readMeta(groupId).catch(() => undefined);
     await rm(join(this.dir, metaName(groupId)), { force: true });
-    if (meta && typeof meta !== 'string') await rm(join(this.dir, meta.graph.file), { force: true });
+    if (meta && typeof meta !== 'string') await rm(join(this.dir, meta.lists.file), { force: true });
   }
 
   /** The parsed JSON, a string saying why it is not usable, or a rejection when there is no file. */
@@ -176,6 +181,59 @@ export class IndexFiles {
   }
 }
 
+function entryOf(token: FaceToken, user: BindingUser | undefined): ListEntry {
+  return user ? [token, user.userId ?? null, user.userInfo ?? null] : [token];
+}
+
+function userOfEntry(entry: ListEntry): BindingUser | undefined {
+  const [, userId, userInfo] = entry;
+  if ((userId === undefined || userId === null) && (userInfo === undefined || userInfo === null)) return undefined;
+  return { ...(userId !== undefined && userId !== null ? { userId } : {}), ...(userInfo !== undefined && userInfo !== null ? { userInfo } : {}) };
+}
+
+function writeLists(path: string, saved: IvfLists, dimensions: number): void {
+  const fd = openSync(path, 'w');
+  try {
+    writeSync(fd, u32([saved.lists.length, dimensions]));
+    writeSync(fd, saved.centroids);
+    writeSync(fd, u32(saved.lists.map((l) => l.tokens.length)));
+    for (const list of saved.lists) if (list.codes.length > 0) writeSync(fd, list.codes);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The lists file as the gallery takes it: every list's codes in a buffer of its own. */
+async function readLists(path: string, meta: IndexFileMeta): Promise<IvfLists> {
+  const handle = await open(path, 'r');
+  try {
+    let position = 0;
+    const read = async (length: number) => {
+      const out = new Uint8Array(length);
+      const { bytesRead } = await handle.read(out, 0, length, position);
+      if (bytesRead !== length) throw new Error('truncated');
+      position += length;
+      return out;
+    };
+    const [listCount, dimensions] = new Uint32Array((await read(8)).buffer);
+    if (dimensions !== meta.dimensions || listCount! > 1 << 20) throw new Error('header does not match the JSON');
+    const centroids = new Int8Array((await read(listCount! * dimensions)).buffer);
+    const counts = new Uint32Array((await read(listCount! * 4)).buffer);
+    if (counts.reduce((a, b) => a + b, 0) !== meta.entries.length) throw new Error('lists and table disagree on the number of faces');
+    const lists: IvfLists['lists'] = [];
+    let entry = 0;
+    for (const count of counts) {
+      const codes = new Int8Array((await read(count * dimensions)).buffer);
+      const entries = meta.entries.slice(entry, entry + count);
+      entry += count;
+      lists.push({ tokens: entries.map((e) => e[0]), users: entries.map(userOfEntry), codes });
+    }
+    return { centroids, lists };
+  } finally {
+    await handle.close();
+  }
+}
+
 function validMeta(meta: IndexFileMeta): boolean {
   const int = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
   return (
@@ -186,13 +244,10 @@ function validMeta(meta: IndexFileMeta): boolean {
     typeof meta.model === 'string' &&
     int(meta.dimensions) &&
     typeof meta.scale === 'number' &&
-    int(meta.params?.connectivity) &&
-    int(meta.params?.expansionAdd) &&
-    typeof meta.graph?.file === 'string' &&
-    GRAPH.test(meta.graph.file) &&
-    int(meta.nextKey) &&
+    typeof meta.lists?.file === 'string' &&
+    LISTS.test(meta.lists.file) &&
     Array.isArray(meta.entries) &&
-    meta.entries.every((e) => Array.isArray(e) && int(e[0]) && (e[0] as number) < meta.nextKey && typeof e[1] === 'string') &&
+    meta.entries.every((e) => Array.isArray(e) && typeof e[0] === 'string') &&
     Array.isArray(meta.staged) &&
     meta.staged.every((t) => typeof t === 'string')
   );

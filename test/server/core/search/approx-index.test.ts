@@ -1,4 +1,4 @@
-// The approximate (HNSW) index of large groups, with a tiny size threshold so
+// The approximate (inverted lists) index of large groups, with a tiny size threshold so
 // the tests stay fast: read-your-writes like the exact index, persisted under
 // the index directory and loaded at restart without a rebuild (only the
 // store's changes since the saved version replayed), and a file that is
@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { FaceLibrary } from '../../../../server/core/face-library.js';
 import { DEFAULT_LIBRARY, type GroupName } from '../../../../server/core/ids.js';
 import { FaceIndex, SearchService } from '../../../../server/core/search/index.js';
-import { searchWidthFor } from '../../../../server/core/search/face-index.js';
 import { openLmdbStore } from '../../../../storage/index.js';
 import type { FaceRecord, FaceStore } from '../../../../storage/store.js';
 import { addSyntheticFaces, randomUnitFeature } from '../../../helpers/synthetic-faces.js';
@@ -55,7 +54,7 @@ describe('FaceIndex: approximate groups', function () {
     }
     return out;
   }
-  const graphFiles = async () => (await readdir(join(dir, 'index'))).filter((n) => n.endsWith('.usearch'));
+  const listFiles = async () => (await readdir(join(dir, 'index'))).filter((n) => n.endsWith('.ivf'));
 
   beforeEach(async function () {
     dir = await mkdtemp(join(tmpdir(), 'approx-index-test-'));
@@ -72,7 +71,7 @@ describe('FaceIndex: approximate groups', function () {
   it('switches a group that reaches the size, finds a bind at once and never an unbound or deleted face', async function () {
     expect(index.stats().approxGroups).to.equal(1);
     const bound = faces.slice(0, MIN + 10);
-    // Right after the binds, before or while the graph fills.
+    // Right after the binds, before or while the lists fill.
     expect(await top1(bound)).to.deep.equal(bound.map((f) => f.faceToken));
     await index.settled();
     expect(index.stats().staged).to.equal(0);
@@ -95,7 +94,7 @@ describe('FaceIndex: approximate groups', function () {
       const [hits] = await search.search({ library: L, groups: [G], features: [face.feature], topN: 50 });
       expect(hits!.map((h) => h.faceToken)).to.not.include(face.faceToken);
     }
-    // The user table follows the graph too.
+    // The user table follows the lists too.
     const [mine] = await search.search({ library: L, groups: [G], features: [bound[0]!.feature], userId: `u${bound[0]!.faceToken.slice(-4)}` });
     expect(mine![0]!.faceToken).to.equal(bound[0]!.faceToken);
   });
@@ -105,7 +104,7 @@ describe('FaceIndex: approximate groups', function () {
     const bound = faces.slice(0, MIN + 10);
     const before = await top1(bound);
     await shut();
-    expect(await graphFiles()).to.have.length(1);
+    expect(await listFiles()).to.have.length(1);
 
     // Changes the index never saw: the file is older than the store now.
     store = await openLmdbStore({ path: join(dir, 'store') });
@@ -131,12 +130,12 @@ describe('FaceIndex: approximate groups', function () {
     expect(await top1([late])).to.deep.equal([late.faceToken]);
   });
 
-  for (const damage of ['graph', 'table'] as const) {
+  for (const damage of ['lists', 'table'] as const) {
     it(`discards a damaged ${damage} file and rebuilds the group correctly`, async function () {
       await index.settled();
       await shut();
       const names = await readdir(join(dir, 'index'));
-      const name = names.find((n) => (damage === 'graph' ? n.endsWith('.usearch') : n.endsWith('.json')))!;
+      const name = names.find((n) => (damage === 'lists' ? n.endsWith('.ivf') : n.endsWith('.json')))!;
       const bytes = await readFile(join(dir, 'index', name));
       const at = Math.floor(bytes.length / 2);
       bytes[at] = bytes[at]! ^ 0x55;
@@ -180,7 +179,7 @@ describe('FaceIndex: approximate groups', function () {
     expect(hits!.map((h) => h.faceToken)).to.not.include(late.faceToken);
   });
 
-  it('takes a new feature of a face (model upgrade) in place of its vector in the graph', async function () {
+  it('takes a new feature of a face (model upgrade) in place of its vector in its list', async function () {
     await index.settled();
     const face = faces[0]!;
     const fresh = randomUnitFeature();
@@ -191,7 +190,7 @@ describe('FaceIndex: approximate groups', function () {
     expect(now![0]!.cosine).to.be.closeTo(1, 1e-5);
     await index.settled();
     const [old] = await search.search({ library: L, groups: [G], features: [face.feature], topN: 50 });
-    // Its old vector is gone from the graph: no match near 1 any more.
+    // Its old vector is gone from the lists: no match near 1 any more.
     expect(old!.every((hit) => hit.cosine < 0.5)).to.equal(true);
   });
 
@@ -208,8 +207,17 @@ describe('FaceIndex: approximate groups', function () {
     expect(index.stats().saves).to.equal(0);
   });
 
-  it('widens the search of larger graphs as measured (256 at 100,000 faces, 768 at 300,000)', function () {
-    expect([10, 100_000, 300_000, 1e9].map(searchWidthFor)).to.deep.equal([256, 256, 768, 4096]);
+  it('discards an index file of the HNSW format (1) and deletes its graph, rebuilding the group', async function () {
+    await index.settled();
+    await shut();
+    const json = (await readdir(join(dir, 'index'))).find((n) => n.endsWith('.json'))!;
+    await writeFile(join(dir, 'index', json), 'facepass-index 1 0000\n{}');
+    await writeFile(join(dir, 'index', 'group-1.0a0b0c0d0e0f.usearch'), 'old graph');
+    await open();
+    expect(index.stats()).to.include({ loadedFromFile: 0, discardedFiles: 1, approxGroups: 1, bindings: MIN + 10 });
+    expect((await readdir(join(dir, 'index'))).filter((n) => n.endsWith('.usearch'))).to.deep.equal([]);
+    const bound = faces.slice(0, MIN + 10);
+    expect(await top1(bound)).to.deep.equal(bound.map((f) => f.faceToken));
   });
 
   it('keeps small groups exact and deletes the files of a deleted group', async function () {
@@ -217,10 +225,10 @@ describe('FaceIndex: approximate groups', function () {
     await library.bind(L, 'small' as GroupName, faces[0]!.faceToken);
     expect(index.stats().approxGroups).to.equal(1);
     await index.settled();
-    expect(await graphFiles()).to.have.length(1);
+    expect(await listFiles()).to.have.length(1);
     await library.deleteGroup(L, G);
     await index.settled();
-    expect(await graphFiles()).to.have.length(0);
+    expect(await listFiles()).to.have.length(0);
     expect((await readdir(join(dir, 'index'))).filter((n) => n.endsWith('.json'))).to.have.length(0);
   });
 });
