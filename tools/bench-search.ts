@@ -1,4 +1,4 @@
-// npm run bench:search [-- --sizes 10000,100000,1000000 --hnsw-sizes 10000,100000 --m 16 --ef 32,64,96,128,256
+// npm run bench:search [-- --sizes 10000,100000,1000000 --approx-sizes 10000,100000 --lists 1024 --probes 16,32,64,128
 //                          --queries 300 --threads 1 --startup-faces 100000 --skip-startup --skip-http]
 //
 // 1. Synthetic faces shaped like the test photos' features (tools/face-shaped.ts):
@@ -7,10 +7,11 @@
 //    and spread of both); both distributions are printed side by side.
 // 2. Per gallery size: the exact int8 index the server uses (build, memory,
 //    1:N p50/p99 of the native candidate search), and the approximate index
-//    (the server's ApproxGallery: usearch HNSW over the same int8 codes) for
-//    the --hnsw-sizes: build with every core, save and load through the
-//    server's index files (IndexFiles: sha256-checked, temp + rename), file
-//    size, and per search width (ef) p50/p99 and recall. Queries are of two
+//    (the server's ApproxGallery: inverted lists over k-means centroids of the
+//    same int8 codes) for the --approx-sizes: trained and filled in slices on
+//    one thread as the server does it, saved and loaded through the server's
+//    index files (IndexFiles: sha256-checked, temp + rename), file size, and
+//    per number of lists scanned (probes) p50/p99 and recall. Queries are of two
 //    kinds: another sample of an enrolled identity (recall@1: the approximate
 //    index's best match, re-ranked with float32, is exact's; and how often
 //    each finds the true identity), and a sample of an identity not enrolled
@@ -28,10 +29,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createOnnxEngine, cosineSimilarity } from '../models/index.js';
 import type { DecodeLimits, FaceEngine } from '../models/engine.js';
-import { ApproxGallery } from '../server/core/search/approx-gallery.js';
+import { ApproxGallery, DEFAULT_IVF } from '../server/core/search/approx-gallery.js';
 import { ExactGallery, type Candidate } from '../server/core/search/exact-gallery.js';
 import { FaceIndex } from '../server/core/search/face-index.js';
-import { DEFAULT_HNSW } from '../server/core/search/hnsw.js';
 import { IndexFiles } from '../server/core/search/index-files.js';
 import { quantize, SCALE } from '../server/core/search/quantize.js';
 import { cosineOfScore } from '../server/core/search/score.js';
@@ -52,10 +52,9 @@ const list = (name: string, raw: string) => (raw === '' ? [] : raw.split(',').ma
 const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '10000,100000,1000000' },
-    'hnsw-sizes': { type: 'string', default: '10000,100000' },
-    m: { type: 'string', default: String(DEFAULT_HNSW.connectivity) },
-    ef: { type: 'string', default: '32,64,96,128,256' },
-    'ef-add': { type: 'string', default: String(DEFAULT_HNSW.expansionAdd) },
+    'approx-sizes': { type: 'string', default: '10000,100000' },
+    lists: { type: 'string', default: String(DEFAULT_IVF.lists) },
+    probes: { type: 'string', default: '16,32,64,128' },
     queries: { type: 'string', default: '300' },
     threads: { type: 'string', default: '1' },
     'startup-faces': { type: 'string', default: '100000' },
@@ -65,10 +64,9 @@ const { values } = parseArgs({
   },
 });
 const sizes = list('sizes', values.sizes);
-const hnswSizes = new Set(list('hnsw-sizes', values['hnsw-sizes']));
-const connectivities = list('m', values.m);
-const widths = list('ef', values.ef);
-const expansionAdd = positive('ef-add', values['ef-add']);
+const approxSizes = new Set(list('approx-sizes', values['approx-sizes']));
+const listCounts = list('lists', values.lists);
+const probeCounts = list('probes', values.probes);
 const queryCount = positive('queries', values.queries);
 const threads = positive('threads', values.threads);
 const startupFaces = positive('startup-faces', values['startup-faces']);
@@ -208,43 +206,55 @@ try {
     const all = [...exactEnrolled.times, ...exactUnknown.times];
     console.log(`  ${int(size).padStart(9)} ${'exact'.padEnd(16)} ${col(median(all), 7)} ${col(percentile(all, 99), 7)} ${col(1, 8, 3)} ${col(exactTrue / queryCount, 7, 3)} ${col(1, 8, 3)}`);
 
-    if (hnswSizes.has(size)) {
-      for (const connectivity of connectivities) {
+    if (approxSizes.has(size)) {
+      for (const lists of listCounts) {
         const staging = buildExact();
         const rssBefore = process.memoryUsage().rss;
         start = performance.now();
-        const approx = ApproxGallery.fromExact(staging, { connectivity, expansionAdd, expansionSearch: widths[0]! }, threads);
-        while (approx.staged > 0) approx.indexStaged(50_000, 2);
+        const approx = ApproxGallery.fromExact(staging, { lists, probes: probeCounts[0]! }, threads);
+        let slices = 0;
+        let longest = 0;
+        // As FaceIndex does it: slices of about 20 ms on one thread.
+        let rows = 64;
+        while (approx.staged > 0) {
+          const t = performance.now();
+          const done = approx.indexStaged(rows, 1);
+          const took = ms(t);
+          longest = Math.max(longest, took);
+          rows = Math.max(8, Math.min(4096, 2 * rows, Math.round((done * 20) / Math.max(took, 0.5))));
+          slices++;
+        }
         const build = ms(start);
         const rssAfter = process.memoryUsage().rss;
-        const files = new IndexFiles(join(dataDir, `index-${size}-${connectivity}`));
+        const files = new IndexFiles(join(dataDir, `index-${size}-${lists}`));
         await files.open();
         const saved = await files.save(1 as GroupId, approx, { version: 1, model: MODEL, scale: SCALE });
-        const rows: string[] = [];
+        const out: string[] = [];
         let firstLoad = 0;
-        for (const ef of widths) {
+        for (const probes of probeCounts) {
           start = performance.now();
-          const loaded = await files.load(1 as GroupId, { model: MODEL, dimensions: DIM, scale: SCALE, expansionSearch: ef });
+          const loaded = await files.load(1 as GroupId, { model: MODEL, dimensions: DIM, scale: SCALE, params: { lists, probes } }, threads);
           if (!loaded.ok) throw new Error(`index file not loaded: ${loaded.reason}`);
-          const gallery = ApproxGallery.restore(loaded.graph, loaded.meta.entries, loaded.meta.nextKey, threads);
           if (firstLoad === 0) firstLoad = ms(start);
+          const gallery = loaded.gallery;
           const e = run(gallery, enrolled, features);
           const u = run(gallery, unknown, features);
           const recall = e.best.filter((b, i) => b.row === exactEnrolled.best[i]!.row).length / queryCount;
           const trueId = e.best.filter((b, i) => b.row === enrolled[i]!.id).length / queryCount;
           const agree = u.best.filter((b, i) => accepted(b) === accepted(exactUnknown.best[i]!)).length / queryCount;
           const times = [...e.times, ...u.times];
-          rows.push(`  ${int(size).padStart(9)} ${`hnsw M=${connectivity} ef=${ef}`.padEnd(16)} ${col(median(times), 7)} ${col(percentile(times, 99), 7)} ${col(recall, 8, 3)} ${col(trueId, 7, 3)} ${col(agree, 8, 3)}`);
+          out.push(`  ${int(size).padStart(9)} ${`ivf ${gallery.listCount}/${probes}`.padEnd(16)} ${col(median(times), 7)} ${col(percentile(times, 99), 7)} ${col(recall, 8, 3)} ${col(trueId, 7, 3)} ${col(agree, 8, 3)}`);
         }
-        for (const row of rows) console.log(row);
-        console.log(`    M=${connectivity} (ef_add ${expansionAdd}): built in ${s2(build)} s with 2 threads; file ${mb(saved.bytes)} MB = ${int(saved.bytes / size)} B/face;` +
-          ` save ${s2(saved.totalMs)} s (event loop held ${s2(saved.blockedMs)} s: native graph write + table); load ${s2(firstLoad)} s (sha256 check, native load, table);` +
-          ` RSS +${mb(rssAfter - rssBefore)} MB during the build (${int((rssAfter - rssBefore) / size)} B/face), ${int(approx.bytes / size)} B/face counted`);
+        for (const row of out) console.log(row);
+        console.log(`    ${approx.listCount} lists (ivf lists/probes): trained and filled in ${s2(build)} s on one thread in ${int(slices)} slices (longest ${longest.toFixed(1)} ms);` +
+          ` file ${mb(saved.bytes)} MB = ${int(saved.bytes / size)} B/face; save ${s2(saved.totalMs)} s (event loop held ${s2(saved.blockedMs)} s: lists written, table encoded);` +
+          ` load ${s2(firstLoad)} s (sha256 check, lists read, table); RSS +${mb(rssAfter - rssBefore)} MB during the build, ${int(approx.bytes / size)} B/face counted`);
         rmSync(files.dir, { recursive: true, force: true });
       }
     }
     console.log('');
   }
+  console.log('  ivf L/P: L lists, the P nearest scanned per search');
   console.log('  recall@1: enrolled queries whose best match (after the float32 re-rank) is exact\'s best match');
   console.log('  true@1: enrolled queries whose best match is their own identity');
   console.log(`  unknown: queries of identities not in the gallery on which the index agrees with exact about a match at the recognize threshold (score ${DEFAULT_THRESHOLDS.recognize})\n`);
