@@ -297,7 +297,7 @@ try {
     const background = ms(start);
     stats = index.stats();
     await index.close();
-    console.log(`  approximate, first start (no file): ready in ${s2(firstOpen)} s (searches exact until the graph is complete), graph built in the background and saved in ${s2(background)} s more (${stats.saves} save)`);
+    console.log(`  approximate, first start (no file): ready in ${s2(firstOpen)} s (searches exactly until the lists are filled), lists trained and filled in the background and saved in ${s2(background)} s more (${stats.saves} save)`);
 
     rssBefore = process.memoryUsage().rss;
     start = performance.now();
