@@ -45,18 +45,29 @@ export interface NoticeSink<C> {
 export interface BatcherClock {
   /** Milliseconds on a monotonic clock. */
   now(): number;
-  /** Runs `fn` after `ms` (0: the next event-loop turn); returns a function that cancels it. */
+  /** Runs `fn` after `ms` (0: once the current task is done); returns a function that cancels it. */
   schedule(ms: number, fn: () => void): () => void;
 }
 
-/** performance.now() and unref'd Node timers: a pending notice alone must not keep the process alive. */
+/**
+ * performance.now() and unref'd Node timers: a pending notice alone must not keep the process alive.
+ * A flush due now runs as a microtask, not setImmediate: the store hands out the
+ * changes of one durable batch from promise callbacks queued together, so a
+ * microtask queued by the first still runs after the last (they share one
+ * notice), but no longer behind the rest of the event-loop phase: bench:sync
+ * measured onCommit -> setImmediate at 0.7 ms p50 and 7 ms p99 on this machine.
+ */
 export const NODE_BATCHER_CLOCK: BatcherClock = {
   now: () => performance.now(),
   schedule(ms, fn) {
     if (ms <= 0) {
-      const handle = setImmediate(fn);
-      handle.unref();
-      return () => clearImmediate(handle);
+      let cancelled = false;
+      queueMicrotask(() => {
+        if (!cancelled) fn();
+      });
+      return () => {
+        cancelled = true;
+      };
     }
     const handle = setTimeout(fn, ms);
     handle.unref();
@@ -158,8 +169,11 @@ export class NoticeBatcher<C> {
     const now = this.#clock.now();
     let nextAt = Infinity;
     // Most flushes send the same one-group notice to many members (one commit,
-    // many terminals holding the group): encode each distinct one once.
-    const cache = new Map<string, Uint8Array>();
+    // many terminals holding the group): encode each distinct one once. Keyed
+    // by the entry object, which add() callers share across the members of one
+    // commit (the hub makes one per commit): no key string per member. Equal
+    // entries from different objects are merely encoded twice.
+    const cache = new Map<GroupVersion, Chunk>();
     for (const [member, notice] of this.#pending) {
       const windowEnd = this.#windowEnds.get(member);
       if (windowEnd !== undefined && windowEnd > now) {
@@ -175,8 +189,18 @@ export class NoticeBatcher<C> {
       this.#windowEnds.delete(member);
       if (readiness === 'gone' || notice.groups.size === 0) continue;
       try {
-        for (const chunk of encodeChunks([...notice.groups.values()], cache)) {
+        if (notice.groups.size === 1) {
+          // The common case, without the arrays of the general one.
+          const group = notice.groups.values().next().value!;
+          let chunk = cache.get(group);
+          if (!chunk) {
+            const groups = [group];
+            cache.set(group, (chunk = { frame: encodePushFrame({ type: PushFrameType.Notice, groups }), groups }));
+          }
+          // The same frame and groups array for every member: the sink must not modify them.
           this.#sink.send(member, chunk.frame, notice, chunk.groups);
+        } else {
+          for (const chunk of encodeChunks([...notice.groups.values()])) this.#sink.send(member, chunk.frame, notice, chunk.groups);
         }
         // From when this member's notice actually left, not from the start of
         // the flush: a flush over thousands of members takes milliseconds.
@@ -201,19 +225,13 @@ interface Chunk {
  * (only possible for a terminal holding thousands of groups that all changed
  * at once), as several, split in halves until each fits.
  */
-function encodeChunks(groups: GroupVersion[], cache: Map<string, Uint8Array>): Chunk[] {
-  if (groups.length === 1) {
-    const g = groups[0]!;
-    const key = `${g.groupId}\u0000${g.version}\u0000${g.groupName}`;
-    let frame = cache.get(key);
-    if (!frame) cache.set(key, (frame = encodePushFrame({ type: PushFrameType.Notice, groups })));
-    return [{ frame, groups }];
-  }
+function encodeChunks(groups: GroupVersion[]): Chunk[] {
   try {
     return [{ frame: encodePushFrame({ type: PushFrameType.Notice, groups }), groups }];
   } catch (err) {
-    if (!isSyncError(err) || err.code !== SyncErrorCode.FrameTooLarge) throw err;
+    // One group too large for a frame alone (a name beyond the limits): nothing to split.
+    if (!isSyncError(err) || err.code !== SyncErrorCode.FrameTooLarge || groups.length === 1) throw err;
     const half = Math.ceil(groups.length / 2);
-    return [...encodeChunks(groups.slice(0, half), cache), ...encodeChunks(groups.slice(half), cache)];
+    return [...encodeChunks(groups.slice(0, half)), ...encodeChunks(groups.slice(half))];
   }
 }

@@ -1,6 +1,7 @@
 // One terminal's push connection: the socket plus the little the hub needs
 // to know about it. Kept small on purpose (a hub holds thousands): no timers,
 // no buffers; pending notices live in the NoticeBatcher, only while pending.
+import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import { encodePushFrame, PushFrameType, type PushMessage } from '../../device-protocol/index.js';
 import type { HeartbeatPeer } from './heartbeat.js';
@@ -29,6 +30,11 @@ export class PushConnection implements HeartbeatPeer {
 
   constructor(
     readonly ws: WebSocket,
+    /**
+     * The upgraded socket the hub handed to ws (its own object, not ws's
+     * internals). Notices framed once go straight to it (sendFramed); see there.
+     */
+    readonly socket: Duplex,
     /** X-Device-Id of the upgrade request, if any. */
     readonly headerDeviceId: string | undefined,
     readonly remoteAddress: string,
@@ -42,6 +48,18 @@ export class PushConnection implements HeartbeatPeer {
 
   send(frame: Uint8Array): void {
     this.ws.send(frame, { binary: true });
+  }
+
+  /**
+   * Writes a complete WebSocket frame (wire-frame.ts) to the socket: one write
+   * per terminal, no framing per terminal. Safe next to ws's own sends because
+   * the hub's WebSocketServer has no compression and the hub sends only
+   * Buffers, so ws writes each of its frames synchronously and whole; nothing
+   * of ws's can be queued behind which this frame could overtake. Callers check
+   * `open` first: ws.close() has sent the close frame once readyState leaves OPEN.
+   */
+  sendFramed(frame: Buffer): void {
+    this.socket.write(frame);
   }
 
   sendMessage(message: PushMessage): void {

@@ -47,6 +47,7 @@ import { Heartbeat } from './heartbeat.js';
 import { newCounters, type NoticeSentEvent, type PushCounters, type PushHubEvents, type PushHubStats } from './metrics.js';
 import { resolvePushOptions, type PushHubOptions } from './options.js';
 import { rejectUpgrade } from './reject-upgrade.js';
+import { frameBinary } from './wire-frame.js';
 import { answerOversizeWith4413 } from './oversize.js';
 
 export type PushLogger = Pick<Logger, 'debug' | 'info' | 'warn' | 'error'>;
@@ -74,6 +75,13 @@ export class PushHub {
   readonly #heartbeat: Heartbeat;
   readonly #counters: PushCounters = newCounters();
   readonly #noticeListeners = new Set<(event: NoticeSentEvent) => void>();
+  /**
+   * Each notice payload the batcher encoded, framed once (wire-frame.ts): the
+   * batcher hands the same payload object to every member of a flush with the
+   * same one-group notice, so 1,000 terminals cost one framing. Weak: a
+   * payload lives only as long as the batcher's flush keeps it.
+   */
+  readonly #framed = new WeakMap<Uint8Array, Buffer>();
   readonly #unsubscribe: () => void;
   #ready = 0;
   #closing: Promise<void> | null = null;
@@ -84,7 +92,8 @@ export class PushHub {
     this.#wss = new WebSocketServer({
       noServer: true,
       // Notices are a few dozen bytes: compression would cost memory per
-      // connection (zlib contexts) and CPU for nothing.
+      // connection (zlib contexts) and CPU for nothing. Also what makes
+      // PushConnection.sendFramed safe: without it ws never queues a frame.
       perMessageDeflate: false,
       // Checked by ws from the frame header, before buffering; its 1009 close
       // becomes PushError + 4413 (oversize.ts).
@@ -124,7 +133,7 @@ export class PushHub {
         rejectUpgrade(socket, status, status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {});
         return;
       }
-      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req));
+      this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, req, socket));
     } catch (err) {
       this.#deps.logger.error({ err }, 'push: upgrade failed');
       socket.destroy();
@@ -234,12 +243,12 @@ export class PushHub {
     return 0;
   }
 
-  #accept(ws: WebSocket, req: IncomingMessage): void {
+  #accept(ws: WebSocket, req: IncomingMessage, socket: Duplex): void {
     const header = req.headers[DEVICE_ID_HEADER.toLowerCase()];
     const headerDeviceId = typeof header === 'string' && header.length > 0 ? header : undefined;
     const principal = this.#deps.auth.identify(req.headers) ?? { role: 'device', deviceId: null };
     const ownId = principal.role === 'device' ? principal.deviceId : null;
-    const conn = new PushConnection(ws, headerDeviceId ?? ownId ?? undefined, req.socket.remoteAddress ?? 'unknown');
+    const conn = new PushConnection(ws, socket, headerDeviceId ?? ownId ?? undefined, req.socket.remoteAddress ?? 'unknown');
     conn.explicitDeviceId = headerDeviceId !== undefined || ownId !== null;
     conn.principal = principal;
     ws.binaryType = 'nodebuffer';
@@ -391,7 +400,9 @@ export class PushHub {
   }
 
   #sendNotice(conn: PushConnection, frame: Uint8Array, notice: PendingNotice, groups: readonly GroupVersion[]): void {
-    conn.send(frame);
+    let framed = this.#framed.get(frame);
+    if (framed === undefined) this.#framed.set(frame, (framed = frameBinary(frame)));
+    conn.sendFramed(framed);
     this.#counters.noticesSent++;
     this.#counters.noticeEntriesSent += groups.length;
     if (this.#noticeListeners.size === 0) return;

@@ -292,6 +292,27 @@ describe('push channel', function () {
       }
     });
 
+    it('keep their place among ws\'s own frames on the socket: ServerHello, notices, pong, then PushError and the close', async function () {
+      // Notices are framed once and written to the socket directly (wire-frame.ts); ws
+      // writes ServerHello, pings and the close itself. A ws client checks every frame.
+      await store.createGroup(DEFAULT_LIBRARY, group('order_grp'));
+      const [peer] = await connect('notice-order', ['order_grp']);
+      const pongs: number[] = [];
+      peer.ws.on('pong', () => pongs.push(peer.messages.length));
+      const first = (await store.bind(DEFAULT_LIBRARY, group('order_grp'), faces[4]!))!;
+      peer.ws.ping();
+      expect(await peer.nextNotice()).to.deep.equal([{ groupName: 'order_grp', groupId: first.group.groupId, version: first.change.version }]);
+      await sleep(40); // past the window: the next change goes out at once
+      const second = (await store.unbind(DEFAULT_LIBRARY, group('order_grp'), faces[4]!))!;
+      expect((await peer.nextNotice())[0]!.version).to.equal(second.change.version);
+      ts.server.push.disconnectDevice('notice-order');
+      const error = await peer.next();
+      expect(error).to.include({ type: PushFrameType.Error, code: CloseCode.Unauthorized });
+      expect((await peer.closed).code).to.equal(CloseCode.Unauthorized);
+      expect(pongs, 'the pong arrived whole, between the frames').to.have.length(1);
+      expect(peer.messages.map((m) => m.type)).to.deep.equal([PushFrameType.ServerHello, PushFrameType.Notice, PushFrameType.Notice, PushFrameType.Error]);
+    });
+
     it('count connections and notices', function () {
       const stats = ts.server.push.stats();
       expect(stats.noticesSent).to.be.greaterThan(0);

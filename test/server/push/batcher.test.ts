@@ -1,8 +1,8 @@
 // NoticeBatcher on a manual clock: when notices go out is checked by
 // counting against simulated time, never by timing the machine.
 import { expect } from 'chai';
-import { decodePushFrame, PushFrameType, type GroupVersion } from '../../../device-protocol/index.js';
-import { NoticeBatcher, type BatcherClock, type NoticeSink, type PendingNotice } from '../../../server/push/batcher.js';
+import { decodePushFrame, MAX_PUSH_FRAME_BYTES, PushFrameType, type GroupVersion } from '../../../device-protocol/index.js';
+import { NODE_BATCHER_CLOCK, NoticeBatcher, type BatcherClock, type NoticeSink, type PendingNotice } from '../../../server/push/batcher.js';
 
 /** Simulated time: scheduled callbacks run, in time order, only when the test advances the clock. */
 class ManualClock implements BatcherClock {
@@ -239,5 +239,56 @@ describe('NoticeBatcher', function () {
     expect(clock.armed).to.equal(0);
     batcher.add('a', gv('a', 3), 2000, 0);
     expect(clock.armed).to.equal(0);
+  });
+
+  it('encodes one commit\'s notice once: every member gets the same frame object (the hub frames it once per object)', function () {
+    const clock = new ManualClock();
+    const frames = new Set<Uint8Array>();
+    const groupArrays = new Set<readonly GroupVersion[]>();
+    const sink: NoticeSink<string> = {
+      readiness: () => 'now',
+      send(_member, frame, _notice, groups) {
+        frames.add(frame);
+        groupArrays.add(groups);
+      },
+      fail: () => expect.fail('no failure expected'),
+    };
+    const batcher = new NoticeBatcher(sink, WINDOW, WINDOW, clock);
+    const entry = gv('door', 5);
+    for (let i = 0; i < 1000; i++) batcher.add(`t${i}`, entry, 0, 0);
+    clock.advanceTo(0);
+    expect(frames.size).to.equal(1);
+    expect(groupArrays.size).to.equal(1);
+    const [frame] = frames;
+    expect(decodePushFrame(frame!)).to.deep.equal({ type: PushFrameType.Notice, groups: [entry] });
+  });
+
+  it('fails only the member whose single group cannot fit a frame, also inside a split, and keeps sending to the others', function () {
+    const clock = new ManualClock();
+    const { sent, failed, sink } = recorder(clock);
+    const batcher = new NoticeBatcher(sink, WINDOW, WINDOW, clock);
+    const huge = gv('x'.repeat(MAX_PUSH_FRAME_BYTES), 1);
+    batcher.add('alone', huge, 0, 0);
+    batcher.add('split', gv('fine', 1), 0, 0);
+    batcher.add('split', huge, 0, 0);
+    batcher.add('ok', gv('fine', 1), 0, 0);
+    clock.advanceTo(0);
+    expect(failed.sort()).to.deep.equal(['alone', 'split']);
+    expect(sent.filter((s) => s.member === 'ok')).to.have.length(1);
+  });
+
+  it('NODE_BATCHER_CLOCK runs a flush due now after the microtasks already queued (one durable batch) and before setImmediate', async function () {
+    const order: string[] = [];
+    // The store hands out one batch's changes from promise callbacks queued together.
+    const batch = Promise.resolve();
+    void batch.then(() => {
+      order.push('change 1');
+      NODE_BATCHER_CLOCK.schedule(0, () => order.push('flush'));
+    });
+    void batch.then(() => order.push('change 2'));
+    const cancel = NODE_BATCHER_CLOCK.schedule(0, () => order.push('cancelled'));
+    cancel();
+    await new Promise<void>((resolve) => setImmediate(() => (order.push('immediate'), resolve())));
+    expect(order).to.deep.equal(['change 1', 'change 2', 'flush', 'immediate']);
   });
 });
