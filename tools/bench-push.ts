@@ -1,11 +1,15 @@
 // Push fan-out for bench:sync: `clients` terminals in a separate process
-// (tools/push-crowd.ts), all holding one group.
-// - floor: the same crowd on a plain `ws` server in this process that sends
+// (tools/push-crowd.ts, raw clients timing each receipt when its bytes are
+// read), all holding one group.
+// - floors: the same crowd on a plain `ws` server in this process that sends
 //   one pre-encoded VersionNotice to every socket in a loop: what the
-//   transport itself costs on this machine, the baseline of the same run;
+//   transport itself costs on this machine, the baseline of the same run.
+//   Two of them: `ws.send()` per socket, and the notice framed once
+//   (server/push/wire-frame.ts) and written to each socket, as the hub does;
 // - hub: `changes` bind/unbind commits, one at a time and spaced by more
-//   than the coalescing window, through the store; latency from the store's
-//   onCommit to each terminal's receipt;
+//   than the coalescing window, through the store; latency from the commit
+//   reaching the hub (its onCommit listener, the first called) to each
+//   terminal's receipt;
 // - storm: `stormRate` binds per second for `stormSeconds` (commits in
 //   flight together, as the store batches them); notices per terminal
 //   against the coalescing window, as sent (the hub's 'notice-sent' events)
@@ -13,17 +17,22 @@
 // Times are absolute (performance.timeOrigin + now()), shared with the crowd.
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { decodePushFrame, encodePushFrame, PushFrameType, PUSH_PATH } from '../device-protocol/index.js';
 import type { FaceServer } from '../server/app.js';
 import { DEFAULT_LIBRARY, type FaceToken, type GroupName } from '../server/core/ids.js';
+import { frameBinary } from '../server/push/wire-frame.js';
 import { col, int, mean, percentile } from './bench-common.js';
 
 /** Longest wait for every terminal's notice of one change. */
 const NOTICE_TIMEOUT_MS = 10_000;
+/** Pause before each floor change: the hub's changes are spaced by the 25 ms window + 5. */
+const WINDOW_SPACING_MS = 30;
 /** The goal of issue 12: commit -> all terminals notified, p99. */
 const GOAL_P99_MS = 15;
 
@@ -83,15 +92,22 @@ class Crowd {
     return ok;
   }
 
+  /** The crowd's CPU time since all were connected, per notice received (IPC with this process included). */
+  cpuPerNotice: { userUs: number; systemUs: number } | null = null;
+
   async arrivals(versions: number[]): Promise<Record<number, Array<number | null>>> {
     const reply = this.#next('arrivals');
     this.#child.send({ cmd: 'arrivals', versions });
-    return (await reply).at as Record<number, Array<number | null>>;
+    const message = await reply;
+    const cpu = message.cpu as { userUs: number; systemUs: number; notices: number };
+    this.cpuPerNotice = { userUs: cpu.userUs / cpu.notices, systemUs: cpu.systemUs / cpu.notices };
+    return message.at as Record<number, Array<number | null>>;
   }
 
-  async notices(window: number): Promise<CrowdNotices[]> {
+  /** Per terminal, over the notices it received at or after `since` (absolute ms). */
+  async notices(window: number, since: number): Promise<CrowdNotices[]> {
     const reply = this.#next('notices');
-    this.#child.send({ cmd: 'notices', window });
+    this.#child.send({ cmd: 'notices', window, since });
     return (await reply).perTerminal as CrowdNotices[];
   }
 
@@ -133,15 +149,22 @@ async function latencies(crowd: Crowd, startedAt: Map<number, number>): Promise<
 
 const stats = (xs: number[]) => ({ p50: percentile(xs, 50), p99: percentile(xs, 99), max: Math.max(...xs), n: xs.length });
 
-/** The floor: a plain ws server answering hellos and sending one pre-encoded notice per change to every socket. */
-async function measureFloor(group: string, key: string, clients: number, changes: number): Promise<Latency & { connectMs: number }> {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false, path: PUSH_PATH });
-  const sockets: WebSocket[] = [];
-  wss.on('connection', (ws) => {
+/**
+ * A floor: a plain ws server answering hellos and sending one pre-encoded
+ * notice per change to every socket, by `ws.send()` ('ws-send') or framed
+ * once and written to each upgraded socket ('framed', what the hub does).
+ */
+async function measureFloor(mode: 'ws-send' | 'framed', group: string, key: string, clients: number, changes: number): Promise<Latency & { connectMs: number; loopMs: number[] }> {
+  const http = createServer();
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  http.on('upgrade', (req, socket: Duplex, head) => wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, socket)));
+  http.listen(0, '127.0.0.1');
+  const sockets: Array<{ ws: WebSocket; socket: Duplex }> = [];
+  wss.on('connection', (ws: WebSocket, socket: Duplex) => {
     ws.on('message', (data) => {
       const message = decodePushFrame(data as Buffer);
       if (message?.type !== PushFrameType.ClientHello) return;
-      sockets.push(ws);
+      sockets.push({ ws, socket });
       ws.send(encodePushFrame({
         type: PushFrameType.ServerHello,
         hello: { protocolVersion: 1, searchModel: '', serverTimeMs: Date.now(), groups: [{ groupName: group, groupId: 1, version: 0 }] },
@@ -149,23 +172,34 @@ async function measureFloor(group: string, key: string, clients: number, changes
     });
     ws.on('error', () => undefined);
   });
-  await once(wss, 'listening');
-  const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}${PUSH_PATH}`;
-  const { crowd, connectMs } = await Crowd.start(url, key, group, clients, 'bench-floor');
+  await once(http, 'listening');
+  const url = `ws://127.0.0.1:${(http.address() as AddressInfo).port}${PUSH_PATH}`;
+  const { crowd, connectMs } = await Crowd.start(url, key, group, clients, `bench-floor-${mode}`);
   try {
     const startedAt = new Map<number, number>();
+    const loopMs: number[] = [];
     for (let version = 1; version <= changes; version++) {
-      const frame = encodePushFrame({ type: PushFrameType.Notice, groups: [{ groupName: group, groupId: 1, version }] });
+      // Spaced like the hub's changes, so both see the same idle crowd.
+      await sleep(WINDOW_SPACING_MS);
       const done = crowd.awaitVersion(version);
-      startedAt.set(version, now());
-      for (const ws of sockets) ws.send(frame);
+      const t0 = now();
+      startedAt.set(version, t0);
+      const payload = encodePushFrame({ type: PushFrameType.Notice, groups: [{ groupName: group, groupId: 1, version }] });
+      if (mode === 'ws-send') {
+        for (const s of sockets) s.ws.send(payload);
+      } else {
+        const framed = frameBinary(payload);
+        for (const s of sockets) s.socket.write(framed);
+      }
+      loopMs.push(now() - t0);
       await done;
     }
-    return { ...(await latencies(crowd, startedAt)), connectMs };
+    return { ...(await latencies(crowd, startedAt)), connectMs, loopMs };
   } finally {
     await crowd.close();
-    for (const ws of wss.clients) ws.terminate();
+    for (const s of sockets) s.ws.terminate();
     await new Promise<void>((resolve) => wss.close(() => resolve()));
+    await new Promise<void>((resolve) => http.close(() => resolve()));
   }
 }
 
@@ -188,7 +222,8 @@ export async function benchPush(o: PushBenchOptions): Promise<Record<string, unk
   const coalesceMs = server.push.options.coalesceMs;
   const groupId = (await store.getGroup(DEFAULT_LIBRARY, o.group))!.groupId;
 
-  const floor = await measureFloor(o.group, o.deviceKey, o.clients, o.changes);
+  const floorSend = await measureFloor('ws-send', o.group, o.deviceKey, o.clients, o.changes);
+  const floor = await measureFloor('framed', o.group, o.deviceKey, o.clients, o.changes);
 
   const pushUrl = server.url.replace(/^http/, 'ws') + PUSH_PATH;
   const { crowd, connectMs } = await Crowd.start(pushUrl, o.deviceKey, o.group, o.clients, 'bench-push');
@@ -199,9 +234,20 @@ export async function benchPush(o: PushBenchOptions): Promise<Record<string, unk
   const serverSendMs: number[] = [];
   /** Per terminal: when the hub handed it a notice (absolute ms). */
   const sentTimes = new Map<string, number[]>();
+  /**
+   * Per version: when the hub's onCommit saw it (absolute ms). The hub
+   * subscribed first, so this is earlier than the bench's own listener by the
+   * hub's fan-out bookkeeping: t0 is the earlier of the two.
+   */
+  const observedAt = new Map<number, number>();
+  /** Per version: when the hub handed its notice to the last socket (absolute ms). */
+  const lastSentAt = new Map<number, number>();
   const offSent = server.push.on('notice-sent', (e) => {
-    if (!e.groups.some((g) => g.groupName === o.group)) return;
+    const g = e.groups.find((x) => x.groupName === o.group);
+    if (!g) return;
+    if (e.changes === 1 && !observedAt.has(g.version)) observedAt.set(g.version, performance.timeOrigin + e.firstObservedAt);
     serverSendMs.push(e.sentAt - e.firstObservedAt);
+    lastSentAt.set(g.version, performance.timeOrigin + e.sentAt);
     const times = sentTimes.get(e.deviceId);
     const at = performance.timeOrigin + e.sentAt;
     if (times) times.push(at);
@@ -217,10 +263,13 @@ export async function benchPush(o: PushBenchOptions): Promise<Record<string, unk
       const committed = c % 2 === 0 ? await store.bind(DEFAULT_LIBRARY, o.group, pushFace) : await store.unbind(DEFAULT_LIBRARY, o.group, pushFace);
       if (!committed) throw new Error('push bind was a no-op');
       await crowd.awaitVersion(committed.change.version);
-      versions.set(committed.change.version, committedAt.get(committed.change.version)!);
+      const v = committed.change.version;
+      versions.set(v, Math.min(committedAt.get(v)!, observedAt.get(v) ?? Infinity));
     }
     const hub = await latencies(crowd, versions);
+    const crowdCpu = crowd.cpuPerNotice!;
     const hubSendMs = [...serverSendMs];
+    const hubLoopMs = [...versions].map(([v, t0]) => (lastSentAt.get(v) ?? NaN) - t0);
 
     // ---- storm
     // Let every terminal's window from the last change close first, so the storm starts from quiet.
@@ -242,8 +291,8 @@ export async function benchPush(o: PushBenchOptions): Promise<Record<string, unk
     const caughtUp = await crowd.awaitVersion(finalVersion);
     const finalAt = await crowd.arrivals([finalVersion]);
     const finalLast = Math.max(...(finalAt[finalVersion] ?? []).map((t) => (t === null ? NaN : t - finalCommittedAt)));
-    const received = await crowd.notices(coalesceMs);
-    // The crowd's counts cover the whole run: take the storm's share from the hub's own record.
+    const received = await crowd.notices(coalesceMs, stormStarted);
+    // The hub's record of the storm (sentTimes was cleared at its start).
     const sentPerTerminal = [...sentTimes.values()];
     const sentGaps = sentPerTerminal.flatMap((times) => times.slice(1).map((t, k) => t - times[k]!));
     const windows = stormMs / coalesceMs;
@@ -258,40 +307,51 @@ export async function benchPush(o: PushBenchOptions): Promise<Record<string, unk
       caughtUp, lastChangeToAllMs: finalLast,
     };
 
+    const floorSendPairs = stats(floorSend.pairs);
+    const floorSendLast = stats(floorSend.last);
     const floorPairs = stats(floor.pairs);
     const floorLast = stats(floor.last);
     const hubPairs = stats(hub.pairs);
     const hubLast = stats(hub.last);
     const send = stats(hubSendMs);
-    say(`\nPush fan-out: ${int(o.clients)} raw ws terminals in a separate process (tools/push-crowd.ts), holding one group; ${o.changes} changes one at a time`);
-    say(`  connect + ClientHello -> ServerHello for all: hub ${connectMs.toFixed(0)} ms, floor ${floor.connectMs.toFixed(0)} ms`);
+    say(`\nPush fan-out: ${int(o.clients)} raw WebSocket terminals in a separate process (tools/push-crowd.ts, raw-ws-client.ts), holding one group; ${o.changes} changes one at a time`);
+    say(`  connect + ClientHello -> ServerHello for all: hub ${connectMs.toFixed(0)} ms, floors ${floorSend.connectMs.toFixed(0)} / ${floor.connectMs.toFixed(0)} ms`);
     say('                                                     p50      p99      max');
     const row = (label: string, s: ReturnType<typeof stats>, unit: string) =>
       say(`  ${label.padEnd(48)}${col(s.p50, 8)}${col(s.p99, 9)}${col(s.max, 9)}   ms ${unit}`);
-    row('floor: send loop -> received, all pairs', floorPairs, `(${int(floorPairs.n)} pairs)`);
-    row('floor: send loop -> last terminal', floorLast, '(per change)');
+    row('floor ws.send(): send loop -> received, all pairs', floorSendPairs, `(${int(floorSendPairs.n)} pairs)`);
+    row('floor ws.send(): send loop -> last terminal', floorSendLast, '(per change)');
+    row('floor framed once: -> received, all pairs', floorPairs, `(${int(floorPairs.n)} pairs)`);
+    row('floor framed once: -> last terminal', floorLast, '(per change)');
     row('hub: commit -> notice received, all pairs', hubPairs, `(${int(hubPairs.n)} pairs)`);
     row('hub: commit -> last terminal received', hubLast, '(per change)');
+    row('floor framed once: the send loop alone', stats(floor.loopMs), '(per change)');
     row('hub: observe -> frame handed to the socket', send, "('notice-sent' events)");
-    say(`  hub / floor (same run): all pairs p50 ${(hubPairs.p50 / floorPairs.p50).toFixed(2)}x, p99 ${(hubPairs.p99 / floorPairs.p99).toFixed(2)}x; ` +
+    row('hub: commit -> last frame handed', stats(hubLoopMs), '(per change)');
+    say(`  the receiving crowd's own CPU per notice (hub part): user ${crowdCpu.userUs.toFixed(2)} + system ${crowdCpu.systemUs.toFixed(2)} us ` +
+      `(x ${int(o.clients)} terminals: ${((crowdCpu.userUs + crowdCpu.systemUs) * o.clients / 1000).toFixed(1)} ms of its core per change)`);
+    say(`  hub / framed floor (same run): all pairs p50 ${(hubPairs.p50 / floorPairs.p50).toFixed(2)}x, p99 ${(hubPairs.p99 / floorPairs.p99).toFixed(2)}x; ` +
       `last terminal p99 ${(hubLast.p99 / floorLast.p99).toFixed(2)}x`);
     say(`  goal (issue 12): commit -> all ${int(o.clients)} notified p99 <= ${GOAL_P99_MS} ms: ${hubLast.p99 <= GOAL_P99_MS ? 'met' : 'NOT met'} (${hubLast.p99.toFixed(2)} ms)`);
-    say(`  floor = plain ws server in this process sending one pre-encoded notice to every socket; t0 = the send loop's start.`);
-    say(`  hub t0 = the store's onCommit; the first change after a quiet spell is sent at once (window ${coalesceMs} ms).`);
-    if (hub.missing + floor.missing > 0) say(`  ! ${int(hub.missing + floor.missing)} (change, terminal) notices not received within ${NOTICE_TIMEOUT_MS} ms`);
+    say(`  floors = plain ws server in this process sending one pre-encoded notice to every socket, by ws.send() or framed once`);
+    say(`  and written to each socket; t0 = the send loop's start (encoding included). Receipt = the terminal's read of the bytes.`);
+    say(`  hub t0 = the commit reaching the hub (store onCommit); the first change after a quiet spell is sent at once (window ${coalesceMs} ms).`);
+    const missing = hub.missing + floor.missing + floorSend.missing;
+    if (missing > 0) say(`  ! ${int(missing)} (change, terminal) notices not received within ${NOTICE_TIMEOUT_MS} ms`);
     say(`\nStorm: ${int(stormFaces.length)} binds of the held group in ${stormMs.toFixed(0)} ms (${int(stormJson.changesPerSec)} changes/s, commits in flight together)`);
     say(`  notices per terminal: max ${stormJson.noticesPerTerminal.max}, mean ${stormJson.noticesPerTerminal.mean.toFixed(1)}; ` +
       `the storm spans ${windows.toFixed(1)} windows of ${coalesceMs} ms`);
     say(`  as sent: smallest gap between two notices to one terminal ${stormJson.minSentGapMs?.toFixed(2) ?? '-'} ms; ` +
       `terminals with two notices within one window: ${stormJson.terminalsWithTwoSentInAWindow} of ${stormJson.terminalsNotified}`);
-    say(`  as received (whole run): terminals with two notices within ${coalesceMs} ms: ${stormJson.terminalsWithTwoReceivedInAWindow} of ${received.length} ` +
+    say(`  as received (storm only): terminals with two notices within ${coalesceMs} ms: ${stormJson.terminalsWithTwoReceivedInAWindow} of ${received.length} ` +
       '(network and scheduling jitter can bring two notices closer on arrival)');
     say(`  last change -> all ${int(o.clients)} terminals at the final version: ${caughtUp ? `${finalLast.toFixed(1)} ms` : 'NOT within the timeout'}`);
     if (crowd.closes.length > 0) say(`  ! ${crowd.closes.length} push connections closed during the run`);
     return {
       clients: o.clients, changes: o.changes, coalesceMs, connectMs, floorConnectMs: floor.connectMs,
+      floorWsSend: { all: floorSendPairs, last: floorSendLast, missing: floorSend.missing },
       floor: { all: floorPairs, last: floorLast, missing: floor.missing },
-      commitToNotice: hubPairs, commitToLastClient: hubLast, serverObserveToSend: send, missing: hub.missing,
+      commitToNotice: hubPairs, commitToLastClient: hubLast, serverObserveToSend: send, commitToLastHanded: stats(hubLoopMs), crowdCpuPerNoticeUs: crowdCpu, floorLoop: stats(floor.loopMs), missing: hub.missing,
       goalP99Ms: GOAL_P99_MS, goalMet: hubLast.p99 <= GOAL_P99_MS,
       storm: stormJson, unexpectedCloses: crowd.closes.length,
     };

@@ -1,4 +1,6 @@
-// npm run bench:sync [-- --sizes 2000,100000 --clients 1000 --changes 20 --storm-rate 1000 --storm-seconds 2 --reps 3 --json]
+// npm run bench:sync [-- --sizes 2000,100000 --clients 1000 --changes 20 --storm-rate 1000 --storm-seconds 2 --reps 3 --only push --json]
+// --only push: fill, then the push part (3.) alone; the pool is --sizes' largest (the storm binds up to
+// --storm-rate x --storm-seconds of it), so `--only push --sizes 2001` is the short run.
 // Terminal sync and push against a real server started in-process (127.0.0.1,
 // port 0, temporary data dir, log level silent). One group per --sizes entry,
 // filled with synthetic faces straight through server.store (a face pool of
@@ -23,11 +25,12 @@
 // 2. Accuracy of float16/int8 on real features (every test/fixtures/faces/people
 //    photo: decode, detect, embed the first face): change of the cosine score
 //    of every pair when both features go through encodeFeature/decodeFeature.
-// 3. Push fan-out (tools/bench-push.ts): --clients raw `ws` terminals in a
-//    separate process, all holding one group. Floor: the same crowd on a
-//    plain ws server sending one pre-encoded notice to all (baseline of the
-//    same run). Hub: --changes bind/unbind commits through server.store,
-//    latency from the store's onCommit to each terminal's VersionNotice.
+// 3. Push fan-out (tools/bench-push.ts): --clients raw WebSocket terminals
+//    (tools/raw-ws-client.ts) in a separate process, all holding one group.
+//    Floors: the same crowd on a plain ws server sending one pre-encoded
+//    notice to all, by ws.send() and framed once (baselines of the same
+//    run). Hub: --changes bind/unbind commits through server.store, latency
+//    from the store's onCommit to each terminal's read of its VersionNotice.
 //    Storm: --storm-rate binds/s for --storm-seconds; notices per terminal
 //    against the coalescing window.
 // 4. Bytes per face next to the FacePass spec's figures (底库同步).
@@ -93,6 +96,7 @@ const { values } = parseArgs({
     'storm-rate': { type: 'string', default: '1000' },
     'storm-seconds': { type: 'string', default: '2' },
     reps: { type: 'string', default: '3' },
+    only: { type: 'string', default: 'all' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -105,6 +109,9 @@ const reps = positive('reps', values.reps);
 /** A delta costs milliseconds: more runs, for a steadier median. */
 const deltaReps = 3 * reps;
 const asJson = values.json === true;
+if (values.only !== 'all' && values.only !== 'push') throw new Error(`--only: 'all' or 'push', not ${values.only}`);
+/** Sections 1, 2 and 4 (sync, accuracy, spec) are skipped: the push part alone, for short runs. */
+const pushOnly = values.only === 'push';
 /** Human-readable output: stdout, or stderr when stdout carries the JSON object. */
 const say = (line = '') => (asJson ? process.stderr : process.stdout).write(`${line}\n`);
 
@@ -368,182 +375,204 @@ try {
     `(${int(((poolSize + binds) / fillMs) * 1000)} writes/s, ${FILL_IN_FLIGHT} in flight, each a durable commit)`);
   json.fill = { faces: poolSize, binds, ms: fillMs, writesPerSec: ((poolSize + binds) / fillMs) * 1000, inFlight: FILL_IN_FLIGHT };
 
-  // Warm-up (not counted): JIT of the encode, decode and apply paths, and the
-  // keep-alive connections, on a small inline group, every encoding.
-  const warmGroup = 'bench_warmup' as GroupName;
-  await store.createGroup(DEFAULT_LIBRARY, warmGroup);
-  const warmFaces = Math.min(WARMUP_FACES, poolSize);
-  for (let i = 0; i < warmFaces; i++) await store.bind(DEFAULT_LIBRARY, warmGroup, pool[i]!);
-  for (const encoding of FEATURE_ENCODINGS) {
-    const fresh = () => new TerminalGallery({ groups: [warmGroup] });
-    await measure(buildSyncRequest(fresh(), { clientVersion: CLIENT_VERSION, featureEncoding: encoding }), fresh, { kind: SyncKind.Reset, faces: warmFaces }, 1);
-    const client = new TerminalClient({ baseUrl: server.url, key: deviceKey, deviceId: `bench-warmup-${encoding}`, groups: [warmGroup], featureEncoding: encoding, clientVersion: CLIENT_VERSION });
-    await terminalSync(client, warmFaces, NaN);
-    await client.close();
-  }
-
-  // ---- 1. full sync per size and encoding --------------------------------
-
-  const largest = groups.at(-1)!;
-  /** The largest group as each encoding's terminal holds it, for the delta. */
-  const held = new Map<FeatureEncoding, GalleryState>();
-  const fullRows: SyncRow[] = [];
-  for (const g of groups) {
+  if (!pushOnly) {
+    // Warm-up (not counted): JIT of the encode, decode and apply paths, and the
+    // keep-alive connections, on a small inline group, every encoding.
+    const warmGroup = 'bench_warmup' as GroupName;
+    await store.createGroup(DEFAULT_LIBRARY, warmGroup);
+    const warmFaces = Math.min(WARMUP_FACES, poolSize);
+    for (let i = 0; i < warmFaces; i++) await store.bind(DEFAULT_LIBRARY, warmGroup, pool[i]!);
     for (const encoding of FEATURE_ENCODINGS) {
-      const fresh = () => new TerminalGallery({ groups: [g.name] });
-      const requestBody = buildSyncRequest(fresh(), { clientVersion: CLIENT_VERSION, featureEncoding: encoding });
-      const m = await measure(requestBody, fresh, { kind: SyncKind.Reset, faces: g.size }, reps);
-      const client = new TerminalClient({ baseUrl: server.url, key: deviceKey, deviceId: `bench-${g.size}-${encoding}`, groups: [g.name], featureEncoding: encoding, clientVersion: CLIENT_VERSION });
-      const terminalMs = await terminalSync(client, g.size, m.bytes);
+      const fresh = () => new TerminalGallery({ groups: [warmGroup] });
+      await measure(buildSyncRequest(fresh(), { clientVersion: CLIENT_VERSION, featureEncoding: encoding }), fresh, { kind: SyncKind.Reset, faces: warmFaces }, 1);
+      const client = new TerminalClient({ baseUrl: server.url, key: deviceKey, deviceId: `bench-warmup-${encoding}`, groups: [warmGroup], featureEncoding: encoding, clientVersion: CLIENT_VERSION });
+      await terminalSync(client, warmFaces, NaN);
       await client.close();
-      if (g === largest) held.set(encoding, client.gallery.state);
-      fullRows.push({ faces: g.size, encoding, ...m, terminalMs });
     }
-  }
 
-  // ---- 1b. one-change delta on the largest group --------------------------
+    // ---- 1. full sync per size and encoding --------------------------------
 
-  const bound = await store.bind(DEFAULT_LIBRARY, largest.name, deltaFace);
-  if (!bound) throw new Error('the delta bind was a no-op');
-  const deltaRows: SyncRow[] = [];
-  for (const encoding of FEATURE_ENCODINGS) {
-    const state = held.get(encoding)!;
-    const requestBody = buildSyncRequest(galleryFrom(state), { clientVersion: CLIENT_VERSION, featureEncoding: encoding });
-    const m = await measure(requestBody, () => galleryFrom(state), { kind: SyncKind.Delta, faces: largest.size + 1 }, deltaReps);
-    const client = new TerminalClient({
-      baseUrl: server.url, key: deviceKey, deviceId: `bench-delta-${encoding}`, groups: [largest.name],
-      gallery: galleryFrom(state), featureEncoding: encoding, clientVersion: CLIENT_VERSION,
-    });
-    const terminalMs = await terminalSync(client, largest.size + 1, m.bytes);
-    await client.close();
-    deltaRows.push({ faces: largest.size + 1, encoding, ...m, terminalMs });
-  }
-  // Baseline of the same run: what staging a DELTA cost before (apply.ts copied
-  // the held group's face map into a new native Map, then changed the copy).
-  const heldFaces = [...held.get('float32')!.groups.get(largest.name)!.faces];
-  const nativeHeld = new Map(heldFaces);
-  const copyRuns: number[] = [];
-  for (let i = 0; i < deltaReps; i++) {
-    const t = performance.now();
-    const copy = new Map(nativeHeld);
-    copy.set('x', heldFaces[0]![1]);
-    copyRuns.push(performance.now() - t);
-  }
-  const copyMs = median(copyRuns);
-  held.clear();
-
-  const rowHeader = '  encoding  kind    via         body bytes    B/face | server ms: cold     warm | apply ms | terminal ms';
-  const rowLine = (r: SyncRow) =>
-    `  ${r.encoding.padEnd(8)}  ${r.kind.padEnd(6)}  ${(r.viaSnapshot ? 'snapshot' : 'inline').padEnd(8)}${col(int(r.bytes), 14)}${col(r.bytesPerFace ?? '-', 10, 1)} |` +
-    `${col(r.serverColdMs, 16)}${col(r.serverWarmMs, 9)} |${col(r.applyMs, 9)} |${col(r.terminalMs, 12)}`;
-  say(`\nFull sync of a fresh terminal (empty gallery, no model yet: RESET = full copy); warm and apply: median of ${reps}`);
-  say(`  (snapshot when a group has more than ${int(config.sync.snapshotThreshold)} faces; bytes = sync body + snapshot body)`);
-  for (const g of groups) {
-    say(`  -- ${int(g.size)} faces`);
-    say(rowHeader);
-    const rows = fullRows.filter((x) => x.faces === g.size);
-    for (const r of rows) say(rowLine(r));
-    const viaSnapshot = rows.filter((r) => r.serverColdGetMs !== null);
-    if (viaSnapshot.length > 0) {
-      say(`  cold = POST (answers once the snapshot is built) + snapshot GET: ${viaSnapshot
-        .map((r) => `${r.encoding} ${r.serverColdPostMs.toFixed(0)} + ${r.serverColdGetMs!.toFixed(0)}`).join(', ')} ms`);
+    const largest = groups.at(-1)!;
+    /** The largest group as each encoding's terminal holds it, for the delta. */
+    const held = new Map<FeatureEncoding, GalleryState>();
+    const fullRows: SyncRow[] = [];
+    for (const g of groups) {
+      for (const encoding of FEATURE_ENCODINGS) {
+        const fresh = () => new TerminalGallery({ groups: [g.name] });
+        const requestBody = buildSyncRequest(fresh(), { clientVersion: CLIENT_VERSION, featureEncoding: encoding });
+        const m = await measure(requestBody, fresh, { kind: SyncKind.Reset, faces: g.size }, reps);
+        const client = new TerminalClient({ baseUrl: server.url, key: deviceKey, deviceId: `bench-${g.size}-${encoding}`, groups: [g.name], featureEncoding: encoding, clientVersion: CLIENT_VERSION });
+        const terminalMs = await terminalSync(client, g.size, m.bytes);
+        await client.close();
+        if (g === largest) held.set(encoding, client.gallery.state);
+        fullRows.push({ faces: g.size, encoding, ...m, terminalMs });
+      }
     }
-  }
-  const full32 = fullRows.find((r) => r.faces === largest.size && r.encoding === 'float32')!;
-  say(`\nOne-change DELTA on the ${int(largest.size)}-face group (terminal holds the full group in that encoding; one face bound);`);
-  say(`  warm and apply: median of ${deltaReps}`);
-  say(rowHeader + ' | delta/full bytes');
-  for (const r of deltaRows) {
-    const full = fullRows.find((x) => x.faces === largest.size && x.encoding === r.encoding)!;
-    say(`${rowLine(r)} |${col(r.bytes / full.bytes, 17, 6)}`);
-  }
-  const delta32 = deltaRows.find((r) => r.encoding === 'float32')!;
-  say(`  apply stages only the delta's records (face-journal.ts) and applies them to a copy-on-write map (face-map.ts) after every check:`);
-  say(`  baseline, same run: copying the held ${int(largest.size)}-face group as a native Map (what apply did before) ${copyMs.toFixed(3)} ms, ` +
-    `${(copyMs / delta32.applyMs).toFixed(1)}x the whole float32 delta apply (${delta32.applyMs.toFixed(3)} ms)`);
-  say(`  goal (issue 12): one-change delta on ${int(largest.size)} faces applied in < 1 ms: ` +
-    `${deltaRows.every((r) => r.applyMs < 1) ? 'met' : 'NOT met'} (${deltaRows.map((r) => `${r.encoding} ${r.applyMs.toFixed(3)}`).join(', ')} ms, median of ${deltaReps})`);
-  say(`  (the delta's ${deltaRows.map((r) => `${r.encoding} ${int(r.bytes)} B`).join(', ')} vs ${int(full32.bytes)} B for the float32 full copy)`);
 
-  interface RatioRow { what: string; encoding: FeatureEncoding; bytes: number; serverCold: number; serverWarm: number; apply: number; terminal: number }
-  const ratioRows: RatioRow[] = [];
-  const sets: Array<[string, SyncRow[]]> = [
-    ...groups.map((g): [string, SyncRow[]] => [`full ${int(g.size)}`, fullRows.filter((r) => r.faces === g.size)]),
-    [`delta ${int(largest.size)}`, deltaRows],
-  ];
-  for (const [what, rows] of sets) {
-    const base = rows.find((r) => r.encoding === 'float32')!;
-    for (const r of rows.filter((x) => x.encoding !== 'float32')) {
-      ratioRows.push({
-        what, encoding: r.encoding, bytes: r.bytes / base.bytes, serverCold: r.serverColdMs / base.serverColdMs,
-        serverWarm: r.serverWarmMs / base.serverWarmMs, apply: r.applyMs / base.applyMs, terminal: r.terminalMs / base.terminalMs,
+    // ---- 1b. one-change delta on the largest group --------------------------
+
+    const bound = await store.bind(DEFAULT_LIBRARY, largest.name, deltaFace);
+    if (!bound) throw new Error('the delta bind was a no-op');
+    const deltaRows: SyncRow[] = [];
+    for (const encoding of FEATURE_ENCODINGS) {
+      const state = held.get(encoding)!;
+      const requestBody = buildSyncRequest(galleryFrom(state), { clientVersion: CLIENT_VERSION, featureEncoding: encoding });
+      const m = await measure(requestBody, () => galleryFrom(state), { kind: SyncKind.Delta, faces: largest.size + 1 }, deltaReps);
+      const client = new TerminalClient({
+        baseUrl: server.url, key: deviceKey, deviceId: `bench-delta-${encoding}`, groups: [largest.name],
+        gallery: galleryFrom(state), featureEncoding: encoding, clientVersion: CLIENT_VERSION,
+      });
+      const terminalMs = await terminalSync(client, largest.size + 1, m.bytes);
+      await client.close();
+      deltaRows.push({ faces: largest.size + 1, encoding, ...m, terminalMs });
+    }
+    // Baseline of the same run: what staging a DELTA cost before (apply.ts copied
+    // the held group's face map into a new native Map, then changed the copy).
+    const heldFaces = [...held.get('float32')!.groups.get(largest.name)!.faces];
+    const nativeHeld = new Map(heldFaces);
+    const copyRuns: number[] = [];
+    for (let i = 0; i < deltaReps; i++) {
+      const t = performance.now();
+      const copy = new Map(nativeHeld);
+      copy.set('x', heldFaces[0]![1]);
+      copyRuns.push(performance.now() - t);
+    }
+    const copyMs = median(copyRuns);
+    held.clear();
+
+    const rowHeader = '  encoding  kind    via         body bytes    B/face | server ms: cold     warm | apply ms | terminal ms';
+    const rowLine = (r: SyncRow) =>
+      `  ${r.encoding.padEnd(8)}  ${r.kind.padEnd(6)}  ${(r.viaSnapshot ? 'snapshot' : 'inline').padEnd(8)}${col(int(r.bytes), 14)}${col(r.bytesPerFace ?? '-', 10, 1)} |` +
+      `${col(r.serverColdMs, 16)}${col(r.serverWarmMs, 9)} |${col(r.applyMs, 9)} |${col(r.terminalMs, 12)}`;
+    say(`\nFull sync of a fresh terminal (empty gallery, no model yet: RESET = full copy); warm and apply: median of ${reps}`);
+    say(`  (snapshot when a group has more than ${int(config.sync.snapshotThreshold)} faces; bytes = sync body + snapshot body)`);
+    for (const g of groups) {
+      say(`  -- ${int(g.size)} faces`);
+      say(rowHeader);
+      const rows = fullRows.filter((x) => x.faces === g.size);
+      for (const r of rows) say(rowLine(r));
+      const viaSnapshot = rows.filter((r) => r.serverColdGetMs !== null);
+      if (viaSnapshot.length > 0) {
+        say(`  cold = POST (answers once the snapshot is built) + snapshot GET: ${viaSnapshot
+          .map((r) => `${r.encoding} ${r.serverColdPostMs.toFixed(0)} + ${r.serverColdGetMs!.toFixed(0)}`).join(', ')} ms`);
+      }
+    }
+    const full32 = fullRows.find((r) => r.faces === largest.size && r.encoding === 'float32')!;
+    say(`\nOne-change DELTA on the ${int(largest.size)}-face group (terminal holds the full group in that encoding; one face bound);`);
+    say(`  warm and apply: median of ${deltaReps}`);
+    say(rowHeader + ' | delta/full bytes');
+    for (const r of deltaRows) {
+      const full = fullRows.find((x) => x.faces === largest.size && x.encoding === r.encoding)!;
+      say(`${rowLine(r)} |${col(r.bytes / full.bytes, 17, 6)}`);
+    }
+    const delta32 = deltaRows.find((r) => r.encoding === 'float32')!;
+    say(`  apply stages only the delta's records (face-journal.ts) and applies them to a copy-on-write map (face-map.ts) after every check:`);
+    say(`  baseline, same run: copying the held ${int(largest.size)}-face group as a native Map (what apply did before) ${copyMs.toFixed(3)} ms, ` +
+      `${(copyMs / delta32.applyMs).toFixed(1)}x the whole float32 delta apply (${delta32.applyMs.toFixed(3)} ms)`);
+    say(`  goal (issue 12): one-change delta on ${int(largest.size)} faces applied in < 1 ms: ` +
+      `${deltaRows.every((r) => r.applyMs < 1) ? 'met' : 'NOT met'} (${deltaRows.map((r) => `${r.encoding} ${r.applyMs.toFixed(3)}`).join(', ')} ms, median of ${deltaReps})`);
+    say(`  (the delta's ${deltaRows.map((r) => `${r.encoding} ${int(r.bytes)} B`).join(', ')} vs ${int(full32.bytes)} B for the float32 full copy)`);
+
+    interface RatioRow { what: string; encoding: FeatureEncoding; bytes: number; serverCold: number; serverWarm: number; apply: number; terminal: number }
+    const ratioRows: RatioRow[] = [];
+    const sets: Array<[string, SyncRow[]]> = [
+      ...groups.map((g): [string, SyncRow[]] => [`full ${int(g.size)}`, fullRows.filter((r) => r.faces === g.size)]),
+      [`delta ${int(largest.size)}`, deltaRows],
+    ];
+    for (const [what, rows] of sets) {
+      const base = rows.find((r) => r.encoding === 'float32')!;
+      for (const r of rows.filter((x) => x.encoding !== 'float32')) {
+        ratioRows.push({
+          what, encoding: r.encoding, bytes: r.bytes / base.bytes, serverCold: r.serverColdMs / base.serverColdMs,
+          serverWarm: r.serverWarmMs / base.serverWarmMs, apply: r.applyMs / base.applyMs, terminal: r.terminalMs / base.terminalMs,
+        });
+      }
+    }
+    say('\nAgainst float32, same run (encoding / float32)');
+    say('  sync            encoding    bytes  server cold  server warm    apply  terminal');
+    for (const r of ratioRows) {
+      say(`  ${r.what.padEnd(14)}  ${r.encoding.padEnd(8)}${col(r.bytes, 9, 3)}${col(r.serverCold, 13, 3)}${col(r.serverWarm, 13, 3)}${col(r.apply, 9, 3)}${col(r.terminal, 10, 3)}`);
+    }
+    say('  server ms = POST read to the end + GET of the snapshot (in-process node:http client); cold = first request for');
+    say('  that version and encoding (snapshot build or body encoding), warm = snapshot file / body cache;');
+    say('  apply = applySyncStream from memory (no network); terminal = TerminalClient.syncOnce() over HTTP (global fetch), warm');
+    json.full = fullRows;
+    json.deltaBaselineCopyMs = copyMs;
+    json.delta = deltaRows.map((r) => ({ ...r, overFullBytes: r.bytes / fullRows.find((x) => x.faces === largest.size && x.encoding === r.encoding)!.bytes }));
+    json.ratiosToFloat32 = ratioRows;
+
+    // ---- 2. accuracy of lossy encodings on real features -------------------
+
+    const photos: Array<{ person: string; file: string; feature: Float32Array }> = [];
+    const faceless: string[] = [];
+    for (const person of PEOPLE) {
+      const dir = join(FACES_DIR, 'people', person);
+      for (const file of readdirSync(dir).sort()) {
+        const image = await engine.decode(readFileSync(join(dir, file)), PHOTO_LIMITS);
+        const [face] = await engine.detect(image);
+        if (!face) {
+          faceless.push(`${person}/${file}`);
+          continue;
+        }
+        photos.push({ person, file, feature: await engine.embed(image, face) });
+      }
+    }
+    const norm = (f: Float32Array) => Math.sqrt(cosineSimilarity(f, f));
+    const pairs: Array<[number, number]> = [];
+    for (let i = 0; i < photos.length; i++) for (let j = i + 1; j < photos.length; j++) pairs.push([i, j]);
+    const scores32 = pairs.map(([i, j]) => cosineSimilarity(photos[i]!.feature, photos[j]!.feature));
+    const genuine = pairs.flatMap(([i, j], k) => (photos[i]!.person === photos[j]!.person ? [scores32[k]!] : []));
+    const impostor = pairs.flatMap(([i, j], k) => (photos[i]!.person !== photos[j]!.person ? [scores32[k]!] : []));
+    interface AccuracyRow { encoding: FeatureEncoding; featureBytes: number; maxAbsChange: number; meanAbsChange: number; maxAbsChangeRenormalised: number; meanAbsChangeRenormalised: number }
+    const accuracy: AccuracyRow[] = [];
+    for (const encoding of FEATURE_ENCODINGS.filter((e) => e !== 'float32')) {
+      const lossy = photos.map((p) => decodeFeature(encodeFeature(p.feature, encoding), encoding, p.feature.length));
+      const norms = lossy.map(norm);
+      const raw = pairs.map(([i, j], k) => Math.abs(cosineSimilarity(lossy[i]!, lossy[j]!) - scores32[k]!));
+      const renormalised = pairs.map(([i, j], k) => Math.abs(cosineSimilarity(lossy[i]!, lossy[j]!) / (norms[i]! * norms[j]!) - scores32[k]!));
+      accuracy.push({
+        encoding, featureBytes: encodedFeatureLength(engine.featureLength, encoding),
+        maxAbsChange: Math.max(...raw), meanAbsChange: mean(raw),
+        maxAbsChangeRenormalised: Math.max(...renormalised), meanAbsChangeRenormalised: mean(renormalised),
       });
     }
-  }
-  say('\nAgainst float32, same run (encoding / float32)');
-  say('  sync            encoding    bytes  server cold  server warm    apply  terminal');
-  for (const r of ratioRows) {
-    say(`  ${r.what.padEnd(14)}  ${r.encoding.padEnd(8)}${col(r.bytes, 9, 3)}${col(r.serverCold, 13, 3)}${col(r.serverWarm, 13, 3)}${col(r.apply, 9, 3)}${col(r.terminal, 10, 3)}`);
-  }
-  say('  server ms = POST read to the end + GET of the snapshot (in-process node:http client); cold = first request for');
-  say('  that version and encoding (snapshot build or body encoding), warm = snapshot file / body cache;');
-  say('  apply = applySyncStream from memory (no network); terminal = TerminalClient.syncOnce() over HTTP (global fetch), warm');
-  json.full = fullRows;
-  json.deltaBaselineCopyMs = copyMs;
-  json.delta = deltaRows.map((r) => ({ ...r, overFullBytes: r.bytes / fullRows.find((x) => x.faces === largest.size && x.encoding === r.encoding)!.bytes }));
-  json.ratiosToFloat32 = ratioRows;
-
-  // ---- 2. accuracy of lossy encodings on real features -------------------
-
-  const photos: Array<{ person: string; file: string; feature: Float32Array }> = [];
-  const faceless: string[] = [];
-  for (const person of PEOPLE) {
-    const dir = join(FACES_DIR, 'people', person);
-    for (const file of readdirSync(dir).sort()) {
-      const image = await engine.decode(readFileSync(join(dir, file)), PHOTO_LIMITS);
-      const [face] = await engine.detect(image);
-      if (!face) {
-        faceless.push(`${person}/${file}`);
-        continue;
-      }
-      photos.push({ person, file, feature: await engine.embed(image, face) });
+    say(`\nAccuracy on real features: ${photos.length} people photos (${PEOPLE.length} people), ${int(pairs.length)} pairs` +
+      (faceless.length > 0 ? `; no face found in ${faceless.join(', ')}` : ''));
+    say(`  float32 cosine scores: same person ${Math.min(...genuine).toFixed(4)}..${Math.max(...genuine).toFixed(4)} (${genuine.length} pairs), ` +
+      `different people ${Math.min(...impostor).toFixed(4)}..${Math.max(...impostor).toFixed(4)} (${impostor.length} pairs)`);
+    say('  encoding  feature bytes | |score change|: max        mean | renormalised: max        mean');
+    for (const a of accuracy) {
+      say(`  ${a.encoding.padEnd(8)}${col(a.featureBytes, 15, 0)} |${col(a.maxAbsChange.toExponential(2), 23)}${col(a.meanAbsChange.toExponential(2), 12)} |` +
+        `${col(a.maxAbsChangeRenormalised.toExponential(2), 18)}${col(a.meanAbsChangeRenormalised.toExponential(2), 12)}`);
     }
-  }
-  const norm = (f: Float32Array) => Math.sqrt(cosineSimilarity(f, f));
-  const pairs: Array<[number, number]> = [];
-  for (let i = 0; i < photos.length; i++) for (let j = i + 1; j < photos.length; j++) pairs.push([i, j]);
-  const scores32 = pairs.map(([i, j]) => cosineSimilarity(photos[i]!.feature, photos[j]!.feature));
-  const genuine = pairs.flatMap(([i, j], k) => (photos[i]!.person === photos[j]!.person ? [scores32[k]!] : []));
-  const impostor = pairs.flatMap(([i, j], k) => (photos[i]!.person !== photos[j]!.person ? [scores32[k]!] : []));
-  interface AccuracyRow { encoding: FeatureEncoding; featureBytes: number; maxAbsChange: number; meanAbsChange: number; maxAbsChangeRenormalised: number; meanAbsChangeRenormalised: number }
-  const accuracy: AccuracyRow[] = [];
-  for (const encoding of FEATURE_ENCODINGS.filter((e) => e !== 'float32')) {
-    const lossy = photos.map((p) => decodeFeature(encodeFeature(p.feature, encoding), encoding, p.feature.length));
-    const norms = lossy.map(norm);
-    const raw = pairs.map(([i, j], k) => Math.abs(cosineSimilarity(lossy[i]!, lossy[j]!) - scores32[k]!));
-    const renormalised = pairs.map(([i, j], k) => Math.abs(cosineSimilarity(lossy[i]!, lossy[j]!) / (norms[i]! * norms[j]!) - scores32[k]!));
-    accuracy.push({
-      encoding, featureBytes: encodedFeatureLength(engine.featureLength, encoding),
-      maxAbsChange: Math.max(...raw), meanAbsChange: mean(raw),
-      maxAbsChangeRenormalised: Math.max(...renormalised), meanAbsChangeRenormalised: mean(renormalised),
+    say('  score = the engine\'s cosineSimilarity (dot product of the decoded features, as a terminal storing them would compute);');
+    say('  renormalised = dot / (|a| |b|) of the decoded features');
+    json.accuracy = {
+      photos: photos.length, pairs: pairs.length, faceless,
+      float32Scores: { genuine: { min: Math.min(...genuine), max: Math.max(...genuine), pairs: genuine.length }, impostor: { min: Math.min(...impostor), max: Math.max(...impostor), pairs: impostor.length } },
+      encodings: accuracy,
+    };
+
+    // ---- 4. against the spec --------------------------------------------------
+
+    const specGroup = groups.find((g) => g.size === SPEC_GROUP_FACES) ?? groups[0]!;
+    say(`\nCompare with the spec (facepass-server-api.md, 底库同步, 返回参数): "${SPEC_QUOTE}"`);
+    say(`  = about 4 KB (taken as ${int(SPEC_FEATURE_BYTES)} B) per feature, 8 MB (${int(SPEC_GROUP_BYTES)} B) for ${int(SPEC_GROUP_FACES)} faces, JSON too slow to parse`);
+    say(`  this model: ${engine.featureLength}-d features; bytes per face measured on the ${int(specGroup.size)}-face full sync`);
+    say('  encoding  feature B  wire B/face  /spec 4 KB  2,000 faces on the wire  /spec 8 MB');
+    const specRows = FEATURE_ENCODINGS.map((encoding) => {
+      const r = fullRows.find((x) => x.faces === specGroup.size && x.encoding === encoding)!;
+      const featureBytes = encodedFeatureLength(engine.featureLength, encoding);
+      const bytesPerFace = r.bytesPerFace!;
+      const groupBytes = bytesPerFace * SPEC_GROUP_FACES;
+      say(`  ${encoding.padEnd(8)}${col(featureBytes, 11, 0)}${col(bytesPerFace, 13, 1)}${col(bytesPerFace / SPEC_FEATURE_BYTES, 12, 3)}` +
+        `${col(`${int(groupBytes)} B`, 25)}${col(groupBytes / SPEC_GROUP_BYTES, 12, 3)}`);
+      return { encoding, featureBytes, bytesPerFace, overSpecFeature: bytesPerFace / SPEC_FEATURE_BYTES, bytesFor2000: groupBytes, overSpec2000: groupBytes / SPEC_GROUP_BYTES };
     });
+    say(`  wire B/face - feature B = per-record overhead (24-character token, tags, lengths, frame share)`);
+    say(`  the spec's 4 KB per feature is 1,024 float32 components (or 512 float64); float32 here is ${int(encodedFeatureLength(engine.featureLength, 'float32'))} B`);
+    json.spec = { quote: SPEC_QUOTE, featureBytes: SPEC_FEATURE_BYTES, groupFaces: SPEC_GROUP_FACES, groupBytes: SPEC_GROUP_BYTES, measuredOn: specGroup.size, rows: specRows };
   }
-  say(`\nAccuracy on real features: ${photos.length} people photos (${PEOPLE.length} people), ${int(pairs.length)} pairs` +
-    (faceless.length > 0 ? `; no face found in ${faceless.join(', ')}` : ''));
-  say(`  float32 cosine scores: same person ${Math.min(...genuine).toFixed(4)}..${Math.max(...genuine).toFixed(4)} (${genuine.length} pairs), ` +
-    `different people ${Math.min(...impostor).toFixed(4)}..${Math.max(...impostor).toFixed(4)} (${impostor.length} pairs)`);
-  say('  encoding  feature bytes | |score change|: max        mean | renormalised: max        mean');
-  for (const a of accuracy) {
-    say(`  ${a.encoding.padEnd(8)}${col(a.featureBytes, 15, 0)} |${col(a.maxAbsChange.toExponential(2), 23)}${col(a.meanAbsChange.toExponential(2), 12)} |` +
-      `${col(a.maxAbsChangeRenormalised.toExponential(2), 18)}${col(a.meanAbsChangeRenormalised.toExponential(2), 12)}`);
-  }
-  say('  score = the engine\'s cosineSimilarity (dot product of the decoded features, as a terminal storing them would compute);');
-  say('  renormalised = dot / (|a| |b|) of the decoded features');
-  json.accuracy = {
-    photos: photos.length, pairs: pairs.length, faceless,
-    float32Scores: { genuine: { min: Math.min(...genuine), max: Math.max(...genuine), pairs: genuine.length }, impostor: { min: Math.min(...impostor), max: Math.max(...impostor), pairs: impostor.length } },
-    encodings: accuracy,
-  };
 
   // ---- 3. push fan-out and storm (tools/bench-push.ts) -------------------
 
@@ -551,26 +580,6 @@ try {
     server, deviceKey, group: pushGroup, faces: pool, clients: clientCount, changes: changeCount,
     stormRate, stormSeconds, say,
   });
-
-  // ---- 4. against the spec --------------------------------------------------
-
-  const specGroup = groups.find((g) => g.size === SPEC_GROUP_FACES) ?? groups[0]!;
-  say(`\nCompare with the spec (facepass-server-api.md, 底库同步, 返回参数): "${SPEC_QUOTE}"`);
-  say(`  = about 4 KB (taken as ${int(SPEC_FEATURE_BYTES)} B) per feature, 8 MB (${int(SPEC_GROUP_BYTES)} B) for ${int(SPEC_GROUP_FACES)} faces, JSON too slow to parse`);
-  say(`  this model: ${engine.featureLength}-d features; bytes per face measured on the ${int(specGroup.size)}-face full sync`);
-  say('  encoding  feature B  wire B/face  /spec 4 KB  2,000 faces on the wire  /spec 8 MB');
-  const specRows = FEATURE_ENCODINGS.map((encoding) => {
-    const r = fullRows.find((x) => x.faces === specGroup.size && x.encoding === encoding)!;
-    const featureBytes = encodedFeatureLength(engine.featureLength, encoding);
-    const bytesPerFace = r.bytesPerFace!;
-    const groupBytes = bytesPerFace * SPEC_GROUP_FACES;
-    say(`  ${encoding.padEnd(8)}${col(featureBytes, 11, 0)}${col(bytesPerFace, 13, 1)}${col(bytesPerFace / SPEC_FEATURE_BYTES, 12, 3)}` +
-      `${col(`${int(groupBytes)} B`, 25)}${col(groupBytes / SPEC_GROUP_BYTES, 12, 3)}`);
-    return { encoding, featureBytes, bytesPerFace, overSpecFeature: bytesPerFace / SPEC_FEATURE_BYTES, bytesFor2000: groupBytes, overSpec2000: groupBytes / SPEC_GROUP_BYTES };
-  });
-  say(`  wire B/face - feature B = per-record overhead (24-character token, tags, lengths, frame share)`);
-  say(`  the spec's 4 KB per feature is 1,024 float32 components (or 512 float64); float32 here is ${int(encodedFeatureLength(engine.featureLength, 'float32'))} B`);
-  json.spec = { quote: SPEC_QUOTE, featureBytes: SPEC_FEATURE_BYTES, groupFaces: SPEC_GROUP_FACES, groupBytes: SPEC_GROUP_BYTES, measuredOn: specGroup.size, rows: specRows };
 } finally {
   agent.destroy();
   await server.close();
