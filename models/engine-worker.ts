@@ -4,7 +4,7 @@
 // a FaceError's code and details do not survive structured cloning.
 import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
-import { workerData } from 'node:worker_threads';
+import { threadId as workerThreadId, workerData } from 'node:worker_threads';
 import { isFaceError } from './errors.js';
 import { createOnnxEngine, type OnnxEngineOptions, type OnnxFaceEngine } from './onnx-engine.js';
 import type { AnalyzeRequest, Cancellation, DecodeLimits, DecodedImage, DetectedFace } from './engine.js';
@@ -16,10 +16,27 @@ export type EngineTask =
   | { op: 'detect'; image: DecodedImage; abort?: Int32Array }
   | { op: 'quality' | 'embed' | 'liveness' | 'attributes'; image: DecodedImage; face: DetectedFace };
 
-/** What a task resolves with: its value, or the FaceError it threw as data. */
-export type EngineReply =
+/**
+ * This worker's JS memory as process.memoryUsage() sees it inside the
+ * thread (its own V8 isolate), in bytes. Native memory of the thread's
+ * libraries (ONNX arenas, libvips) is in none of these: only in the
+ * process's RSS.
+ */
+export interface WorkerMemory {
+  /** The worker's threadId (node:worker_threads), to keep one sample per worker. */
+  worker: number;
+  heapUsed: number;
+  heapTotal: number;
+  /** Memory of C++ objects bound to this isolate's JS objects (includes arrayBuffers). */
+  external: number;
+  arrayBuffers: number;
+}
+
+/** What a task resolves with: its value, or the FaceError it threw as data; with the worker's memory after the task. */
+export type EngineReply = (
   | { ok: true; value: unknown }
-  | { ok: false; error: { name: string; code?: string; message: string; details?: Record<string, unknown> } };
+  | { ok: false; error: { name: string; code?: string; message: string; details?: Record<string, unknown> } }
+) & { memory?: WorkerMemory };
 
 export interface EngineInfo {
   searchModel: string;
@@ -104,7 +121,18 @@ async function run(task: EngineTask): Promise<unknown> {
   }
 }
 
-export default async function engineTask(task: EngineTask): Promise<EngineReply> {
+/**
+ * Sampled with every reply, so the pool knows each worker's memory without
+ * a way to address one worker (piscina hands a task to any idle one).
+ * process.memoryUsage() costs tens of microseconds (it reads /proc for the
+ * RSS), nothing beside a photo's analysis (tens of milliseconds).
+ */
+function memory(): WorkerMemory {
+  const m = process.memoryUsage();
+  return { worker: workerThreadId, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers };
+}
+
+async function reply(task: EngineTask): Promise<EngineReply> {
   try {
     return { ok: true, value: await run(task) };
   } catch (err) {
@@ -112,4 +140,10 @@ export default async function engineTask(task: EngineTask): Promise<EngineReply>
     const e = err as Error & { file?: string };
     return { ok: false, error: { name: e?.name ?? 'Error', message: e?.message ?? String(err), details: e?.file ? { file: e.file } : undefined } };
   }
+}
+
+export default async function engineTask(task: EngineTask): Promise<EngineReply> {
+  const answer = await reply(task);
+  answer.memory = memory();
+  return answer;
 }

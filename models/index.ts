@@ -7,4 +7,4 @@ export type { DetectOptions } from './detect.js';
 export { ModelIntegrityError } from './manifest.js';
 export type { SessionStats } from './session-queue.js';
 export { createPooledEngine } from './pool-engine.js';
-export type { PooledEngineOptions, PooledFaceEngine, PoolStats } from './pool-engine.js';
+export type { PooledEngineOptions, PooledFaceEngine, PoolStats, WorkerMemory } from './pool-engine.js';

@@ -21,7 +21,9 @@ import type { OnnxEngineOptions } from './onnx-engine.js';
 import type {
   AnalyzeRequest, Cancellation, DecodeLimits, DecodedImage, DetectedFace, DetectOptionsPerCall, FaceAttributes, FaceEngine, FaceQuality, ImageAnalysis,
 } from './engine.js';
-import type { EngineInfo, EngineReply, EngineTask, EngineWorkerData } from './engine-worker.js';
+import type { EngineInfo, EngineReply, EngineTask, EngineWorkerData, WorkerMemory } from './engine-worker.js';
+
+export type { WorkerMemory } from './engine-worker.js';
 
 export interface PooledEngineOptions extends OnnxEngineOptions {
   /** Worker threads, each with its own sessions; default os.availableParallelism(). */
@@ -55,6 +57,13 @@ export interface PoolStats {
 
 export interface PooledFaceEngine extends FaceEngine {
   stats(): PoolStats;
+  /**
+   * Each worker's JS memory (heap, external, array buffers) as it was after
+   * the last task that worker ran, one entry per worker that ran one
+   * (each has run at least its start-up task unless another worker took
+   * two), ordered by worker.
+   */
+  workerMemory(): WorkerMemory[];
 }
 
 function fromReply<T>(reply: EngineReply): T {
@@ -69,6 +78,8 @@ class PooledEngine implements PooledFaceEngine {
   private closed = false;
   private refused = 0;
   private inFlight = 0;
+  /** The latest memory sample of each worker, by threadId (bounded: one per worker). */
+  private readonly memory = new Map<number, WorkerMemory>();
 
   constructor(
     private readonly pool: Piscina,
@@ -78,7 +89,15 @@ class PooledEngine implements PooledFaceEngine {
     readonly modelVersions: Readonly<Record<string, string>>,
     readonly featureLength: number,
     private readonly nice: number | null,
-  ) {}
+    startReplies: readonly EngineReply[],
+  ) {
+    for (const r of startReplies) this.remember(r);
+  }
+
+  private remember(reply: EngineReply): EngineReply {
+    if (reply.memory) this.memory.set(reply.memory.worker, reply.memory);
+    return reply;
+  }
 
   private async call<T>(task: EngineTask, signal?: Cancellation, transferList?: ArrayBuffer[]): Promise<T> {
     if (this.closed) throw new FaceError(ErrorCode.Internal, 'face engine is closed');
@@ -98,7 +117,7 @@ class PooledEngine implements PooledFaceEngine {
     }
     this.inFlight++;
     try {
-      return fromReply<T>(await this.pool.run(task, transferList ? { transferList } : {}));
+      return fromReply<T>(this.remember(await this.pool.run(task, transferList ? { transferList } : {})));
     } finally {
       this.inFlight--;
       unhook();
@@ -149,6 +168,10 @@ class PooledEngine implements PooledFaceEngine {
     };
   }
 
+  workerMemory(): WorkerMemory[] {
+    return [...this.memory.values()].sort((a, b) => a.worker - b.worker);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -178,10 +201,11 @@ export async function createPooledEngine(options: PooledEngineOptions = {}): Pro
   });
   try {
     // One task per worker: each resolves once its worker has loaded the models.
-    const infos = await Promise.all(Array.from({ length: workers }, () => pool.run({ op: 'info' } satisfies EngineTask).then((r: EngineReply) => fromReply<EngineInfo>(r))));
+    const replies: EngineReply[] = await Promise.all(Array.from({ length: workers }, () => pool.run({ op: 'info' } satisfies EngineTask)));
+    const infos = replies.map((r) => fromReply<EngineInfo>(r));
     const info = infos[0]!;
     const nices = infos.map((i) => i.nice).filter((n): n is number => n !== null);
-    return new PooledEngine(pool, workers, maxQueue, info.searchModel, Object.freeze(info.modelVersions), info.featureLength, nices.length ? Math.min(...nices) : null);
+    return new PooledEngine(pool, workers, maxQueue, info.searchModel, Object.freeze(info.modelVersions), info.featureLength, nices.length ? Math.min(...nices) : null, replies);
   } catch (err) {
     await pool.close({ force: true });
     throw err;

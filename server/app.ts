@@ -32,6 +32,7 @@ import { GroupBodyCache } from './sync/body-cache.js';
 import { SnapshotStore } from './sync/snapshot-store.js';
 import { WireFaceReader } from './sync/wire-faces.js';
 import { registerSyncMetrics } from './sync-metrics.js';
+import { registerMemoryMetrics } from './memory-metrics.js';
 import { syncRouter } from './facepass/sync-routes.js';
 import { SERVER_VERSION } from './version.js';
 import { PushHub, type PushHubOptions } from './push/index.js';
@@ -362,6 +363,7 @@ export class FaceServer {
     revoked = (id) => push.disconnectDevice(id);
     registerSyncMetrics(metrics, { push, bodies: syncBodies, snapshots });
     registerModelUpgradeMetrics(metrics, upgrade);
+    registerMemoryMetrics(metrics, engine);
     // The index follows the new features as they are stored; at the switch
     // the terminals are asked to reconnect, and sync (RESET) at once.
     upgrade.onStaged((tokens) => index.refreshFeatures(tokens));

@@ -41,6 +41,18 @@ describe('PooledFaceEngine', function () {
     expect(getPriority()).to.equal(mainNice);
   });
 
+  it('reports each worker\'s JS memory, sampled with its replies', async () => {
+    await pool.analyze(scene('bbt4.jpg'), { limits: LIMITS, feature: true });
+    const memory = pool.workerMemory();
+    expect(memory.length).to.be.within(1, 2);
+    expect(new Set(memory.map((m) => m.worker)).size).to.equal(memory.length);
+    for (const m of memory) {
+      expect(m.worker).to.be.above(0); // a worker's threadId, not the main thread's 0
+      expect(m.heapUsed).to.be.above(1e6).and.at.most(m.heapTotal);
+      expect(m.external).to.be.at.least(m.arrayBuffers);
+    }
+  });
+
   it('analyzes a photo in a worker as the main-thread engine does', async () => {
     const request = { limits: LIMITS, quality: true, feature: true, liveness: true };
     const [inWorker, inPlace] = await Promise.all([pool.analyze(scene('bbt4.jpg'), request), local.analyze(scene('bbt4.jpg'), request)]);

@@ -142,7 +142,9 @@ describe('HTTP edges', function () {
       const res = await fetch(ts.url + '/metrics', { headers: ADMIN });
       expect(res.status).to.equal(200);
       expect(res.headers.get('content-type')).to.match(/^text\/plain/);
-      expect(await res.text()).to.include('http_request_duration_seconds');
+      const text = await res.text();
+      expect(text).to.include('http_request_duration_seconds');
+      if (process.platform === 'linux') expect(text).to.match(/^process_resident_anonymous_bytes \d+/m).and.match(/^process_resident_file_bytes \d+/m);
     });
   });
 
