@@ -21,6 +21,10 @@ async function main(): Promise<void> {
     logger.warn('AUTH=off: the admin API, sync and push accept ANY caller without a key. Use this only for legacy FacePass clients on a trusted network.');
   }
 
+  if (process.platform === 'linux' && process.env.MALLOC_ARENA_MAX === undefined) {
+    // Read by glibc when the process starts, so only the launcher can set it.
+    logger.warn('MALLOC_ARENA_MAX is not set: glibc gives every thread (engine workers, ONNX, libvips) a malloc arena of its own, about 100 MB more resident memory under load. `npm start` and the Docker image set MALLOC_ARENA_MAX=2.');
+  }
   const server = await FaceServer.start({ config, logger });
   for (const role of server.keys.generated) {
     // Printed once, on the start that generated it; later starts read the file.

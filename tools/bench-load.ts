@@ -23,7 +23,9 @@
 // latency goals), without the ENGINE_NICE=0, scaling and pipeline runs.
 // --soak: the loaded run for M minutes (default 30) with terminals syncing
 // and connected to the push channel; the server's resident memory sampled
-// every 30 s (from /metrics), first/last/max and the trend per 10 minutes.
+// every 30 s (from /metrics), first/last/max and the trend per 10 minutes,
+// split into anonymous and file-backed pages, with the main thread's and
+// the engine workers' JS memory.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -63,7 +65,9 @@ async function startServer(env: Record<string, string>): Promise<Server> {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-load-'));
   const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'server', 'main.ts')], {
     cwd: PROJECT_ROOT,
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_KEY, DEVICE_KEY, LOG_LEVEL: 'info', ...env },
+    // MALLOC_ARENA_MAX as `npm start` sets it (unless set here), so the
+    // bench measures the server as it is run.
+    env: { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2', PORT: '0', HOST: '127.0.0.1', DATA_DIR: dataDir, ADMIN_KEY, DEVICE_KEY, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const url = await new Promise<string>((resolve, reject) => {
@@ -228,7 +232,9 @@ if (values.soak) {
   // heap and external memory; the rest is native: engine workers' heaps and
   // ONNX arenas, LMDB's mapped pages, malloc), with the faces enrolled and the
   // store's size, so growth can be told apart from the data growing.
-  const rss: Array<{ at: number; mb: number; heap: number; external: number; faces: number; storeMb: number; anon: number; file: number }> = [];
+  // The engine workers' JS memory (summed over the workers, from /metrics)
+  // too: heap, external, array buffers.
+  const rss: Array<{ at: number; mb: number; heap: number; external: number; faces: number; storeMb: number; anon: number; file: number; wHeap: number; wExternal: number; wArrayBuffers: number }> = [];
   // Linux: RSS split into anonymous memory (heaps, malloc, ONNX arenas) and
   // file-backed pages (LMDB's memory map, shared with the page cache).
   const procRss = (field: 'RssAnon' | 'RssFile') => {
@@ -254,7 +260,11 @@ if (values.soak) {
     const text = await (await fetch(`${server.url}/metrics`, { headers: auth })).text();
     const mb = metric(text, 'process_resident_memory_bytes');
     if (!Number.isNaN(mb)) {
-      rss.push({ at: performance.now(), mb, heap: metric(text, 'nodejs_heap_size_used_bytes'), external: metric(text, 'nodejs_external_memory_bytes'), faces: enrolledTotal, storeMb: storeMb(), anon: procRss('RssAnon'), file: procRss('RssFile') });
+      rss.push({
+        at: performance.now(), mb, heap: metric(text, 'nodejs_heap_size_used_bytes'), external: metric(text, 'nodejs_external_memory_bytes'), faces: enrolledTotal, storeMb: storeMb(),
+        anon: procRss('RssAnon'), file: procRss('RssFile'),
+        wHeap: metric(text, 'engine_workers_heap_used_bytes'), wExternal: metric(text, 'engine_workers_external_bytes'), wArrayBuffers: metric(text, 'engine_workers_array_buffers_bytes'),
+      });
     }
   };
   await sample();
@@ -272,17 +282,27 @@ if (values.soak) {
   const first = rss[0]!.mb, last = rss[rss.length - 1]!.mb, max = Math.max(...rss.map((r) => r.mb));
   const half = rss.slice(Math.floor(rss.length / 2));
   const slope = half.length > 1 ? ((half[half.length - 1]!.mb - half[0]!.mb) / ((half[half.length - 1]!.at - half[0]!.at) / 600_000)) : 0;
-  console.log(`\nSoak: ${minutes} min, ${clients} enrolling clients, probes every 20 ms, 20 push connections`);
+  console.log(`\nSoak: ${minutes} min, ${clients} enrolling clients, probes every 20 ms, 20 push connections; server MALLOC_ARENA_MAX=${process.env.MALLOC_ARENA_MAX ?? '2'}`);
   console.log(`  faces/s ${result.facesPerSecond.toFixed(1)}; trivial p99 ${percentile(result.trivial, 99).toFixed(1)} ms; sync p99 ${percentile(result.sync, 99).toFixed(1)} ms`);
   console.log(`  resident memory MB: first ${first.toFixed(0)}, last ${last.toFixed(0)}, max ${max.toFixed(0)}; second half trend ${slope.toFixed(1)} MB per 10 min (${rss.length} samples)`);
   const f = rss[0]!, l = rss[rss.length - 1]!;
   console.log(`  main-thread JS heap MB: first ${f.heap.toFixed(0)}, last ${l.heap.toFixed(0)}, max ${Math.max(...rss.map((r) => r.heap)).toFixed(0)}; external MB: first ${f.external.toFixed(0)}, last ${l.external.toFixed(0)}`);
   console.log(`  faces enrolled ${l.faces - f.faces}; store file ${f.storeMb.toFixed(0)} -> ${l.storeMb.toFixed(0)} MB; RSS growth per 1,000 faces ${((l.mb - f.mb) / Math.max(1, (l.faces - f.faces) / 1000)).toFixed(1)} MB`);
   console.log(`  RSS anonymous MB: first ${f.anon.toFixed(0)}, last ${l.anon.toFixed(0)}, max ${Math.max(...rss.map((r) => r.anon)).toFixed(0)}; file-backed (LMDB map) MB: first ${f.file.toFixed(0)}, last ${l.file.toFixed(0)}`);
-  console.log('  every 5 min: min  RSS MB  anon MB  file MB  heap MB  external MB  faces  store MB');
-  for (const r of rss.filter((_, i) => i % 10 === 0 || i === rss.length - 1)) {
+  // After warm-up: the second half, where arenas, caches and pools have
+  // reached their working size; flat anonymous memory there is the goal.
+  const h0 = half[0]!, perK = (a: number, b: number) => ((b - a) / Math.max(1, (l.faces - h0.faces) / 1000)).toFixed(1);
+  const perTen = (a: number, b: number) => ((b - a) / Math.max(1e-9, (l.at - h0.at) / 600_000)).toFixed(1);
+  console.log(`  second half (${((h0.at - f.at) / 60_000).toFixed(1)} min on, ${l.faces - h0.faces} faces): anonymous ${h0.anon.toFixed(0)} -> ${l.anon.toFixed(0)} MB`
+    + ` (${perK(h0.anon, l.anon)} MB per 1,000 faces, ${perTen(h0.anon, l.anon)} per 10 min); file-backed ${h0.file.toFixed(0)} -> ${l.file.toFixed(0)} MB (${perK(h0.file, l.file)} per 1,000 faces)`);
+  console.log(`  engine workers' JS memory MB (summed over workers): heap first ${f.wHeap.toFixed(0)}, last ${l.wHeap.toFixed(0)}, max ${Math.max(...rss.map((r) => r.wHeap)).toFixed(0)};`
+    + ` external ${f.wExternal.toFixed(0)} -> ${l.wExternal.toFixed(0)} (max ${Math.max(...rss.map((r) => r.wExternal)).toFixed(0)}); array buffers ${f.wArrayBuffers.toFixed(0)} -> ${l.wArrayBuffers.toFixed(0)}`);
+  // Every 5 minutes (every minute on runs of 10 minutes or less).
+  const every = minutes <= 10 ? 2 : 10;
+  console.log(`  every ${every / 2} min: min  RSS MB  anon MB  file MB  heap MB  external MB  faces  store MB  workers: heap MB  external MB`);
+  for (const r of rss.filter((_, i) => i % every === 0 || i === rss.length - 1)) {
     console.log(`    ${((r.at - f.at) / 60_000).toFixed(1).padStart(5)}${r.mb.toFixed(0).padStart(8)}${r.anon.toFixed(0).padStart(9)}${r.file.toFixed(0).padStart(9)}` +
-      `${r.heap.toFixed(0).padStart(9)}${r.external.toFixed(0).padStart(13)}${String(r.faces).padStart(7)}${r.storeMb.toFixed(0).padStart(10)}`);
+      `${r.heap.toFixed(0).padStart(9)}${r.external.toFixed(0).padStart(13)}${String(r.faces).padStart(7)}${r.storeMb.toFixed(0).padStart(10)}${r.wHeap.toFixed(0).padStart(18)}${r.wExternal.toFixed(0).padStart(13)}`);
   }
   process.exit(0);
 }
