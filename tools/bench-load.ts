@@ -1,4 +1,4 @@
-// npm run bench:load [-- --seconds S --clients N --latency-only --soak --minutes M]
+// npm run bench:load [-- --seconds S --clients N --latency-only --cpu-prof DIR --soak --minutes M]
 // Is the server responsive while it analyses photos? The server runs as its
 // own process (as `npm start` does, engine in worker threads); this process
 // only sends requests, so its own work does not slow the measured server.
@@ -21,6 +21,8 @@
 //    a time): total analyze() time over the time inside session.run.
 // --latency-only: parts 1 and 2 with the default ENGINE_NICE only (the
 // latency goals), without the ENGINE_NICE=0, scaling and pipeline runs.
+// --cpu-prof DIR: every server started writes a V8 CPU profile into DIR
+// when it stops (node --cpu-prof), to see what its event loop spends.
 // --soak: the loaded run for M minutes (default 30) with terminals syncing
 // and connected to the push channel; the server's resident memory sampled
 // every 30 s (from /metrics), first/last/max and the trend per 10 minutes,
@@ -43,6 +45,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '20' },
     clients: { type: 'string', default: '4' },
     'latency-only': { type: 'boolean', default: false },
+    'cpu-prof': { type: 'string' },
     soak: { type: 'boolean', default: false },
     minutes: { type: 'string', default: '30' },
   },
@@ -63,7 +66,8 @@ interface Server {
 /** Starts `npm start`'s entry on a free port and a temp data dir; resolves once it serves. */
 async function startServer(env: Record<string, string>): Promise<Server> {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-load-'));
-  const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'server', 'main.ts')], {
+  const profile = values['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['cpu-prof']}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(PROJECT_ROOT, 'server', 'main.ts')], {
     cwd: PROJECT_ROOT,
     // MALLOC_ARENA_MAX as `npm start` sets it (unless set here), so the
     // bench measures the server as it is run.

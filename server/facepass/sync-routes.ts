@@ -17,6 +17,7 @@ import type { DeviceSyncStatus, SyncStatusStore } from '../../storage/sync-statu
 import { facepassNotFound, facepassRoute, RESPONDED } from './envelope.js';
 import { SNAPSHOT_PATH, type SnapshotStore } from '../sync/snapshot-store.js';
 import { sendRangedFile } from '../http/ranged-file.js';
+import { readSmallResponse } from '../sync/small-response.js';
 
 export interface SyncRouteDeps {
   config: ServerConfig;
@@ -155,14 +156,16 @@ export function syncRouter(deps: SyncRouteDeps): Router {
     // the record() call on, so the trailer does not wait for its commit and
     // fsync); re-recorded as a failure if the response then does not reach
     // its end (the store keeps the order of the two).
-    const stream = Readable.from(deps.sync.respond(request, DEFAULT_LIBRARY, outcome, () => void record(true)));
     ctx.res.once('close', () => {
       if (outcome.error) deps.logger.error({ err: outcome.error, device: who.device }, 'sync stream aborted');
       if (outcome.complete && ctx.res.writableFinished) return;
       outcome.complete = false;
       void record(false);
     });
-    return { stream, mime: SYNC_MEDIA_TYPE };
+    // A small response is produced whole first and sent in one write (small-response.ts).
+    const frames = await readSmallResponse(deps.sync.respond(request, DEFAULT_LIBRARY, outcome, () => void record(true)));
+    if ('whole' in frames) return { file: frames.whole, mime: SYNC_MEDIA_TYPE };
+    return { stream: Readable.from(frames.stream), mime: SYNC_MEDIA_TYPE };
   }));
 
   // PROTOCOL.md §11: a FULL copy too large to send inline, resumable with Range + If-Range.

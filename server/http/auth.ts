@@ -32,8 +32,26 @@ export function presentedKey(headers: IncomingHttpHeaders): string | undefined {
 
 const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
 
-function sameKey(presented: string, expected: string): boolean {
-  return timingSafeEqual(digest(presented), digest(expected));
+/** A configured key with its digest, computed once (not on every request) and again only if the key changes. */
+class ExpectedKey {
+  private key: string | undefined;
+  private hash: Buffer | undefined;
+
+  constructor(private readonly current: () => string) {}
+
+  digest(): Buffer {
+    const key = this.current();
+    if (key !== this.key || this.hash === undefined) {
+      this.key = key;
+      this.hash = digest(key);
+    }
+    return this.hash;
+  }
+}
+
+/** `presented` is the digest of the key presented, hashed once for all the comparisons. */
+function sameKey(presented: Buffer, expected: ExpectedKey): boolean {
+  return timingSafeEqual(presented, expected.digest());
 }
 
 /** Admits a request carrying no key by other means (the web console's session cookie, with CSRF on writes). */
@@ -46,12 +64,18 @@ export interface SessionCheck {
 export type KeyRoleOf = 'admin' | 'device' | undefined;
 
 export class Authenticator {
+  private readonly admin: ExpectedKey;
+  private readonly device: ExpectedKey;
+
   constructor(
     private readonly mode: AuthMode,
-    private readonly keys: Pick<AccessKeys, 'admin' | 'device'>,
+    keys: Pick<AccessKeys, 'admin' | 'device'>,
     private readonly sessions?: SessionCheck,
     private readonly devices?: Pick<DeviceKeyStore, 'deviceOfKey' | 'isRegistered'>,
-  ) {}
+  ) {
+    this.admin = new ExpectedKey(() => keys.admin);
+    this.device = new ExpectedKey(() => keys.device);
+  }
 
   /**
    * Who the headers' key belongs to, or null for no or a wrong key. With no
@@ -62,8 +86,9 @@ export class Authenticator {
     if (this.mode === 'off') return { role: 'admin' };
     const key = presentedKey(headers);
     if (key === undefined) return this.sessions?.admits(headers, method) ? { role: 'admin' } : null;
-    if (sameKey(key, this.keys.admin)) return { role: 'admin' };
-    if (sameKey(key, this.keys.device)) return { role: 'device', deviceId: null };
+    const presented = digest(key);
+    if (sameKey(presented, this.admin)) return { role: 'admin' };
+    if (sameKey(presented, this.device)) return { role: 'device', deviceId: null };
     const deviceId = this.devices?.deviceOfKey(deviceKeyHash(key));
     return deviceId === undefined ? null : { role: 'device', deviceId };
   }
@@ -89,8 +114,9 @@ export class Authenticator {
 
   /** Which configured key this is, compared in constant time. */
   roleOf(key: string): KeyRoleOf {
-    if (sameKey(key, this.keys.admin)) return 'admin';
-    if (sameKey(key, this.keys.device)) return 'device';
+    const presented = digest(key);
+    if (sameKey(presented, this.admin)) return 'admin';
+    if (sameKey(presented, this.device)) return 'device';
     return undefined;
   }
 }

@@ -211,6 +211,28 @@ describe('sync snapshots and shared encodings', function () {
     }
   });
 
+  it('sends a small response whole with Content-Length, and streams one above 64 KiB', async function () {
+    const annex = 'annex' as GroupName;
+    await store().createGroup(DEFAULT_LIBRARY, annex);
+    // Below the snapshot threshold: a full copy inline, 49 float32 features of 2 KiB.
+    for (const token of tokens.slice(0, THRESHOLD - 1)) await store().bind(DEFAULT_LIBRARY, annex, token as FaceToken);
+    const framing: Array<{ length: string | null; encoding: string | null }> = [];
+    const spy: FetchLike = async (url, init) => {
+      const res = await fetch(url, init as RequestInit);
+      if (url.endsWith('/api/service/sync/v1')) framing.push({ length: res.headers.get('content-length'), encoding: res.headers.get('transfer-encoding') });
+      return res;
+    };
+    const gallery = new TerminalGallery({ groups: [annex], featureEncoding: 'float32' });
+    const client = new TerminalClient({ baseUrl: ts.url, key: TEST_DEVICE_KEY, deviceId: 'door-annex', groups: [annex], gallery, fetch: spy, featureEncoding: 'float32' });
+    expect((await client.syncOnce()).groups[0]!.kind).to.equal(SyncKind.Reset); // a new terminal has no model yet
+    await expectInSync(store(), gallery, annex);
+    expect((await client.syncOnce()).groups[0]!.kind).to.equal(SyncKind.Unchanged);
+    await client.close();
+    expect(framing[0]).to.deep.equal({ length: null, encoding: 'chunked' });
+    expect(framing[1]!.encoding).to.equal(null);
+    expect(Number(framing[1]!.length)).to.be.within(1, 1024);
+  });
+
   it('reports snapshot and cache counters in /metrics', async function () {
     const res = await fetch(`${ts.url}/metrics`, { headers: { Authorization: `Bearer ${TEST_ADMIN_KEY}` } });
     const text = await res.text();
