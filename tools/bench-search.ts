@@ -144,7 +144,7 @@ const dataDir = mkdtempSync(join(tmpdir(), 'bench-search-'));
 const engine = await createOnnxEngine({ intraOpThreads: 2 });
 try {
   for (const line of machineLines(machineInfo(dataDir))) console.log(line);
-  console.log(`  search threads: ${threads}; queries per size: ${queryCount} enrolled + ${queryCount} unknown; build threads: 2\n`);
+  console.log(`  search threads: ${threads}; queries per size: ${queryCount} enrolled + ${queryCount} unknown; approximate build: one thread, as the server\n`);
 
   // 1. Face-shaped synthetic vectors, fitted to the photos.
   const photos = await photoCosines(engine);

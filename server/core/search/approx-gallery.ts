@@ -5,7 +5,8 @@
 // usearch's native kernel, then merges what they found. Chosen over an
 // HNSW graph by measurement (README "The 1:N search index"): at 1,000,000
 // face-shaped vectors HNSW needed 30 ms for recall@1 0.99 and 16 minutes to
-// build; these lists take about 5 ms and under a minute.
+// build; these lists take about 7 ms and a minute. Lists and centroids are
+// searched on one native thread.
 //
 // A bind lands in a small exact "staging" gallery at once (found by the next
 // search), and a background task of FaceIndex calls `indexStaged` a slice at
@@ -16,10 +17,11 @@
 // A face's code changes only through a model upgrade (FaceIndex
 // refreshFeatures passes its new code): it goes back to staging. Centroids
 // trained on one model's features do not fit another's, so once a quarter
-// of the faces have changed their code since training, the lists are
-// emptied back into staging (a list per slice) and trained again. Replays
-// after a restart pass an empty code for faces already in a list, to update
-// their user only.
+// of the faces have changed their code since the training sample was taken,
+// the lists are emptied back into staging (in slices) and trained again.
+// The same happens when a group trained with fewer lists than asked for
+// (it was small) has grown fourfold. Replays after a restart pass an empty
+// code for faces already in a list, to update their user only.
 import { exactSearch, MetricKind } from 'usearch';
 import type { BindingUser } from '../../../storage/store.js';
 import type { FaceToken } from '../ids.js';
@@ -46,8 +48,15 @@ const SAMPLE_ROWS_PER_LIST = 64;
 const TRAINING_ROUNDS = 8;
 /** A small group gets fewer lists, so each has rows enough to place its centroid. */
 const MIN_ROWS_PER_LIST = 32;
-/** Retrain once this share of the faces changed their code since training (a model upgrade). */
+/** Retrain once this share of the faces changed their code since the training sample (a model upgrade). */
 const RETRAIN_SHARE = 0.25;
+/** Retrain a group trained with fewer lists than asked for once it is this many times the size it was trained at. */
+const RETRAIN_GROWTH = 4;
+/** Lists grow by a quarter when full (see ExactGallery's growth). */
+const LIST_GROWTH = 1.25;
+
+/** What the next slice of background work does. */
+export type IndexPhase = 'training' | 'filling' | 'draining' | 'idle';
 
 /** A saved group: the centroids and, per list, its tokens, users and codes. */
 export interface IvfLists {
@@ -60,8 +69,10 @@ export class ApproxGallery implements Gallery {
   private lists: ExactGallery[] = [];
   private readonly listOf = new Map<FaceToken, number>();
   private trainer: SphericalKMeans | undefined;
-  /** Faces whose code changed since the centroids were trained. */
+  /** Faces whose code changed since the training sample was taken. */
   private recoded = 0;
+  /** Faces in the group when the training sample was taken. */
+  private trainedSize = 0;
   /** Set while the lists are emptied back into staging for a new training. */
   private draining = false;
   /** Bumped by every effective change; the saver compares it with what it saved. */
@@ -89,9 +100,13 @@ export class ApproxGallery implements Gallery {
     if (saved.lists.length === 0) return gallery;
     gallery.centroids = ownBuffer(saved.centroids);
     gallery.lists = saved.lists.map((list, l) => {
-      for (const token of list.tokens) gallery.listOf.set(token, l);
-      return ExactGallery.fromRows(dimensions, 1, list.tokens, list.users, list.codes);
+      for (const token of list.tokens) {
+        if (gallery.listOf.has(token)) throw new RangeError(`token ${token} in two lists`);
+        gallery.listOf.set(token, l);
+      }
+      return ExactGallery.fromRows(dimensions, 1, LIST_GROWTH, list.tokens, list.users, list.codes);
     });
+    gallery.trainedSize = gallery.listOf.size;
     return gallery;
   }
 
@@ -112,6 +127,13 @@ export class ApproxGallery implements Gallery {
   /** Lists trained (0 until the centroids are). */
   get listCount(): number {
     return this.centroids ? this.lists.length : 0;
+  }
+
+  /** What `indexStaged` would do next. */
+  get phase(): IndexPhase {
+    if (this.draining || this.retrainDue()) return 'draining';
+    if (!this.centroids) return this.staging.size > 0 ? 'training' : 'idle';
+    return this.staging.size > 0 ? 'filling' : 'idle';
   }
 
   has(token: FaceToken): boolean {
@@ -145,9 +167,15 @@ export class ApproxGallery implements Gallery {
       list.remove(token);
       this.listOf.delete(token);
       this.recoded++;
+    } else if (this.staging.has(token)) {
+      if (code.length === 0) {
+        this.staging.upsert(token, this.staging.codeOf(token)!, user);
+        return;
+      }
+      // A staged face may already be in the training sample, or its list be chosen by old centroids.
+      this.recoded++;
     }
     if (code.length > 0) this.staging.upsert(token, code, user);
-    else if (this.staging.has(token)) this.staging.upsert(token, this.staging.codeOf(token)!, user);
   }
 
   remove(token: FaceToken): boolean {
@@ -180,12 +208,23 @@ export class ApproxGallery implements Gallery {
    * training) emptying lists back into staging. Returns the rows handled.
    */
   indexStaged(count: number, threads: number): number {
-    if (!this.draining && this.centroids && this.recoded > RETRAIN_SHARE * Math.max(1, this.size)) this.draining = true;
-    if (this.draining) return this.drainOneList();
+    if (!this.draining && this.retrainDue()) {
+      this.draining = true;
+      // One copy of the staging matrix now, rather than one doubling per slice of the drain.
+      this.staging.reserve(this.size);
+    }
+    if (this.draining) return this.drain(count);
     if (!this.centroids) return this.train(count, threads);
     const { tokens, users, codes } = this.staging.takeLast(count);
     if (tokens.length === 0) return 0;
-    const nearest = nearestCentroid(this.centroids, codes, this.dimensions, threads);
+    let nearest: Uint32Array;
+    try {
+      nearest = nearestCentroid(this.centroids, codes, this.dimensions, threads);
+    } catch (err) {
+      // Back into staging: the faces stay searchable exactly.
+      tokens.forEach((token, i) => this.staging.upsert(token, codes.subarray(i * this.dimensions, (i + 1) * this.dimensions), users[i]));
+      throw err;
+    }
     tokens.forEach((token, i) => {
       const l = nearest[i]!;
       this.lists[l]!.upsert(token, codes.subarray(i * this.dimensions, (i + 1) * this.dimensions), users[i]);
@@ -210,35 +249,49 @@ export class ApproxGallery implements Gallery {
     return this.lists.reduce((sum, list) => sum + list.bytes, this.staging.bytes) + (this.centroids?.byteLength ?? 0);
   }
 
+  /** A model upgrade re-coded a quarter of the faces, or a group trained small has grown fourfold. */
+  private retrainDue(): boolean {
+    if (!this.centroids) return false;
+    if (this.recoded >= RETRAIN_SHARE * Math.max(1, this.size)) return true;
+    return this.lists.length < this.params.lists && this.size >= RETRAIN_GROWTH * Math.max(MIN_ROWS_PER_LIST, this.trainedSize);
+  }
+
   private train(count: number, threads: number): number {
     if (!this.trainer) {
       const lists = Math.max(1, Math.min(this.params.lists, Math.floor(this.staging.size / MIN_ROWS_PER_LIST)));
       const sample = this.staging.sampleRows(lists * SAMPLE_ROWS_PER_LIST);
       this.trainer = new SphericalKMeans(sample, this.dimensions, lists, TRAINING_ROUNDS);
+      // Counted from the sample on: a code changed during training makes the centroids older too.
+      this.recoded = 0;
+      this.trainedSize = this.staging.size;
     }
     const assigned = this.trainer.step(count, threads);
     if (this.trainer.done) {
       this.centroids = this.trainer.centroids;
-      this.lists = Array.from({ length: this.trainer.lists }, () => new ExactGallery(this.dimensions, 1));
+      this.lists = Array.from({ length: this.trainer.lists }, () => new ExactGallery(this.dimensions, 1, LIST_GROWTH));
       this.trainer = undefined;
-      this.recoded = 0;
     }
     return assigned;
   }
 
-  private drainOneList(): number {
-    const list = this.lists.find((l) => l.size > 0);
-    if (!list) {
+  /** Moves up to `count` listed faces back into staging; with none left, forgets the centroids. */
+  private drain(count: number): number {
+    let moved = 0;
+    for (const list of this.lists) {
+      if (moved >= count) break;
+      if (list.size === 0) continue;
+      const { tokens, users, codes } = list.takeLast(count - moved);
+      tokens.forEach((token, i) => {
+        this.listOf.delete(token);
+        this.staging.upsert(token, codes.subarray(i * this.dimensions, (i + 1) * this.dimensions), users[i]);
+      });
+      moved += tokens.length;
+    }
+    if (this.listOf.size === 0) {
       this.draining = false;
       this.centroids = undefined;
       this.lists = [];
-      return 0;
     }
-    const { tokens, users, codes } = list.takeLast(list.size);
-    tokens.forEach((token, i) => {
-      this.listOf.delete(token);
-      this.staging.upsert(token, codes.subarray(i * this.dimensions, (i + 1) * this.dimensions), users[i]);
-    });
-    return Math.max(1, tokens.length);
+    return Math.max(1, moved);
   }
 }

@@ -114,6 +114,8 @@ export class FaceIndex {
   private saveTimer: NodeJS.Timeout | undefined;
   private counters = { loadedFromFile: 0, discardedFiles: 0, saves: 0 };
   private sliceRows = 64;
+  /** The kind of step the slice size was fitted to (ApproxGallery phase): a new kind starts small again. */
+  private slicePhase = '';
   private ready = false;
   private upgrading = false;
   private closed = false;
@@ -536,6 +538,8 @@ export class FaceIndex {
       const group = [...this.groups.values()].find((g) => g.gallery instanceof ApproxGallery && g.gallery.staged > 0);
       if (!group) return;
       const gallery = group.gallery as ApproxGallery;
+      const phase = `${group.groupId} ${gallery.phase}`;
+      if (phase !== this.slicePhase) [this.slicePhase, this.sliceRows] = [phase, 64];
       const started = performance.now();
       let moved: number;
       try {
@@ -546,8 +550,7 @@ export class FaceIndex {
         return;
       }
       const elapsed = performance.now() - started;
-      // Slices sized so each holds the event loop about SLICE_TARGET_MS; growing at most 2x a
-      // slice, since a cheap kind of step (emptying lists) may be followed by a dearer one (training).
+      // Slices sized so each holds the event loop about SLICE_TARGET_MS, growing at most 2x a slice.
       const fitted = Math.round((moved * SLICE_TARGET_MS) / Math.max(elapsed, 0.5));
       this.sliceRows = Math.max(8, Math.min(4096, 2 * this.sliceRows, fitted));
       if (gallery.staged === 0) {

@@ -18,10 +18,11 @@
 // store.deltaSince). Files of format 1 (HNSW graphs, `.usearch`) are
 // discarded the same way.
 //
-// Saving is crash-safe: the lists go to a new file (temp, fsync, rename),
-// then the JSON (temp, fsync, rename) switches to it, then the previous
-// lists file is deleted. A crash leaves the old pair or the new one, and at
-// worst an orphan file that the next start deletes.
+// Saving is crash-safe: the lists go to a new file (temp, fsync, rename,
+// directory fsync), then the JSON (temp, fsync, rename, directory fsync)
+// switches to it, then the group's other lists files are deleted. A crash
+// leaves the old pair or the new one, and at worst an orphan file that the
+// next start deletes.
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, createReadStream, openSync, writeSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
@@ -66,7 +67,11 @@ export type LoadResult = { ok: true; meta: IndexFileMeta; gallery: ApproxGallery
 
 export interface SaveResult {
   bytes: number;
-  /** The synchronous part (lists written, table encoded): how long the event loop waited. */
+  /**
+   * The synchronous parts, summed: the snapshot and the lists' write, then
+   * the table's JSON encoding and hash. The event loop runs between the two,
+   * so this bounds the longest stall from above.
+   */
   blockedMs: number;
   totalMs: number;
 }
@@ -104,15 +109,16 @@ export class IndexFiles {
     const started = performance.now();
     const listsFile = `group-${groupId}.${randomBytes(6).toString('hex')}.ivf`;
     const listsTemp = join(this.dir, `${listsFile}.tmp`);
-    // Synchronous from the snapshot to the last write: the lists' views are read before any change.
-    const { lists, staged } = gallery.snapshot();
-    writeLists(listsTemp, lists, gallery.dimensions);
-    const entries: ListEntry[] = lists.lists.flatMap((list) => list.tokens.map((token, i) => entryOf(token, list.users[i])));
-    const blockedMs = performance.now() - started;
     try {
+      // Synchronous from the snapshot to the last write: the lists' views are read before any change.
+      const { lists, staged } = gallery.snapshot();
+      writeLists(listsTemp, lists, gallery.dimensions);
+      const entries: ListEntry[] = lists.lists.flatMap((list) => list.tokens.map((token, i) => entryOf(token, list.users[i])));
+      let blockedMs = performance.now() - started;
       await syncFile(listsTemp);
       const { bytes, sha256 } = await hashFile(listsTemp);
       await rename(listsTemp, join(this.dir, listsFile));
+      await syncDir(this.dir);
       const meta: IndexFileMeta = {
         format: FORMAT,
         groupId,
@@ -125,9 +131,10 @@ export class IndexFiles {
         staged,
         savedAt: Date.now(),
       };
-      const previous = await this.readMeta(groupId).catch(() => undefined);
+      const encoding = performance.now();
       const body = JSON.stringify(meta);
       const text = `${MAGIC} ${FORMAT} ${createHash('sha256').update(body).digest('hex')}\n${body}`;
+      blockedMs += performance.now() - encoding;
       const metaTemp = join(this.dir, `${metaName(groupId)}.tmp`);
       const handle = await open(metaTemp, 'w');
       try {
@@ -138,7 +145,10 @@ export class IndexFiles {
       }
       await rename(metaTemp, join(this.dir, metaName(groupId)));
       await syncDir(this.dir);
-      if (previous && typeof previous !== 'string' && previous.lists.file !== listsFile) await rm(join(this.dir, previous.lists.file), { force: true });
+      // The group's earlier lists files, found by name (reading the old table back would cost a parse of it).
+      for (const name of await readdir(this.dir)) {
+        if (name !== listsFile && LISTS.exec(name)?.[1] === String(groupId)) await rm(join(this.dir, name), { force: true });
+      }
       return { bytes: bytes + text.length, blockedMs, totalMs: performance.now() - started };
     } catch (err) {
       await rm(listsTemp, { force: true });
@@ -153,12 +163,17 @@ export class IndexFiles {
     if (meta.groupId !== groupId) return { ok: false, reason: 'another group' };
     if (meta.model !== expected.model) return { ok: false, reason: `feature model ${meta.model}, the engine's is ${expected.model}` };
     if (meta.dimensions !== expected.dimensions || meta.scale !== expected.scale) return { ok: false, reason: 'other vector dimensions or code scale' };
+    if (LISTS.exec(meta.lists.file)?.[1] !== String(groupId)) return { ok: false, reason: 'names the lists file of another group' };
     const path = join(this.dir, meta.lists.file);
     const { bytes, sha256 } = await hashFile(path).catch(() => ({ bytes: -1, sha256: '' }));
     if (bytes !== meta.lists.bytes || sha256 !== meta.lists.sha256) return { ok: false, reason: 'lists file missing or damaged (size or sha256)' };
     const lists = await readLists(path, meta).catch((err: Error) => err.message);
     if (typeof lists === 'string') return { ok: false, reason: `lists file unreadable: ${lists}` };
-    return { ok: true, meta, gallery: ApproxGallery.restore(meta.dimensions, lists, expected.params, searchThreads) };
+    try {
+      return { ok: true, meta, gallery: ApproxGallery.restore(meta.dimensions, lists, expected.params, searchThreads) };
+    } catch (err) {
+      return { ok: false, reason: `lists file inconsistent: ${(err as Error).message}` };
+    }
   }
 
   async remove(groupId: GroupId | number): Promise<void> {
@@ -194,10 +209,14 @@ function userOfEntry(entry: ListEntry): BindingUser | undefined {
 function writeLists(path: string, saved: IvfLists, dimensions: number): void {
   const fd = openSync(path, 'w');
   try {
-    writeSync(fd, u32([saved.lists.length, dimensions]));
-    writeSync(fd, saved.centroids);
-    writeSync(fd, u32(saved.lists.map((l) => l.tokens.length)));
-    for (const list of saved.lists) if (list.codes.length > 0) writeSync(fd, list.codes);
+    const writeAll = (bytes: ArrayBufferView) => {
+      const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      for (let done = 0; done < view.length; ) done += writeSync(fd, view, done);
+    };
+    writeAll(u32([saved.lists.length, dimensions]));
+    writeAll(saved.centroids);
+    writeAll(u32(saved.lists.map((l) => l.tokens.length)));
+    for (const list of saved.lists) writeAll(list.codes);
   } finally {
     closeSync(fd);
   }
@@ -215,10 +234,12 @@ async function readLists(path: string, meta: IndexFileMeta): Promise<IvfLists> {
       position += length;
       return out;
     };
-    const [listCount, dimensions] = new Uint32Array((await read(8)).buffer);
-    if (dimensions !== meta.dimensions || listCount! > 1 << 20) throw new Error('header does not match the JSON');
-    const centroids = new Int8Array((await read(listCount! * dimensions)).buffer);
-    const counts = new Uint32Array((await read(listCount! * 4)).buffer);
+    const [listCount, dimensions] = new Uint32Array((await read(8)).buffer) as unknown as [number, number];
+    // Every size is checked against the file's (hashed) length before anything is allocated.
+    const d = meta.dimensions;
+    if (dimensions !== d || 8 + listCount * (d + 4) + meta.entries.length * d !== meta.lists.bytes) throw new Error('header does not match the JSON');
+    const centroids = new Int8Array((await read(listCount * d)).buffer);
+    const counts = new Uint32Array((await read(listCount * 4)).buffer);
     if (counts.reduce((a, b) => a + b, 0) !== meta.entries.length) throw new Error('lists and table disagree on the number of faces');
     const lists: IvfLists['lists'] = [];
     let entry = 0;
@@ -228,11 +249,14 @@ async function readLists(path: string, meta: IndexFileMeta): Promise<IvfLists> {
       entry += count;
       lists.push({ tokens: entries.map((e) => e[0]), users: entries.map(userOfEntry), codes });
     }
+    if (position !== meta.lists.bytes) throw new Error('bytes after the last list');
     return { centroids, lists };
   } finally {
     await handle.close();
   }
 }
+
+const optionalString = (v: unknown) => v === undefined || v === null || typeof v === 'string';
 
 function validMeta(meta: IndexFileMeta): boolean {
   const int = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0;
@@ -247,9 +271,11 @@ function validMeta(meta: IndexFileMeta): boolean {
     typeof meta.lists?.file === 'string' &&
     LISTS.test(meta.lists.file) &&
     Array.isArray(meta.entries) &&
-    meta.entries.every((e) => Array.isArray(e) && typeof e[0] === 'string') &&
+    meta.entries.every((e) => Array.isArray(e) && e.length <= 3 && typeof e[0] === 'string' && optionalString(e[1]) && optionalString(e[2])) &&
     Array.isArray(meta.staged) &&
-    meta.staged.every((t) => typeof t === 'string')
+    meta.staged.every((t) => typeof t === 'string') &&
+    // Each face once: listed or staged.
+    new Set([...meta.entries.map((e) => e[0]), ...meta.staged]).size === meta.entries.length + meta.staged.length
   );
 }
 

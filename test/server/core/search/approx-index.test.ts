@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { FaceLibrary } from '../../../../server/core/face-library.js';
 import { DEFAULT_LIBRARY, type GroupName } from '../../../../server/core/ids.js';
 import { FaceIndex, SearchService } from '../../../../server/core/search/index.js';
+import { ApproxGallery } from '../../../../server/core/search/approx-gallery.js';
 import { openLmdbStore } from '../../../../storage/index.js';
 import type { FaceRecord, FaceStore } from '../../../../storage/store.js';
 import { addSyntheticFaces, randomUnitFeature } from '../../../helpers/synthetic-faces.js';
@@ -29,7 +30,7 @@ describe('FaceIndex: approximate groups', function () {
   let search: SearchService;
   let faces: FaceRecord[];
 
-  async function open(options: { storeDir?: string; model?: string } = {}): Promise<void> {
+  async function open(options: { storeDir?: string; model?: string; ivf?: { lists: number; probes: number } } = {}): Promise<void> {
     store = await openLmdbStore({ path: options.storeDir ?? join(dir, 'store') });
     index = await FaceIndex.open(store, {
       dimensions: 512,
@@ -37,6 +38,7 @@ describe('FaceIndex: approximate groups', function () {
       indexDir: join(dir, 'index'),
       searchModel: options.model ?? MODEL,
       saveIntervalMs: 0,
+      ...(options.ivf ? { ivf: options.ivf } : {}),
     });
     library = new FaceLibrary(store, index);
     search = new SearchService(index, store, 512);
@@ -218,6 +220,26 @@ describe('FaceIndex: approximate groups', function () {
     expect((await readdir(join(dir, 'index'))).filter((n) => n.endsWith('.usearch'))).to.deep.equal([]);
     const bound = faces.slice(0, MIN + 10);
     expect(await top1(bound)).to.deep.equal(bound.map((f) => f.faceToken));
+  });
+
+  it('with several lists and one scanned: finds every face by its feature, before and after a restart, never an unbound one', async function () {
+    await shut();
+    const ivf = { lists: 4, probes: 1 };
+    await open({ ivf });
+    const more = await addSyntheticFaces(store, 150, MODEL);
+    for (const face of more) await library.bind(L, G, face.faceToken);
+    await index.settled();
+    const bound = [...faces.slice(0, MIN + 10), ...more];
+    expect((index.group(L, G)!.gallery as ApproxGallery).listCount).to.equal(4);
+    // A face's own feature is nearest to the centroid of the list it was put in.
+    expect(await top1(bound)).to.deep.equal(bound.map((f) => f.faceToken));
+    await shut();
+    await open({ ivf });
+    expect(index.stats()).to.include({ loadedFromFile: 1, approxGroups: 1, bindings: bound.length, staged: 0 });
+    expect(await top1(bound)).to.deep.equal(bound.map((f) => f.faceToken));
+    await library.unbind(L, G, more[7]!.faceToken);
+    const [hits] = await search.search({ library: L, groups: [G], features: [more[7]!.feature], topN: 50 });
+    expect(hits!.map((h) => h.faceToken)).to.not.include(more[7]!.faceToken);
   });
 
   it('keeps small groups exact and deletes the files of a deleted group', async function () {
