@@ -297,6 +297,7 @@ export async function benchPush(o: PushBenchOptions): Promise<Record<string, unk
     const sentGaps = sentPerTerminal.flatMap((times) => times.slice(1).map((t, k) => t - times[k]!));
     const windows = stormMs / coalesceMs;
     const noticesPerTerminal = sentPerTerminal.map((t) => t.length);
+    const receivedGaps = received.flatMap((r) => (r.minGapMs === null ? [] : [r.minGapMs]));
     const stormJson = {
       changes: stormFaces.length, ms: stormMs, changesPerSec: (stormFaces.length / stormMs) * 1000, coalesceMs, windows,
       terminalsNotified: sentPerTerminal.length,
@@ -304,6 +305,8 @@ export async function benchPush(o: PushBenchOptions): Promise<Record<string, unk
       minSentGapMs: sentGaps.length > 0 ? Math.min(...sentGaps) : null,
       terminalsWithTwoSentInAWindow: sentPerTerminal.filter((times) => times.some((t, k) => k > 0 && t - times[k - 1]! < coalesceMs)).length,
       terminalsWithTwoReceivedInAWindow: received.filter((r) => r.maxInWindow > 1).length,
+      // Per terminal, its two closest notices as read: how far receipt jitter brings them together.
+      receivedMinGapMs: receivedGaps.length > 0 ? { p50: percentile(receivedGaps, 50), min: Math.min(...receivedGaps) } : null,
       caughtUp, lastChangeToAllMs: finalLast,
     };
 
@@ -343,6 +346,8 @@ export async function benchPush(o: PushBenchOptions): Promise<Record<string, unk
       `the storm spans ${windows.toFixed(1)} windows of ${coalesceMs} ms`);
     say(`  as sent: smallest gap between two notices to one terminal ${stormJson.minSentGapMs?.toFixed(2) ?? '-'} ms; ` +
       `terminals with two notices within one window: ${stormJson.terminalsWithTwoSentInAWindow} of ${stormJson.terminalsNotified}`);
+    const gaps = stormJson.receivedMinGapMs;
+    if (gaps) say(`  as received (storm only): each terminal's two closest notices ${gaps.p50.toFixed(2)} ms apart (median over terminals), ${gaps.min.toFixed(2)} ms at the closest`);
     say(`  as received (storm only): terminals with two notices within ${coalesceMs} ms: ${stormJson.terminalsWithTwoReceivedInAWindow} of ${received.length} ` +
       '(network and scheduling jitter can bring two notices closer on arrival)');
     say(`  last change -> all ${int(o.clients)} terminals at the final version: ${caughtUp ? `${finalLast.toFixed(1)} ms` : 'NOT within the timeout'}`);
