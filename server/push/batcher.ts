@@ -3,8 +3,9 @@
 // notice of each connection holding G, and one hub-wide timer sends them.
 //
 // Leading edge, then a window per connection: the first change a connection
-// hears of after a quiet spell goes out at once (the next event-loop turn,
-// so changes committed together still share one notice); that notice opens
+// hears of after a quiet spell goes out at once (a microtask once the
+// store's commit callbacks have run, so changes committed together still
+// share one notice); that notice opens
 // the connection's window of `delayMs`, and what arrives during it is held
 // and sent when the window ends, which opens the next one. A quiet terminal
 // therefore hears at broker speed, and a storm still costs each terminal at
@@ -130,7 +131,7 @@ export class NoticeBatcher<C> {
     this.#windowEnds.delete(member);
   }
 
-  /** Flushes what is due at the next turn, e.g. once a member became ready. */
+  /** Flushes what is due once the current task is done, e.g. once a member became ready. */
   schedule(): void {
     if (this.#pending.size > 0) {
       const now = this.#clock.now();

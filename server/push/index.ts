@@ -3,13 +3,15 @@
 //
 // Design notes:
 // - Coalescing: commits mark the pending notice of each connection holding
-//   the group. A connection's first change after a quiet spell goes out at
-//   the next event-loop turn; what follows within `coalesceMs` (default
+//   the group. A connection's first change after a quiet spell goes out as
+//   soon as the commit's callbacks have run (a microtask); what follows within `coalesceMs` (default
 //   25 ms) of a notice is held and sent when that window ends. Each notice
 //   has at most one entry per group with its latest version, so a connection
 //   never gets more notices than there were changes, nor more than one per
 //   window. One hub-wide timer. Connections whose socket buffer is above
 //   `maxBufferedBytes` are skipped and retried (their entries keep merging).
+// - Fan-out: a commit's notice is encoded and framed once (wire-frame.ts)
+//   and the same Buffer is written to each terminal's socket.
 // - Liveness: one hub-wide ping sweep every `heartbeatMs` terminates the
 //   connections that did not answer the previous ping; one deadline queue
 //   closes connections without a ClientHello after `helloTimeoutMs` (4400).

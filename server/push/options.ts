@@ -12,8 +12,8 @@ export interface PushHubOptions {
   helloTimeoutMs: number;
   /**
    * Coalescing window, ms. The first change a connection hears of after a
-   * quiet spell is sent at once (the next event-loop turn, which still merges
-   * changes committed together); changes arriving within this time after a
+   * quiet spell is sent at once (a microtask after the commit's callbacks,
+   * which still merges changes committed together); changes arriving within this time after a
    * notice are held and sent together when it ends, so a storm costs each
    * connection at most one notice per window, with the latest version of
    * each group. 0 = every turn. The protocol allows delays up to 200 ms.
