@@ -233,15 +233,15 @@ export class ApproxGallery implements Gallery {
     return tokens.length;
   }
 
-  /** Everything a save writes, taken in one synchronous step: the lists and the staged faces (tokens only). */
+  /**
+   * Everything a save writes, copied in one synchronous step (array and
+   * buffer copies, about 0.3 s at a million faces), so the file can be
+   * written asynchronously while the gallery changes.
+   */
   snapshot(): { lists: IvfLists; staged: FaceToken[] } {
     const staged = [...this.staging.entries()].map((e) => e.token);
     if (!this.centroids || this.draining) return { lists: { centroids: new Int8Array(0), lists: [] }, staged: [...staged, ...this.listOf.keys()] };
-    const lists = this.lists.map((list) => {
-      const entries = [...list.entries()];
-      return { tokens: entries.map((e) => e.token), users: entries.map((e) => e.user), codes: list.rows };
-    });
-    return { lists: { centroids: this.centroids, lists }, staged };
+    return { lists: { centroids: this.centroids.slice(), lists: this.lists.map((list) => list.copyRows()) }, staged };
   }
 
   /** Estimate: the lists' and staging's codes and bookkeeping, and the centroids. */

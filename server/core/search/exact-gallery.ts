@@ -81,9 +81,9 @@ export class ExactGallery implements Gallery {
     return out;
   }
 
-  /** All codes, row by row in `entries()` order (a view: read it before the next change). */
-  get rows(): Int8Array {
-    return this.codes.subarray(0, this.tokens.length * this.dimensions);
+  /** A copy of every row (tokens, users, codes in one matrix): plain array and buffer copies, for a save. */
+  copyRows(): { tokens: FaceToken[]; users: Array<BindingUser | undefined>; codes: Int8Array } {
+    return { tokens: this.tokens.slice(), users: this.users.slice(), codes: this.codes.slice(0, this.tokens.length * this.dimensions) };
   }
 
   has(token: FaceToken): boolean {

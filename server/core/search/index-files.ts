@@ -24,8 +24,8 @@
 // leaves the old pair or the new one, and at worst an orphan file that the
 // next start deletes.
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, createReadStream, openSync, writeSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BindingUser } from '../../../storage/store.js';
 import type { FaceToken, GroupId } from '../ids.js';
@@ -67,11 +67,7 @@ export type LoadResult = { ok: true; meta: IndexFileMeta; gallery: ApproxGallery
 
 export interface SaveResult {
   bytes: number;
-  /**
-   * The synchronous parts, summed: the snapshot and the lists' write, then
-   * the table's JSON encoding and hash. The event loop runs between the two,
-   * so this bounds the longest stall from above.
-   */
+  /** The synchronous part, the gallery's snapshot (copies): how long the event loop waited. Writing is asynchronous. */
   blockedMs: number;
   totalMs: number;
 }
@@ -82,6 +78,8 @@ const META = /^group-(\d+)\.json$/;
 /** Left by format 1 (HNSW graphs). */
 const LEGACY_GRAPH = /^group-\d+\.[0-9a-f]+\.usearch$/;
 const u32 = (values: ArrayLike<number>) => Buffer.from(Uint32Array.from(values).buffer);
+/** `facepass-index 2 <64 hex digits>\n` */
+const HEADER_BYTES = MAGIC.length + 1 + String(FORMAT).length + 1 + 64 + 1;
 
 export class IndexFiles {
   constructor(readonly dir: string) {}
@@ -110,16 +108,15 @@ export class IndexFiles {
     const listsFile = `group-${groupId}.${randomBytes(6).toString('hex')}.ivf`;
     const listsTemp = join(this.dir, `${listsFile}.tmp`);
     try {
-      // Synchronous from the snapshot to the last write: the lists' views are read before any change.
+      // Copies, taken together with the caller's version; everything after this may interleave with changes.
       const { lists, staged } = gallery.snapshot();
-      writeLists(listsTemp, lists, gallery.dimensions);
-      const entries: ListEntry[] = lists.lists.flatMap((list) => list.tokens.map((token, i) => entryOf(token, list.users[i])));
-      let blockedMs = performance.now() - started;
+      const blockedMs = performance.now() - started;
+      await writeLists(listsTemp, lists, gallery.dimensions);
       await syncFile(listsTemp);
       const { bytes, sha256 } = await hashFile(listsTemp);
       await rename(listsTemp, join(this.dir, listsFile));
       await syncDir(this.dir);
-      const meta: IndexFileMeta = {
+      const head: Omit<IndexFileMeta, 'entries'> = {
         format: FORMAT,
         groupId,
         version: info.version,
@@ -127,29 +124,18 @@ export class IndexFiles {
         dimensions: gallery.dimensions,
         scale: info.scale,
         lists: { file: listsFile, bytes, sha256 },
-        entries,
         staged,
         savedAt: Date.now(),
       };
-      const encoding = performance.now();
-      const body = JSON.stringify(meta);
-      const text = `${MAGIC} ${FORMAT} ${createHash('sha256').update(body).digest('hex')}\n${body}`;
-      blockedMs += performance.now() - encoding;
       const metaTemp = join(this.dir, `${metaName(groupId)}.tmp`);
-      const handle = await open(metaTemp, 'w');
-      try {
-        await handle.writeFile(text);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
+      const tableBytes = await writeTable(metaTemp, head, lists);
       await rename(metaTemp, join(this.dir, metaName(groupId)));
       await syncDir(this.dir);
       // The group's earlier lists files, found by name (reading the old table back would cost a parse of it).
       for (const name of await readdir(this.dir)) {
         if (name !== listsFile && LISTS.exec(name)?.[1] === String(groupId)) await rm(join(this.dir, name), { force: true });
       }
-      return { bytes: bytes + text.length, blockedMs, totalMs: performance.now() - started };
+      return { bytes: bytes + tableBytes, blockedMs, totalMs: performance.now() - started };
     } catch (err) {
       await rm(listsTemp, { force: true });
       throw err;
@@ -206,19 +192,64 @@ function userOfEntry(entry: ListEntry): BindingUser | undefined {
   return { ...(userId !== undefined && userId !== null ? { userId } : {}), ...(userInfo !== undefined && userInfo !== null ? { userInfo } : {}) };
 }
 
-function writeLists(path: string, saved: IvfLists, dimensions: number): void {
-  const fd = openSync(path, 'w');
+/** Appends whole buffers to a file, asynchronously (FileHandle.write may write less than asked). */
+function appender(handle: FileHandle, onBytes: (bytes: Uint8Array) => void = () => {}) {
+  let position = 0;
+  const write = async (bytes: ArrayBufferView, at?: number) => {
+    const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (at === undefined) onBytes(view);
+    let offset = at ?? position;
+    for (let done = 0; done < view.length; ) {
+      const { bytesWritten } = await handle.write(view, done, view.length - done, offset);
+      done += bytesWritten;
+      offset += bytesWritten;
+    }
+    if (at === undefined) position = offset;
+  };
+  return { write, skip: (bytes: number) => void (position += bytes), get position() { return position; } };
+}
+
+async function writeLists(path: string, saved: IvfLists, dimensions: number): Promise<void> {
+  const handle = await open(path, 'w');
   try {
-    const writeAll = (bytes: ArrayBufferView) => {
-      const view = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-      for (let done = 0; done < view.length; ) done += writeSync(fd, view, done);
-    };
-    writeAll(u32([saved.lists.length, dimensions]));
-    writeAll(saved.centroids);
-    writeAll(u32(saved.lists.map((l) => l.tokens.length)));
-    for (const list of saved.lists) writeAll(list.codes);
+    const out = appender(handle);
+    await out.write(u32([saved.lists.length, dimensions]));
+    await out.write(saved.centroids);
+    await out.write(u32(saved.lists.map((l) => l.tokens.length)));
+    for (const list of saved.lists) await out.write(list.codes);
   } finally {
-    closeSync(fd);
+    await handle.close();
+  }
+}
+
+/**
+ * The JSON table, written a list at a time so that encoding a million
+ * entries never holds the event loop: a fixed-length header line left
+ * blank, the body in pieces (hashed as they go), then the header with the
+ * body's sha256. The body is one JSON object with `entries` last.
+ */
+async function writeTable(path: string, head: Omit<IndexFileMeta, 'entries'>, saved: IvfLists): Promise<number> {
+  const hash = createHash('sha256');
+  const handle = await open(path, 'w');
+  try {
+    const out = appender(handle, (bytes) => hash.update(bytes));
+    out.skip(HEADER_BYTES);
+    const text = (s: string) => out.write(Buffer.from(s));
+    await text(`${JSON.stringify(head).slice(0, -1)},"entries":[`);
+    let first = true;
+    for (const list of saved.lists) {
+      if (list.tokens.length === 0) continue;
+      await text((first ? '' : ',') + list.tokens.map((token, i) => JSON.stringify(entryOf(token, list.users[i]))).join(','));
+      first = false;
+    }
+    await text(']}');
+    const header = Buffer.from(`${MAGIC} ${FORMAT} ${hash.digest('hex')}\n`);
+    if (header.length !== HEADER_BYTES) throw new Error('index table header of unexpected length');
+    await out.write(header, 0);
+    await handle.sync();
+    return out.position;
+  } finally {
+    await handle.close();
   }
 }
 
