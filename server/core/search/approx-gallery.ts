@@ -234,14 +234,14 @@ export class ApproxGallery implements Gallery {
   }
 
   /**
-   * Everything a save writes, copied in one synchronous step (array and
-   * buffer copies, about 0.3 s at a million faces), so the file can be
-   * written asynchronously while the gallery changes.
+   * Everything a save writes, taken in one synchronous step (tokens and
+   * users copied, codes shared copy-on-write), so the file can be written
+   * asynchronously while the gallery changes.
    */
   snapshot(): { lists: IvfLists; staged: FaceToken[] } {
     const staged = [...this.staging.entries()].map((e) => e.token);
     if (!this.centroids || this.draining) return { lists: { centroids: new Int8Array(0), lists: [] }, staged: [...staged, ...this.listOf.keys()] };
-    return { lists: { centroids: this.centroids.slice(), lists: this.lists.map((list) => list.copyRows()) }, staged };
+    return { lists: { centroids: this.centroids.slice(), lists: this.lists.map((list) => list.shareRows()) }, staged };
   }
 
   /** Estimate: the lists' and staging's codes and bookkeeping, and the centroids. */

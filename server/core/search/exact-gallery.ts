@@ -21,6 +21,8 @@ const SHRINK_MAX_ROWS = 4096;
 
 export class ExactGallery implements Gallery {
   private codes: Int8Array;
+  /** The matrix is referenced by a save in progress (shareRows): copy before changing it. */
+  private shared = false;
   private readonly tokens: FaceToken[] = [];
   private readonly users: Array<BindingUser | undefined> = [];
   private readonly rowOf = new Map<FaceToken, number>();
@@ -81,9 +83,23 @@ export class ExactGallery implements Gallery {
     return out;
   }
 
-  /** A copy of every row (tokens, users, codes in one matrix): plain array and buffer copies, for a save. */
-  copyRows(): { tokens: FaceToken[]; users: Array<BindingUser | undefined>; codes: Int8Array } {
-    return { tokens: this.tokens.slice(), users: this.users.slice(), codes: this.codes.slice(0, this.tokens.length * this.dimensions) };
+  /**
+   * Every row as it is now, for a save written while the gallery changes:
+   * tokens and users copied, the codes shared (copy-on-write: the next
+   * change copies the matrix first, so the view given out never changes).
+   * Copying the codes of a million faces up front took over a second,
+   * mostly first-touch page faults of the fresh memory.
+   */
+  shareRows(): { tokens: FaceToken[]; users: Array<BindingUser | undefined>; codes: Int8Array } {
+    this.shared = true;
+    return { tokens: this.tokens.slice(), users: this.users.slice(), codes: this.codes.subarray(0, this.tokens.length * this.dimensions) };
+  }
+
+  /** Before any change of the matrix: a shared one is copied first. */
+  private own(): void {
+    if (!this.shared) return;
+    this.codes = this.codes.slice();
+    this.shared = false;
   }
 
   has(token: FaceToken): boolean {
@@ -103,6 +119,7 @@ export class ExactGallery implements Gallery {
 
   /** Adds the face, or replaces its code and user when it is already here. */
   upsert(token: FaceToken, code: Int8Array, user?: BindingUser): void {
+    this.own();
     if (code.length !== this.dimensions) throw new RangeError(`code length ${code.length}, expected ${this.dimensions}`);
     let row = this.rowOf.get(token);
     if (row === undefined) {
@@ -136,6 +153,7 @@ export class ExactGallery implements Gallery {
   remove(token: FaceToken): boolean {
     const row = this.rowOf.get(token);
     if (row === undefined) return false;
+    this.own();
     this.forgetUser(token, this.users[row]);
     const last = this.tokens.length - 1;
     if (row !== last) {
@@ -173,6 +191,7 @@ export class ExactGallery implements Gallery {
    * matrix): how the approximate index moves staged faces into its graph.
    */
   takeLast(count: number): { tokens: FaceToken[]; users: Array<BindingUser | undefined>; codes: Int8Array } {
+    this.own();
     const n = this.tokens.length;
     const from = Math.max(0, n - count);
     const codes = this.codes.slice(from * this.dimensions, n * this.dimensions);
@@ -209,6 +228,8 @@ export class ExactGallery implements Gallery {
 
   private grow(rows: number): void {
     if (rows * this.dimensions <= this.codes.length) return;
+    // A new matrix: the shared one stays as it was.
+    this.shared = false;
     const next = new Int8Array(Math.max(rows, Math.ceil((this.codes.length / this.dimensions) * this.growth)) * this.dimensions);
     next.set(this.codes);
     this.codes = next;

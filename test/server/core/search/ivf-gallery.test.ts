@@ -215,6 +215,18 @@ describe('ApproxGallery (inverted lists)', function () {
     }
   });
 
+  it('a save\'s snapshot does not change while the gallery does (codes shared copy-on-write)', function () {
+    const gallery = built({ lists: 32, probes: 32 });
+    const { lists } = gallery.snapshot();
+    const before = lists.lists.map((l) => ({ tokens: [...l.tokens], codes: l.codes.slice() }));
+    const victim = lists.lists.find((l) => l.tokens.length > 1)!.tokens[0]!;
+    gallery.remove(victim);
+    for (let i = 0; i < 50; i++) gallery.upsert(token(i), quantize(fresh[i]!));
+    while (gallery.staged > 0) gallery.indexStaged(500, 1);
+    expect(lists.lists.map((l) => ({ tokens: l.tokens, codes: l.codes }))).to.deep.equal(before);
+    expect(gallery.has(victim)).to.equal(false);
+  });
+
   it('k-means: every row goes to its nearest centroid, and rows read from a view are the view\'s rows', function () {
     const codes = new Int8Array(features.length * D);
     features.forEach((f, i) => codes.set(quantize(f), i * D));
