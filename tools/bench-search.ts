@@ -247,7 +247,7 @@ try {
         }
         for (const row of out) console.log(row);
         console.log(`    ${approx.listCount} lists (ivf lists/probes): trained and filled in ${s2(build)} s on one thread in ${int(slices)} slices (longest ${longest.toFixed(1)} ms);` +
-          ` file ${mb(saved.bytes)} MB = ${int(saved.bytes / size)} B/face; save ${s2(saved.totalMs)} s (event loop held ${s2(saved.blockedMs)} s: lists written, table encoded);` +
+          ` file ${mb(saved.bytes)} MB = ${int(saved.bytes / size)} B/face; save ${s2(saved.totalMs)} s (event loop held ${s2(saved.blockedMs)} s: the snapshot; the writes are asynchronous);` +
           ` load ${s2(firstLoad)} s (sha256 check, lists read, table); RSS +${mb(rssAfter - rssBefore)} MB during the build, ${int(approx.bytes / size)} B/face counted`);
         rmSync(files.dir, { recursive: true, force: true });
       }
