@@ -31,7 +31,7 @@ import { createOnnxEngine, cosineSimilarity } from '../models/index.js';
 import type { DecodeLimits, FaceEngine } from '../models/engine.js';
 import { ApproxGallery, DEFAULT_IVF } from '../server/core/search/approx-gallery.js';
 import { ExactGallery, type Candidate } from '../server/core/search/exact-gallery.js';
-import { FaceIndex } from '../server/core/search/face-index.js';
+import { FaceIndex, FIRST_SLICE_ROWS, nextSliceRows } from '../server/core/search/face-index.js';
 import { IndexFiles } from '../server/core/search/index-files.js';
 import { quantize, SCALE } from '../server/core/search/quantize.js';
 import { cosineOfScore } from '../server/core/search/score.js';
@@ -215,13 +215,13 @@ try {
         let slices = 0;
         let longest = 0;
         // As FaceIndex does it: slices of about 20 ms on one thread.
-        let rows = 64;
+        let rows = FIRST_SLICE_ROWS;
         while (approx.staged > 0) {
           const t = performance.now();
           const done = approx.indexStaged(rows, 1);
           const took = ms(t);
           longest = Math.max(longest, took);
-          rows = Math.max(8, Math.min(4096, 2 * rows, Math.round((done * 20) / Math.max(took, 0.5))));
+          rows = nextSliceRows(rows, done, took);
           slices++;
         }
         const build = ms(start);

@@ -27,7 +27,8 @@ import type { BindingUser } from '../../../storage/store.js';
 import type { FaceToken } from '../ids.js';
 import { ExactGallery, type Candidate } from './exact-gallery.js';
 import type { Gallery } from './gallery.js';
-import { nearestCentroid, ownBuffer, SphericalKMeans } from './kmeans.js';
+import { nearestCentroid, SphericalKMeans } from './kmeans.js';
+import { ownBuffer } from './own-buffer.js';
 
 export interface IvfParams {
   /** Lists (centroids) of a group trained from now on; fewer when the group is small (MIN_ROWS_PER_LIST). */
@@ -161,7 +162,7 @@ export class ApproxGallery implements Gallery {
     if (l !== undefined) {
       const list = this.lists[l]!;
       if (code.length === 0) {
-        list.upsert(token, list.codeOf(token)!, user);
+        list.updateUser(token, user);
         return;
       }
       list.remove(token);
@@ -169,7 +170,7 @@ export class ApproxGallery implements Gallery {
       this.recoded++;
     } else if (this.staging.has(token)) {
       if (code.length === 0) {
-        this.staging.upsert(token, this.staging.codeOf(token)!, user);
+        this.staging.updateUser(token, user);
         return;
       }
       // A staged face may already be in the training sample, or its list be chosen by old centroids.

@@ -6,7 +6,7 @@ import { exactSearch, MetricKind } from 'usearch';
 import type { BindingUser } from '../../../storage/store.js';
 import type { FaceToken } from '../ids.js';
 import type { Gallery } from './gallery.js';
-import { ownBuffer } from './kmeans.js';
+import { ownBuffer } from './own-buffer.js';
 import { cosineOfCodeDot } from './quantize.js';
 
 /** A candidate from the int8 search: its approximate cosine, re-ranked later with float32. */
@@ -64,10 +64,13 @@ export class ExactGallery implements Gallery {
     return this.tokens.length;
   }
 
-  /** The face's code (a copy), when it is here. */
-  codeOf(token: FaceToken): Int8Array | undefined {
+  /** Replaces the user of a face that is here (its code unchanged); false when it is not here. */
+  updateUser(token: FaceToken, user: BindingUser | undefined): boolean {
     const row = this.rowOf.get(token);
-    return row === undefined ? undefined : this.codes.slice(row * this.dimensions, (row + 1) * this.dimensions);
+    if (row === undefined) return false;
+    this.forgetUser(token, this.users[row]);
+    this.setUser(row, user);
+    return true;
   }
 
   /** Up to `max` rows spread evenly over the gallery, copied into a buffer of their own (a training sample). */
@@ -174,7 +177,7 @@ export class ExactGallery implements Gallery {
     const n = this.tokens.length;
     const count = Math.min(k, n);
     if (count <= 0) return [];
-    // this.codes is always a buffer of its own (kmeans.ts ownBuffer: usearch ignores a view's offset).
+    // this.codes always starts its buffer (own-buffer.ts: usearch ignores a view's offset).
     const found = exactSearch(this.codes.subarray(0, n * this.dimensions), ownBuffer(query), this.dimensions, count, MetricKind.IP, this.threads);
     const out: Candidate[] = [];
     for (let i = 0; i < found.keys.length; i++) {

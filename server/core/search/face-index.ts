@@ -27,10 +27,9 @@
 import type { Logger } from 'pino';
 import type { CommittedChange, FaceStore, GroupRecord } from '../../../storage/store.js';
 import type { FaceToken, GroupId, GroupName, LibraryId } from '../ids.js';
-import { ApproxGallery } from './approx-gallery.js';
+import { ApproxGallery, DEFAULT_IVF, type IvfParams } from './approx-gallery.js';
 import { ExactGallery } from './exact-gallery.js';
 import type { Gallery } from './gallery.js';
-import { DEFAULT_IVF, type IvfParams } from './approx-gallery.js';
 import { IndexFiles } from './index-files.js';
 import { quantize, quantizeInto, SCALE } from './quantize.js';
 
@@ -89,6 +88,18 @@ export interface FaceIndexStats {
 const BUILD_PAGE = 2000;
 /** How long one slice of background indexing (training, moving faces into lists) may hold the event loop. */
 const SLICE_TARGET_MS = 20;
+/** Rows of the first slice of a kind of step, before its cost is known. */
+export const FIRST_SLICE_ROWS = 64;
+
+/**
+ * The rows of the next slice, from what the last one did (`done` rows in
+ * `elapsedMs`): about SLICE_TARGET_MS of work, growing at most twofold a
+ * slice, between 8 and 4096 rows.
+ */
+export function nextSliceRows(rows: number, done: number, elapsedMs: number): number {
+  const fitted = Math.round((done * SLICE_TARGET_MS) / Math.max(elapsedMs, 0.5));
+  return Math.max(8, Math.min(4096, 2 * rows, fitted));
+}
 
 const nameKey = (library: LibraryId, name: GroupName) => `${library}\u0000${name}`;
 
@@ -113,7 +124,7 @@ export class FaceIndex {
   private readonly files: IndexFiles | undefined;
   private saveTimer: NodeJS.Timeout | undefined;
   private counters = { loadedFromFile: 0, discardedFiles: 0, saves: 0 };
-  private sliceRows = 64;
+  private sliceRows = FIRST_SLICE_ROWS;
   /** The kind of step the slice size was fitted to (ApproxGallery phase): a new kind starts small again. */
   private slicePhase = '';
   private ready = false;
@@ -539,7 +550,7 @@ export class FaceIndex {
       if (!group) return;
       const gallery = group.gallery as ApproxGallery;
       const phase = `${group.groupId} ${gallery.phase}`;
-      if (phase !== this.slicePhase) [this.slicePhase, this.sliceRows] = [phase, 64];
+      if (phase !== this.slicePhase) [this.slicePhase, this.sliceRows] = [phase, FIRST_SLICE_ROWS];
       const started = performance.now();
       let moved: number;
       try {
@@ -549,10 +560,7 @@ export class FaceIndex {
         this.options.logger?.error({ err, groupId: group.groupId }, 'search index: training or filling the lists failed');
         return;
       }
-      const elapsed = performance.now() - started;
-      // Slices sized so each holds the event loop about SLICE_TARGET_MS, growing at most 2x a slice.
-      const fitted = Math.round((moved * SLICE_TARGET_MS) / Math.max(elapsed, 0.5));
-      this.sliceRows = Math.max(8, Math.min(4096, 2 * this.sliceRows, fitted));
+      this.sliceRows = nextSliceRows(this.sliceRows, moved, performance.now() - started);
       if (gallery.staged === 0) {
         this.options.logger?.info({ groupId: group.groupId, faces: gallery.size, lists: gallery.listCount }, 'search index: approximate index complete');
         this.saveDue();

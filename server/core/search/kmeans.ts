@@ -6,19 +6,11 @@
 // code's own kernel: the JavaScript here only sums the rows of each list
 // (one pass over the sample per round) and scales the centroids.
 import { exactSearch, MetricKind } from 'usearch';
+import { ownBuffer } from './own-buffer.js';
 import { SCALE } from './quantize.js';
 
 /** Rows assigned per native call: the call's scratch is lists x rows x 16 bytes (16 MB at 1024 x 1024). */
 const ASSIGN_BATCH = 1024;
-
-/**
- * usearch's exactSearch (2.25) reads its inputs from the start of their
- * ArrayBuffer, ignoring a typed array's byteOffset: a view into a larger
- * buffer must be copied first, or the search silently reads other rows.
- */
-export function ownBuffer(codes: Int8Array): Int8Array {
-  return codes.byteOffset === 0 ? codes : codes.slice();
-}
 
 /** For each row of `rows` (n x dimensions), the index of its nearest centroid by inner product. */
 export function nearestCentroid(centroids: Int8Array, rows: Int8Array, dimensions: number, threads: number): Uint32Array {
