@@ -7,25 +7,14 @@ import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { useLoopbackWss } from '../helpers/loopback-wss.js';
 import { RawWsClient } from '../../tools/raw-ws-client.js';
 
 describe('tools/raw-ws-client', function () {
-  let wss: WebSocketServer;
-  let port: number;
-
-  before(async function () {
-    wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
-    await once(wss, 'listening');
-    port = (wss.address() as AddressInfo).port;
-  });
-
-  after(async function () {
-    for (const ws of wss.clients) ws.terminate();
-    await new Promise<void>((resolve) => wss.close(() => resolve()));
-  });
+  const loopback = useLoopbackWss();
 
   it('receives ws messages of every header length intact, echoes to the server, answers pings and reports the close code', async function () {
-    const accepted = once(wss, 'connection') as Promise<[WebSocket, { headers: Record<string, string> }]>;
+    const accepted = once(loopback.server, 'connection') as Promise<[WebSocket, { headers: Record<string, string> }]>;
     const received: Buffer[] = [];
     let closed: (v: [number, string]) => void = () => {};
     const closedP = new Promise<[number, string]>((resolve) => (closed = resolve));
@@ -33,7 +22,7 @@ describe('tools/raw-ws-client', function () {
     const openedP = new Promise<void>((resolve) => (opened = resolve));
     // A small shared buffer: a 70,000-byte message arrives over many reads.
     const readBuffer = Buffer.allocUnsafe(4096);
-    const client: RawWsClient = new RawWsClient('127.0.0.1', port, '/', { 'X-Test': 'yes' }, readBuffer, {
+    const client: RawWsClient = new RawWsClient('127.0.0.1', loopback.port, '/', { 'X-Test': 'yes' }, readBuffer, {
       open: () => opened(),
       message: (buf, start, end) => void received.push(Buffer.from(buf.subarray(start, end))),
       close: (code, reason) => closed([code, reason]),

@@ -4,8 +4,9 @@
 import { expect } from 'chai';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { connect, type AddressInfo, type Socket } from 'node:net';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { connect, type Socket } from 'node:net';
+import type { WebSocket } from 'ws';
+import { useLoopbackWss } from '../../helpers/loopback-wss.js';
 import { encodePushFrame, PushFrameType } from '../../../device-protocol/index.js';
 import { frameBinary } from '../../../server/push/wire-frame.js';
 
@@ -34,25 +35,13 @@ async function rawPeer(port: number): Promise<{ socket: Socket; bytes: () => Buf
 }
 
 describe('push wire frames', function () {
-  let wss: WebSocketServer;
-  let port: number;
-
-  before(async function () {
-    wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
-    await once(wss, 'listening');
-    port = (wss.address() as AddressInfo).port;
-  });
-
-  after(async function () {
-    for (const ws of wss.clients) ws.terminate();
-    await new Promise<void>((resolve) => wss.close(() => resolve()));
-  });
+  const loopback = useLoopbackWss();
 
   it('frameBinary(payload) is byte for byte what ws.send(payload, { binary: true }) writes', async function () {
     const notice = encodePushFrame({ type: PushFrameType.Notice, groups: [{ groupName: 'door_a', groupId: 7, version: 123456 }] });
     const payloads = [notice, new Uint8Array(0), randomBytes(125), randomBytes(126), randomBytes(65535), randomBytes(65536), randomBytes(70000)];
-    const accepted = once(wss, 'connection') as Promise<[WebSocket]>;
-    const peer = await rawPeer(port);
+    const accepted = once(loopback.server, 'connection') as Promise<[WebSocket]>;
+    const peer = await rawPeer(loopback.port);
     const [ws] = await accepted;
     let expected = Buffer.alloc(0);
     for (const payload of payloads) {
