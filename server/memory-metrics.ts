@@ -8,10 +8,10 @@ import type { FaceEngine } from '../models/engine.js';
 import type { PooledFaceEngine, WorkerMemory } from '../models/index.js';
 import type { ServerMetrics } from './http/metrics.js';
 
-/** A field of /proc/self/status in bytes (Linux), NaN where there is none. */
-function procStatusBytes(field: 'RssAnon' | 'RssFile'): number {
+/** A field of /proc/<pid>/status in bytes (Linux), NaN where there is none: this process's, or another's (the benchmarks' server). */
+export function procStatusBytes(field: 'RssAnon' | 'RssFile', pid: number | 'self' = 'self'): number {
   try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync('/proc/self/status', 'utf8'));
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) * 1024 : Number.NaN;
   } catch {
     return Number.NaN;

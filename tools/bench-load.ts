@@ -36,6 +36,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { createOnnxEngine } from '../models/index.js';
+import { procStatusBytes } from '../server/memory-metrics.js';
 import { ENROLLABLE, enrollablePhoto } from '../test/helpers/photos.js';
 import { PROJECT_ROOT } from '../test/helpers/paths.js';
 import { col, machineInfo, machineLines, mean, median, percentile, positive } from './bench-common.js';
@@ -241,14 +242,7 @@ if (values.soak) {
   const rss: Array<{ at: number; mb: number; heap: number; external: number; faces: number; storeMb: number; anon: number; file: number; wHeap: number; wExternal: number; wArrayBuffers: number }> = [];
   // Linux: RSS split into anonymous memory (heaps, malloc, ONNX arenas) and
   // file-backed pages (LMDB's memory map, shared with the page cache).
-  const procRss = (field: 'RssAnon' | 'RssFile') => {
-    try {
-      const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${server.child.pid}/status`, 'utf8'));
-      return m ? Number(m[1]) / 1024 : NaN;
-    } catch {
-      return NaN;
-    }
-  };
+  const procRss = (field: 'RssAnon' | 'RssFile') => procStatusBytes(field, server.child.pid!) / 2 ** 20;
   const metric = (text: string, name: string) => {
     const m = new RegExp(`^${name} (\\d+(?:\\.\\d+)?(?:e\\+\\d+)?)`, 'm').exec(text);
     return m ? Number(m[1]) / 2 ** 20 : NaN;
