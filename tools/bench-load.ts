@@ -1,4 +1,4 @@
-// npm run bench:load [-- --seconds S --clients N --latency-only --cpu-prof DIR --soak --minutes M]
+// npm run bench:load [-- --seconds S --clients N --latency-only --pipeline-only --cpu-prof DIR --soak --minutes M]
 // Is the server responsive while it analyses photos? The server runs as its
 // own process (as `npm start` does, engine in worker threads); this process
 // only sends requests, so its own work does not slow the measured server.
@@ -21,6 +21,7 @@
 //    a time): total analyze() time over the time inside session.run.
 // --latency-only: parts 1 and 2 with the default ENGINE_NICE only (the
 // latency goals), without the ENGINE_NICE=0, scaling and pipeline runs.
+// --pipeline-only: part 4 alone.
 // --cpu-prof DIR: every server started writes a V8 CPU profile into DIR
 // when it stops (node --cpu-prof), to see what its event loop spends.
 // --soak: the loaded run for M minutes (default 30) with terminals syncing
@@ -46,6 +47,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '20' },
     clients: { type: 'string', default: '4' },
     'latency-only': { type: 'boolean', default: false },
+    'pipeline-only': { type: 'boolean', default: false },
     'cpu-prof': { type: 'string' },
     soak: { type: 'boolean', default: false },
     minutes: { type: 'string', default: '30' },
@@ -223,8 +225,58 @@ async function loaded(server: Server, photos: Uint8Array[], group: Parameters<ty
 const line = (name: string, xs: number[], goal = '') =>
   `  ${name.padEnd(26)}${col(percentile(xs, 50), 9)}${col(percentile(xs, 99), 9)}${col(Math.max(...xs), 9)}  ${goal}`;
 
+interface PipelineResult {
+  totals: number[];
+  inference: number[];
+  stageMs: Record<string, number>;
+  modelMs: Record<string, { runs: number; ms: number }>;
+}
+
+/** 4: pipeline vs the inference inside it, engine in this process (first round is warm-up). */
+async function measurePipeline(photos: Uint8Array[]): Promise<PipelineResult> {
+  const engine = await createOnnxEngine({ intraOpThreads: 1 });
+  const totals: number[] = [], inference: number[] = [];
+  // Wall time per stage (engine.lastTimings) and inference per model, summed over the measured photos.
+  const stageMs: Record<string, number> = {}, modelMs: Record<string, { runs: number; ms: number }> = {};
+  for (let round = 0; round < 3; round++) {
+    for (const photo of photos) {
+      engine.resetInferenceStats();
+      for (const k of Object.keys(engine.lastTimings)) delete (engine.lastTimings as Record<string, number>)[k];
+      const ms = await timed(() => engine.analyze(photo, { limits: { maxBytes: 16 << 20, maxPixels: 40_000_000, minSide: 1, formats: ['png'] }, maxFaces: 1, quality: true, feature: true }));
+      if (round === 0) continue;
+      totals.push(ms);
+      const stats = engine.inferenceStats();
+      inference.push(Object.values(stats).reduce((sum, s) => sum + s.ms, 0));
+      for (const [k, v] of Object.entries(engine.lastTimings)) stageMs[k] = (stageMs[k] ?? 0) + v;
+      for (const [k, v] of Object.entries(stats)) {
+        if (v.runs === 0) continue;
+        const m = (modelMs[k] ??= { runs: 0, ms: 0 });
+        m.runs += v.runs;
+        m.ms += v.ms;
+      }
+    }
+  }
+  await engine.close();
+  return { totals, inference, stageMs, modelMs };
+}
+
+function printPipeline(r: PipelineResult): void {
+  console.log(`\nEnrolment pipeline (analyze: decode, detect, landmarks, second look, feature, pose) per photo`);
+  console.log(`  total ${mean(r.totals).toFixed(2)} ms mean, ${median(r.totals).toFixed(2)} median; model inference inside it ${mean(r.inference).toFixed(2)} ms`);
+  console.log(`  ratio pipeline / inference: ${(mean(r.totals) / mean(r.inference)).toFixed(3)} (goal <= 1.10)`);
+  const perPhoto = (ms: number) => (ms / r.totals.length).toFixed(2);
+  console.log(`  stages, wall ms per photo: ${Object.entries(r.stageMs).map(([k, v]) => `${k} ${perPhoto(v)}`).join(', ')}`
+    + ' (landmarks = verifying candidates: landmark runs and the second look\'s detector run)');
+  console.log(`  inside session.run per photo: ${Object.entries(r.modelMs).map(([k, v]) => `${k} ${(v.runs / r.totals.length).toFixed(1)} runs ${perPhoto(v.ms)} ms`).join(', ')}`);
+}
+
 for (const l of machineLines(machineInfo(tmpdir()))) console.log(l);
 const photos = await Promise.all(ENROLLABLE.map(([p, n]) => enrollablePhoto(p, n)));
+
+if (values['pipeline-only']) {
+  printPipeline(await measurePipeline(photos));
+  process.exit(0);
+}
 
 if (values.soak) {
   const minutes = positive('minutes', values.minutes);
@@ -348,30 +400,7 @@ const notNiced = await loadedWith({ ENGINE_NICE: '0' });
 const oneByOne = await loadedWith({ ENGINE_WORKERS: '1', ENGINE_THREADS: '1' });
 const oneByCores = await loadedWith({ ENGINE_WORKERS: '1', ENGINE_THREADS: String(cores) });
 
-// 4: pipeline vs the inference inside it, engine in this process.
-const engine = await createOnnxEngine({ intraOpThreads: 1 });
-const totals: number[] = [], inference: number[] = [];
-// Wall time per stage (engine.lastTimings) and inference per model, summed over the measured photos.
-const stageMs: Record<string, number> = {}, modelMs: Record<string, { runs: number; ms: number }> = {};
-for (let round = 0; round < 3; round++) {
-  for (const photo of photos) {
-    engine.resetInferenceStats();
-    for (const k of Object.keys(engine.lastTimings)) delete (engine.lastTimings as Record<string, number>)[k];
-    const ms = await timed(() => engine.analyze(photo, { limits: { maxBytes: 16 << 20, maxPixels: 40_000_000, minSide: 1, formats: ['png'] }, maxFaces: 1, quality: true, feature: true }));
-    if (round === 0) continue;
-    totals.push(ms);
-    const stats = engine.inferenceStats();
-    inference.push(Object.values(stats).reduce((sum, s) => sum + s.ms, 0));
-    for (const [k, v] of Object.entries(engine.lastTimings)) stageMs[k] = (stageMs[k] ?? 0) + v;
-    for (const [k, v] of Object.entries(stats)) {
-      if (v.runs === 0) continue;
-      const m = (modelMs[k] ??= { runs: 0, ms: 0 });
-      m.runs += v.runs;
-      m.ms += v.ms;
-    }
-  }
-}
-await engine.close();
+const pipeline = await measurePipeline(photos);
 
 console.log(`\nLatency (ms), ${clients} clients enrolling for ${seconds} s, probes every 20 ms`);
 console.log(`  ${''.padEnd(26)}${col('p50', 9)}${col('p99', 9)}${col('max', 9)}`);
@@ -396,11 +425,5 @@ if (probePairCpu !== undefined && many.cpuPerFace) {
   console.log(`  event loop: ${probePairCpu.toFixed(2)} ms CPU per probe pair (idle), so of the ${many.cpuPerFace.main.toFixed(1)} ms per face with ${cores} workers`
     + ` about ${probesPerFace.toFixed(1)} are the probes and ${(many.cpuPerFace.main - probesPerFace).toFixed(1)} the enrolment (HTTP, multipart, LMDB write, JSON)`);
 }
-console.log(`\nEnrolment pipeline (analyze: decode, detect, landmarks, second look, feature, pose) per photo`);
-console.log(`  total ${mean(totals).toFixed(2)} ms mean, ${median(totals).toFixed(2)} median; model inference inside it ${mean(inference).toFixed(2)} ms`);
-console.log(`  ratio pipeline / inference: ${(mean(totals) / mean(inference)).toFixed(3)} (goal <= 1.10)`);
-const perPhoto = (ms: number) => (ms / totals.length).toFixed(2);
-console.log(`  stages, wall ms per photo: ${Object.entries(stageMs).map(([k, v]) => `${k} ${perPhoto(v)}`).join(', ')}`
-  + ' (landmarks = verifying candidates: landmark runs and the second look\'s detector run)');
-console.log(`  inside session.run per photo: ${Object.entries(modelMs).map(([k, v]) => `${k} ${(v.runs / totals.length).toFixed(1)} runs ${perPhoto(v.ms)} ms`).join(', ')}`);
+printPipeline(pipeline);
 process.exit(0);
