@@ -72,10 +72,16 @@ export interface DetectPass {
   cut: { left: boolean; top: boolean; right: boolean; bottom: boolean };
 }
 
+/**
+ * Tile origins along one side, whole scaled pixels: tile scales are powers
+ * of two, so a whole origin puts the tile on a pyramid level's pixel grid and
+ * its input is a copy instead of a resampling (moving a tile by under half a
+ * pixel changes nothing it can see).
+ */
 function tileOrigins(scaled: number, window: number, overlap: number): number[] {
-  if (scaled <= window) return [(scaled - window) / 2];
+  if (scaled <= window) return [Math.round((scaled - window) / 2)];
   const n = Math.ceil((scaled - overlap) / (window - overlap));
-  return Array.from({ length: n }, (_, k) => (k * (scaled - window)) / (n - 1));
+  return Array.from({ length: n }, (_, k) => Math.round((k * (scaled - window)) / (n - 1)));
 }
 
 /** The detector windows for an image of this size: one global pass, then tiles at finer scales. */

@@ -1,8 +1,11 @@
-// Plain typed-array image operations for model preprocessing. Every model
-// input is one affine resampling of the decoded image (a crop+resize is an
-// axis-aligned affine, the face alignment a similarity), written straight
-// into a planar float tensor with the model's normalisation: one tight loop
-// per crop (well under a millisecond) instead of a sharp pipeline per face.
+// Image operations for model preprocessing. Every model input is one affine
+// resampling of the decoded image (a crop+resize is an axis-aligned affine,
+// the face alignment a similarity), written straight into a planar float
+// tensor with the model's normalisation. The pixel loops are WebAssembly
+// (resample/resample.c, with SIMD): as JS typed-array loops they took a third
+// of an enrolment's time, and sharp's per-call overhead alone is larger than
+// a crop.
+import { readFileSync } from 'node:fs';
 
 /** Packed 8-bit RGB pixels, row-major (the shape of DecodedImage). */
 export interface RgbPlane {
@@ -30,257 +33,149 @@ export interface SampleSpec {
   border: number | 'replicate';
 }
 
-/** Halves an image by 2x2 box averaging (odd last row/column dropped). */
-export function halve(src: RgbPlane): RgbPlane {
-  const width = Math.max(1, src.width >> 1);
-  const height = Math.max(1, src.height >> 1);
-  const out = new Uint8Array(width * height * 3);
-  const s = src.rgb;
-  const stride = src.width * 3;
-  // A 1-pixel-wide source cannot be halved in that direction; reuse the pixel.
-  const dx = src.width > 1 ? 3 : 0;
-  const dy = src.height > 1 ? stride : 0;
-  let o = 0;
-  for (let y = 0; y < height; y++) {
-    // The three channels written out: a loop over them costs a third of the time.
-    for (let x = 0, p = 2 * y * stride, q = p + dy; x < width; x++, p += 6, q += 6, o += 3) {
-      out[o] = (s[p]! + s[p + dx]! + s[q]! + s[q + dx]! + 2) >> 2;
-      out[o + 1] = (s[p + 1]! + s[p + dx + 1]! + s[q + 1]! + s[q + dx + 1]! + 2) >> 2;
-      out[o + 2] = (s[p + 2]! + s[p + dx + 2]! + s[q + 2]! + s[q + dx + 2]! + 2) >> 2;
-    }
-  }
-  return { width, height, rgb: out };
+/** The kernels of resample.wasm (pointers are byte offsets into the instance's memory). */
+interface Kernels {
+  sample_affine(src: number, W: number, H: number, out: number, outW: number, outH: number,
+    a: number, b: number, c: number, d: number, e: number, f: number, channels: number, border: number,
+    m0: number, s0: number, m1: number, s1: number, m2: number, s2: number): void;
+  sample_rows(src: number, W: number, H: number, out: number, outW: number, outH: number,
+    a: number, c: number, e: number, f: number, channels: number, border: number,
+    m0: number, s0: number, m1: number, s1: number, m2: number, s2: number, scratch: number): void;
+  halve(src: number, w: number, h: number, dst: number): void;
+  __heap_base: WebAssembly.Global;
 }
+
+// Compiled once per thread; each Pyramid instantiates it on its own memory.
+const RESAMPLE_MODULE = new WebAssembly.Module(readFileSync(new URL('./resample/resample.wasm', import.meta.url)));
+
+const CHANNEL_CODES: Readonly<Record<ChannelOrder, number>> = { rgb: 0, bgr: 1, gray: 2, gray3: 3 };
+const REPLICATE = -1;
+/** Bytes after every image and buffer in the wasm memory: the kernels' SIMD loads read up to 15 past the end. */
+const SLACK = 16;
+const PAGE = 65536;
+/** 32-bit words of sample_rows' scratch: a blended source row with its fill margin, then the column taps. */
+const SCRATCH_WORDS = (sourceWidth: number, outW: number) => 3 * sourceWidth + 32 + 3 * outW;
+
+const align16 = (n: number) => (n + 15) & ~15;
 
 /**
  * Successive 2x box-downsampled copies of one image, built on demand.
  * Bilinear sampling aliases when it skips source pixels; sampling from the
  * level whose pixels are at most ~2 output steps apart avoids that at the
- * cost of one pass over the image per level.
+ * cost of one pass over the image per level. The image and its levels live
+ * in the pyramid's own WebAssembly memory (one copy of the image), freed
+ * with the pyramid.
  */
 export class Pyramid {
-  private readonly levels: RgbPlane[];
+  private readonly memory = new WebAssembly.Memory({ initial: 1, maximum: 65536 });
+  private readonly kernels: Kernels;
+  /** Byte offset of each level's pixels in the memory. */
+  private readonly offsets: number[] = [];
+  private readonly sizes: Array<{ width: number; height: number }> = [];
+  /** End of the images; call-time buffers start here. */
+  private top: number;
 
-  constructor(base: RgbPlane) {
-    this.levels = [base];
+  constructor(readonly base: RgbPlane) {
+    this.kernels = new WebAssembly.Instance(RESAMPLE_MODULE, { env: { memory: this.memory } }).exports as unknown as Kernels;
+    this.top = align16(this.kernels.__heap_base.value as number);
+    this.offsets.push(this.reserve(base.rgb.length));
+    this.sizes.push({ width: base.width, height: base.height });
+    new Uint8Array(this.memory.buffer).set(base.rgb, this.offsets[0]);
   }
 
-  get base(): RgbPlane {
-    return this.levels[0]!;
-  }
-
-  /** Level k has 2^k times fewer pixels per side. */
+  /** Level k has 2^k times fewer pixels per side (level 0 is `base`). */
   level(k: number): RgbPlane {
-    while (this.levels.length <= k) this.levels.push(halve(this.levels[this.levels.length - 1]!));
-    return this.levels[k]!;
+    if (k === 0) return this.base;
+    this.build(k);
+    const { width, height } = this.sizes[k]!;
+    return { width, height, rgb: new Uint8Array(this.memory.buffer, this.offsets[k], width * height * 3) };
   }
 
-  /** Coarsest level whose pixel spacing keeps `step` (source px per output px) at most 2. */
+  /**
+   * Coarsest level whose pixel spacing keeps `step` (source px per output px)
+   * at most 2; for a step of exactly 2^m (the detector's tile passes), level m,
+   * where the step is 1 and a whole-pixel offset makes the sampling a copy.
+   */
   levelForStep(step: number): number {
+    const m = Math.round(Math.log2(step));
+    const exact = m >= 1 && Math.abs(step - 2 ** m) <= 1e-9 * step;
     let k = 0;
-    let plane = this.base;
-    while (step / 2 ** k > 2 && plane.width >= 4 && plane.height >= 4) {
+    while ((step / 2 ** k > 2 || (exact && k < m)) && this.sizes[k]!.width >= 4 && this.sizes[k]!.height >= 4) {
       k++;
-      plane = this.level(k);
+      this.build(k);
     }
     return k;
   }
+
+  /** Bilinear resampling into `out` (planar CHW, starting at `offset`); see sampleInto. */
+  sample(spec: SampleSpec, out: Float32Array, offset: number): void {
+    const k = this.levelForStep(mapStep(spec.map));
+    const { width: W, height: H } = this.sizes[k]!;
+    const [a, b, c, d, e, f] = levelMap(spec.map, k);
+    const planes = spec.channels === 'gray' ? 1 : 3;
+    const length = planes * spec.width * spec.height;
+    if (offset < 0 || offset + length > out.length) throw new RangeError(`output needs ${length} floats at ${offset}, has ${out.length}`);
+    const gray = spec.channels === 'gray' || spec.channels === 'gray3';
+    const [m0, m1, m2] = gray ? [spec.mean[0]!, 0, 0] : spec.mean;
+    const [s0, s1, s2] = gray ? [spec.scale[0]!, 0, 0] : spec.scale;
+    const border = spec.border === 'replicate' ? REPLICATE : Math.round(spec.border);
+    const rows = b === 0 && d === 0 && a !== 0 && e !== 0;
+    const outPtr = this.top;
+    const scratchPtr = align16(outPtr + 4 * length + SLACK);
+    this.ensure(rows ? scratchPtr + 4 * SCRATCH_WORDS(W, spec.width) + SLACK : scratchPtr);
+    const src = this.offsets[k]!, channels = CHANNEL_CODES[spec.channels];
+    if (rows) this.kernels.sample_rows(src, W, H, outPtr, spec.width, spec.height, a, c, e, f, channels, border, m0!, s0!, m1!, s1!, m2!, s2!, scratchPtr);
+    else this.kernels.sample_affine(src, W, H, outPtr, spec.width, spec.height, a, b, c, d, e, f, channels, border, m0!, s0!, m1!, s1!, m2!, s2!);
+    out.set(new Float32Array(this.memory.buffer, outPtr, length), offset);
+  }
+
+  private build(k: number): void {
+    while (this.offsets.length <= k) {
+      const i = this.offsets.length - 1;
+      const { width, height } = this.sizes[i]!;
+      const next = { width: Math.max(1, width >> 1), height: Math.max(1, height >> 1) };
+      const at = this.reserve(next.width * next.height * 3);
+      this.kernels.halve(this.offsets[i]!, width, height, at);
+      this.offsets.push(at);
+      this.sizes.push(next);
+    }
+  }
+
+  /** Room for `bytes` (and the slack) at the top, kept for the pyramid's life. */
+  private reserve(bytes: number): number {
+    const at = this.top;
+    this.top = align16(at + bytes + SLACK);
+    this.ensure(this.top);
+    return at;
+  }
+
+  private ensure(end: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (end > have) this.memory.grow(Math.ceil((end - have) / PAGE));
+  }
+}
+
+/** Source pixels per output pixel along the map's longer axis. */
+export function mapStep(map: Affine): number {
+  return Math.max(Math.hypot(map[0], map[3]), Math.hypot(map[1], map[4]));
+}
+
+/** The map in pyramid level k's coordinates: base pixel centre x is level coordinate (x + 0.5) / 2^k - 0.5. */
+export function levelMap(map: Affine, k: number): Affine {
+  const inv = 1 / 2 ** k;
+  const [a, b, c, d, e, f] = map;
+  return [a * inv, b * inv, (c + 0.5) * inv - 0.5, d * inv, e * inv, (f + 0.5) * inv - 0.5];
+}
+
+/** Halves an image by 2x2 box averaging (odd last row/column dropped). */
+export function halve(src: RgbPlane): RgbPlane {
+  const half = new Pyramid(src).level(1);
+  return { width: half.width, height: half.height, rgb: half.rgb.slice() };
 }
 
 /** Bilinear resampling of `pyr` into `out` (planar CHW, starting at `offset`). */
 export function sampleInto(pyr: Pyramid, spec: SampleSpec, out: Float32Array, offset = 0): void {
-  const [a0, b0, c0, d0, e0, f0] = spec.map;
-  const step = Math.max(Math.hypot(a0, d0), Math.hypot(b0, e0));
-  const k = pyr.levelForStep(step);
-  const src = pyr.level(k);
-  // Base pixel centre x maps to level coordinate (x + 0.5) / 2^k - 0.5.
-  const inv = 1 / 2 ** k;
-  const map: Affine = [a0 * inv, b0 * inv, (c0 + 0.5) * inv - 0.5, d0 * inv, e0 * inv, (f0 + 0.5) * inv - 0.5];
-  const [a, b, c, d, e, f] = map;
-  // Output column i -> source x = a*i + b*j + c, y = d*i + e*j + f.
-  if (b === 0 && d === 0 && a !== 0 && e !== 0) sampleSeparable(src, spec, out, offset, true, a, c, e, f);
-  else if (a === 0 && e === 0 && b !== 0 && d !== 0) sampleSeparable(src, spec, out, offset, false, d, f, b, c);
-  else sampleAffine(src, map, spec, out, offset);
-}
-
-/**
- * The channel layout and per-channel normalisation of a SampleSpec, read once
- * per call so the per-pixel loops work on plain locals (gray and gray3 use
- * only channel 0).
- */
-function channelPlan(spec: SampleSpec) {
-  const gray = spec.channels === 'gray' || spec.channels === 'gray3';
-  return {
-    gray,
-    gray3: spec.channels === 'gray3',
-    bgr: spec.channels === 'bgr',
-    m0: spec.mean[0]!,
-    s0: spec.scale[0]!,
-    m1: gray ? 0 : spec.mean[1]!,
-    s1: gray ? 0 : spec.scale[1]!,
-    m2: gray ? 0 : spec.mean[2]!,
-    s2: gray ? 0 : spec.scale[2]!,
-  };
-}
-
-/** General affine (rotation, for alignment): per-pixel bilinear interpolation. */
-function sampleAffine(src: RgbPlane, map: Affine, spec: SampleSpec, out: Float32Array, offset: number): void {
-  const [a, b, c, d, e, f] = map;
-  const W = src.width, H = src.height, rgb = src.rgb;
-  const stride = W * 3;
-  const outW = spec.width, outH = spec.height, plane = outW * outH;
-  const replicate = spec.border === 'replicate';
-  const fill = replicate ? 0 : (spec.border as number);
-  const { gray, gray3, bgr, m0, s0, m1, s1, m2, s2 } = channelPlan(spec);
-
-  // Everything below is plain locals (no closures: variables captured by a
-  // closure live on the heap and slow the per-pixel path several times).
-  let o = offset;
-  for (let j = 0; j < outH; j++) {
-    let x = b * j + c;
-    let y = e * j + f;
-    for (let i = 0; i < outW; i++, o++, x += a, y += d) {
-      const x0 = Math.floor(x), y0 = Math.floor(y);
-      const fx = x - x0, fy = y - y0;
-      const w00 = (1 - fx) * (1 - fy), w10 = fx * (1 - fy), w01 = (1 - fx) * fy, w11 = fx * fy;
-      let v0: number, v1: number, v2: number;
-      if (x0 >= 0 && y0 >= 0 && x0 < W - 1 && y0 < H - 1) {
-        const p = y0 * stride + x0 * 3, q = p + stride;
-        v0 = rgb[p]! * w00 + rgb[p + 3]! * w10 + rgb[q]! * w01 + rgb[q + 3]! * w11;
-        v1 = rgb[p + 1]! * w00 + rgb[p + 4]! * w10 + rgb[q + 1]! * w01 + rgb[q + 4]! * w11;
-        v2 = rgb[p + 2]! * w00 + rgb[p + 5]! * w10 + rgb[q + 2]! * w01 + rgb[q + 5]! * w11;
-      } else if (replicate) {
-        const xa = x0 < 0 ? 0 : x0 >= W ? W - 1 : x0, xb = x0 + 1 < 0 ? 0 : x0 + 1 >= W ? W - 1 : x0 + 1;
-        const ya = y0 < 0 ? 0 : y0 >= H ? H - 1 : y0, yb = y0 + 1 < 0 ? 0 : y0 + 1 >= H ? H - 1 : y0 + 1;
-        const p00 = ya * stride + xa * 3, p10 = ya * stride + xb * 3, p01 = yb * stride + xa * 3, p11 = yb * stride + xb * 3;
-        v0 = rgb[p00]! * w00 + rgb[p10]! * w10 + rgb[p01]! * w01 + rgb[p11]! * w11;
-        v1 = rgb[p00 + 1]! * w00 + rgb[p10 + 1]! * w10 + rgb[p01 + 1]! * w01 + rgb[p11 + 1]! * w11;
-        v2 = rgb[p00 + 2]! * w00 + rgb[p10 + 2]! * w10 + rgb[p01 + 2]! * w01 + rgb[p11 + 2]! * w11;
-      } else if (x0 < -1 || y0 < -1 || x0 >= W || y0 >= H) {
-        v0 = v1 = v2 = fill;
-      } else {
-        // Straddling the edge: neighbours outside take the fill value.
-        const inA = x0 >= 0, inB = x0 + 1 < W, in0 = y0 >= 0, in1 = y0 + 1 < H;
-        const p = y0 * stride + x0 * 3, q = p + stride;
-        v0 = v1 = v2 = 0;
-        if (in0 && inA) { v0 += rgb[p]! * w00; v1 += rgb[p + 1]! * w00; v2 += rgb[p + 2]! * w00; } else { v0 += fill * w00; v1 += fill * w00; v2 += fill * w00; }
-        if (in0 && inB) { v0 += rgb[p + 3]! * w10; v1 += rgb[p + 4]! * w10; v2 += rgb[p + 5]! * w10; } else { v0 += fill * w10; v1 += fill * w10; v2 += fill * w10; }
-        if (in1 && inA) { v0 += rgb[q]! * w01; v1 += rgb[q + 1]! * w01; v2 += rgb[q + 2]! * w01; } else { v0 += fill * w01; v1 += fill * w01; v2 += fill * w01; }
-        if (in1 && inB) { v0 += rgb[q + 3]! * w11; v1 += rgb[q + 4]! * w11; v2 += rgb[q + 5]! * w11; } else { v0 += fill * w11; v1 += fill * w11; v2 += fill * w11; }
-      }
-      if (gray) {
-        const l = (0.299 * v0 + 0.587 * v1 + 0.114 * v2 - m0) * s0;
-        out[o] = l;
-        if (gray3) out[o + plane] = out[o + 2 * plane] = l;
-      } else {
-        out[o] = ((bgr ? v2 : v0) - m0) * s0;
-        out[o + plane] = (v1 - m1) * s1;
-        out[o + 2 * plane] = ((bgr ? v0 : v2) - m2) * s2;
-      }
-    }
-  }
-}
-
-/**
- * Bilinear taps along one axis: source offsets (bytes) of the two
- * neighbours of `coord`, -1 when outside the image (the fill value), and the
- * weight of the second. With 'replicate' the neighbours are clamped instead.
- */
-function taps(coord: number, size: number, unit: number, replicate: boolean, at: number, a: Int32Array, b: Int32Array, w: Float64Array): void {
-  const c0 = Math.floor(coord);
-  w[at] = coord - c0;
-  let l = c0, r = c0 + 1;
-  if (replicate) {
-    l = l < 0 ? 0 : l >= size ? size - 1 : l;
-    r = r < 0 ? 0 : r >= size ? size - 1 : r;
-    a[at] = l * unit;
-    b[at] = r * unit;
-  } else {
-    a[at] = l < 0 || l >= size ? -1 : l * unit;
-    b[at] = r < 0 || r >= size ? -1 : r * unit;
-  }
-}
-
-/**
- * Crops and resizes, also turned by a multiple of 90 degrees: the source
- * coordinate along one axis depends only on the output column and along the
- * other only on the output row. The column's taps come from a table, the
- * row's are fixed per row, and each output pixel reads its four neighbours
- * straight from the source (about twice as fast as the general path, and
- * the quarter-turned detector passes and landmark crops take it too).
- * `columnIsX`: output columns move along source x (no turn, or 180
- * degrees); otherwise along source y (90 or 270 degrees).
- */
-function sampleSeparable(src: RgbPlane, spec: SampleSpec, out: Float32Array, offset: number,
-  columnIsX: boolean, ki: number, ci: number, kj: number, cj: number): void {
-  const W = src.width, H = src.height, rgb = src.rgb;
-  const stride = W * 3;
-  const outW = spec.width, outH = spec.height, plane = outW * outH;
-  const replicate = spec.border === 'replicate';
-  const fill = replicate ? 0 : (spec.border as number);
-  const [iSize, iUnit, jSize, jUnit] = columnIsX ? [W, 3, H, stride] : [H, stride, W, 3];
-
-  // Per output column: the two taps along its source axis and the second's weight.
-  const ta = new Int32Array(outW), tb = new Int32Array(outW), tw = new Float64Array(outW);
-  for (let i = 0; i < outW; i++) taps(ki * i + ci, iSize, iUnit, replicate, i, ta, tb, tw);
-  // Columns whose interpolation touches the image; outside them (constant
-  // border only) every output value is the normalised fill.
-  let inStart = 0, inEnd = outW;
-  if (!replicate) {
-    while (inStart < outW && ta[inStart]! < 0 && tb[inStart]! < 0) inStart++;
-    while (inEnd > inStart && ta[inEnd - 1]! < 0 && tb[inEnd - 1]! < 0) inEnd--;
-  }
-  const rowTaps = { a: new Int32Array(1), b: new Int32Array(1), w: new Float64Array(1) };
-
-  const { gray, gray3, bgr, m0, s0, m1, s1, m2, s2 } = channelPlan(spec);
-  const planes = gray && !gray3 ? 1 : 3;
-  // Source R goes to plane 0 (rgb) or plane 2 (bgr), with that plane's statistics.
-  const offR = bgr ? 2 * plane : 0, offB = bgr ? 0 : 2 * plane;
-  const mR = bgr ? m2 : m0, sR = bgr ? s2 : s0, mB = bgr ? m0 : m2, sB = bgr ? s0 : s2;
-  const fillOut = gray ? [(fill - m0) * s0, (fill - m0) * s0, (fill - m0) * s0] : [(fill - m0) * s0, (fill - m1) * s1, (fill - m2) * s2];
-
-  for (let j = 0; j < outH; j++) {
-    taps(kj * j + cj, jSize, jUnit, replicate, 0, rowTaps.a, rowTaps.b, rowTaps.w);
-    const ja = rowTaps.a[0]!, jb = rowTaps.b[0]!, fj = rowTaps.w[0]!, gj = 1 - fj;
-    const rowStart = offset + j * outW;
-    const wholeRow = ja < 0 && jb < 0;
-    for (let k = 0; k < planes; k++) {
-      if (wholeRow) out.fill(fillOut[k]!, rowStart + k * plane, rowStart + outW + k * plane);
-      else {
-        if (inStart > 0) out.fill(fillOut[k]!, rowStart + k * plane, rowStart + inStart + k * plane);
-        if (inEnd < outW) out.fill(fillOut[k]!, rowStart + inEnd + k * plane, rowStart + outW + k * plane);
-      }
-    }
-    if (wholeRow) continue;
-    for (let i = inStart, o = rowStart + inStart; i < inEnd; i++, o++) {
-      const fi = tw[i]!, gi = 1 - fi, ia = ta[i]!, ib = tb[i]!;
-      // Neighbour (first/second along the column's axis, first/second along the row's).
-      const w00 = gi * gj, w10 = fi * gj, w01 = gi * fj, w11 = fi * fj;
-      let v0: number, v1: number, v2: number;
-      if (ia >= 0 && ib >= 0 && ja >= 0 && jb >= 0) {
-        const p00 = ia + ja, p10 = ib + ja, p01 = ia + jb, p11 = ib + jb;
-        v0 = rgb[p00]! * w00 + rgb[p10]! * w10 + rgb[p01]! * w01 + rgb[p11]! * w11;
-        v1 = rgb[p00 + 1]! * w00 + rgb[p10 + 1]! * w10 + rgb[p01 + 1]! * w01 + rgb[p11 + 1]! * w11;
-        v2 = rgb[p00 + 2]! * w00 + rgb[p10 + 2]! * w10 + rgb[p01 + 2]! * w01 + rgb[p11 + 2]! * w11;
-      } else {
-        // At the image's edge: neighbours outside take the fill value.
-        const in00 = ia >= 0 && ja >= 0, in10 = ib >= 0 && ja >= 0, in01 = ia >= 0 && jb >= 0, in11 = ib >= 0 && jb >= 0;
-        const p00 = ia + ja, p10 = ib + ja, p01 = ia + jb, p11 = ib + jb;
-        v0 = (in00 ? rgb[p00]! : fill) * w00 + (in10 ? rgb[p10]! : fill) * w10 + (in01 ? rgb[p01]! : fill) * w01 + (in11 ? rgb[p11]! : fill) * w11;
-        v1 = (in00 ? rgb[p00 + 1]! : fill) * w00 + (in10 ? rgb[p10 + 1]! : fill) * w10 + (in01 ? rgb[p01 + 1]! : fill) * w01 + (in11 ? rgb[p11 + 1]! : fill) * w11;
-        v2 = (in00 ? rgb[p00 + 2]! : fill) * w00 + (in10 ? rgb[p10 + 2]! : fill) * w10 + (in01 ? rgb[p01 + 2]! : fill) * w01 + (in11 ? rgb[p11 + 2]! : fill) * w11;
-      }
-      if (gray) {
-        const lum = (0.299 * v0 + 0.587 * v1 + 0.114 * v2 - m0) * s0;
-        out[o] = lum;
-        if (gray3) out[o + plane] = out[o + 2 * plane] = lum;
-      } else {
-        out[o + offR] = (v0 - mR) * sR;
-        out[o + plane] = (v1 - m1) * s1;
-        out[o + offB] = (v2 - mB) * sB;
-      }
-    }
-  }
+  pyr.sample(spec, out, offset);
 }
 
 /** Affine that maps an outW x outH output onto the source rectangle (continuous coordinates). */

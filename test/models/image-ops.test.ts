@@ -1,5 +1,10 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect } from 'chai';
-import { Pyramid, halve, rectMap, rotatedRectMap, sampleInto, type Affine, type RgbPlane, type SampleSpec } from '../../models/image-ops.js';
+import { Pyramid, halve, levelMap, mapStep, rectMap, rotatedRectMap, sampleInto, type Affine, type RgbPlane, type SampleSpec } from '../../models/image-ops.js';
+import { referenceHalve, referenceSample } from '../helpers/reference-sampler.js';
+import { PROJECT_ROOT } from '../helpers/paths.js';
 import { blurEffect, binnedAngle } from '../../models/quality.js';
 import { softmax, ssrMerge } from '../../models/attributes.js';
 
@@ -87,6 +92,100 @@ describe('sampleInto', () => {
     for (let y = 0; y < 64; y++) for (let x = 0; x < 64; x += 2) stripes.rgb.fill(255, (y * 64 + x) * 3, (y * 64 + x) * 3 + 3);
     const out = sample(new Pyramid(stripes), { width: 8, height: 8, map: rectMap(0, 0, 64, 64, 8, 8), channels: 'gray', mean: [0], scale: [1], border: 'replicate' });
     for (const v of out) expect(v).to.be.closeTo(127.5, 1);
+  });
+});
+
+describe('the WebAssembly kernels against the reference sampler', () => {
+  // Seeded, so a failure names a case that can be run again.
+  let seed = 7;
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x7fffffff;
+  };
+
+  it('sample every kind of map like the float64 reference, to 1e-3 of a grey level', () => {
+    const images = [randomImage(41, 33, 3), randomImage(1, 9, 4), randomImage(64, 2, 5), randomImage(300, 211, 6)];
+    let cases = 0;
+    for (const img of images) {
+      const pyr = new Pyramid(img);
+      for (let n = 0; n < 40; n++) {
+        const side = 1 + Math.floor(random() * 60);
+        // Crops, shrinks, enlargements, turns of any angle (quarter turns and
+        // 180 included), partly or wholly outside the image.
+        const angle = [0, 90, 180, 270, random() * 360][n % 5]!;
+        const zoom = [0.3, 1, 2, 4, 7.3][Math.floor(random() * 5)]!;
+        const left = (random() - 0.3) * img.width, top = (random() - 0.3) * img.height;
+        const map = rotatedRectMap(left, top, side * zoom, side * zoom * 0.8, angle, side, Math.max(1, Math.round(side * 0.8)));
+        const channels = (['rgb', 'bgr', 'gray', 'gray3'] as const)[n % 4];
+        const border = n % 3 === 0 ? 'replicate' : Math.floor(random() * 256);
+        const s: SampleSpec = { width: side, height: Math.max(1, Math.round(side * 0.8)), map, channels, mean: [3, 100, 250], scale: [1, 1, 1], border };
+        const got = sample(pyr, s);
+        const k = pyr.levelForStep(mapStep(map));
+        const want = referenceSample(pyr.level(k), s, levelMap(map, k));
+        expect(maxDiff(got, want), `case ${cases}: ${img.width}x${img.height} level ${k} ${JSON.stringify(s)}`).to.be.lessThan(1e-3);
+        cases++;
+      }
+    }
+  });
+
+  it('come from the committed source (resample.wasm rebuilt after every change of resample.c)', () => {
+    const dir = join(PROJECT_ROOT, 'models', 'resample');
+    const source = createHash('sha256').update(readFileSync(join(dir, 'resample.c'))).digest('hex');
+    expect(readFileSync(join(dir, 'resample.c.sha256'), 'utf8').trim(), 'run npm run build:wasm').to.equal(source);
+  });
+
+  it('halve like the reference, exactly, at odd and one-pixel sizes', () => {
+    for (const [w, h] of [[41, 33], [2, 2], [1, 7], [9, 1], [1, 1], [300, 211]] as const) {
+      const img = randomImage(w, h, w * 31 + h);
+      const got = halve(img), want = referenceHalve(img);
+      expect([got.width, got.height]).to.deep.equal([want.width, want.height]);
+      expect(Buffer.from(got.rgb).equals(Buffer.from(want.rgb)), `${w}x${h}`).to.equal(true);
+    }
+  });
+
+  it('builds deeper levels from the previous ones and keeps the caller\'s image as level 0', () => {
+    const img = randomImage(300, 211, 9);
+    const pyr = new Pyramid(img);
+    expect(pyr.level(0)).to.equal(img);
+    const l3 = pyr.level(3);
+    const want = referenceHalve(referenceHalve(referenceHalve(img)));
+    expect(Buffer.from(l3.rgb).equals(Buffer.from(want.rgb))).to.equal(true);
+  });
+
+  it('takes level m for a step of exactly 2^m, where a whole-pixel tile is a copy of that level', () => {
+    const img = randomImage(300, 211, 11);
+    const pyr = new Pyramid(img);
+    expect(pyr.levelForStep(2)).to.equal(1);
+    expect(pyr.levelForStep(4)).to.equal(2);
+    expect(pyr.levelForStep(3.9)).to.equal(1);
+    expect(pyr.levelForStep(1.5)).to.equal(0);
+    // A 2x-shrunk crop at whole level-1 pixels: exactly the level's pixels.
+    const out = sample(pyr, { width: 20, height: 10, map: [2, 0, 2 * 7 + 0.5, 0, 2, 2 * 5 + 0.5], channels: 'rgb', mean: [0, 0, 0], scale: [1, 1, 1], border: 0 });
+    const l1 = pyr.level(1);
+    for (const [i, j] of [[0, 0], [19, 9], [5, 3]] as const) {
+      for (let ch = 0; ch < 3; ch++) expect(out[ch * 200 + j * 20 + i]).to.equal(l1.rgb[((5 + j) * l1.width + 7 + i) * 3 + ch]);
+    }
+  });
+
+  it('writes at the offset asked and refuses an output too small', () => {
+    const pyr = new Pyramid(randomImage(41, 33));
+    const s = spec(rectMap(0, 0, 41, 33, 37, 29));
+    const out = new Float32Array(5 + 3 * 37 * 29).fill(-1);
+    sampleInto(pyr, s, out, 5);
+    expect([...out.subarray(0, 5)]).to.deep.equal([-1, -1, -1, -1, -1]);
+    expect(maxDiff(out.subarray(5), sample(pyr, s))).to.equal(0);
+    expect(() => sampleInto(pyr, s, new Float32Array(3 * 37 * 29 - 1))).to.throw(RangeError);
+  });
+
+  it('serves outputs larger than the first scratch space (the memory grows under its images)', () => {
+    const img = randomImage(300, 211, 13);
+    const pyr = new Pyramid(img);
+    const small = sample(pyr, spec(rectMap(0, 0, 300, 211, 37, 29)));
+    const big = sample(pyr, { ...spec([1, 0, 0, 0, 1, 0]), width: 1500, height: 1000, map: rectMap(0, 0, 300, 211, 1500, 1000) });
+    expect(big.length).to.equal(3 * 1500 * 1000);
+    // The image and its levels are intact after the growth.
+    expect(maxDiff(sample(pyr, spec(rectMap(0, 0, 300, 211, 37, 29))), small)).to.equal(0);
+    expect(Buffer.from(pyr.level(1).rgb).equals(Buffer.from(referenceHalve(img).rgb))).to.equal(true);
   });
 });
 
