@@ -168,9 +168,22 @@ export interface FaceEngine {
   close(): Promise<void>;
 }
 
-/** FaceEngine.analyze on the engine's own fine-grained methods (for engines that run them in place). */
-export async function analyzeInPlace(engine: FaceEngine, bytes: Uint8Array, request: AnalyzeRequest): Promise<ImageAnalysis> {
+/**
+ * FaceEngine.analyze on the engine's own fine-grained methods (for engines
+ * that run them in place); `done` is told when the decoded image is no longer
+ * needed, whatever the outcome.
+ */
+export async function analyzeInPlace(engine: FaceEngine, bytes: Uint8Array, request: AnalyzeRequest,
+  done?: (image: DecodedImage) => void): Promise<ImageAnalysis> {
   const image = await engine.decode(bytes, request.limits);
+  try {
+    return await measureFaces(engine, image, request);
+  } finally {
+    done?.(image);
+  }
+}
+
+async function measureFaces(engine: FaceEngine, image: DecodedImage, request: AnalyzeRequest): Promise<ImageAnalysis> {
   const found = await engine.detect(image, { signal: request.signal });
   const faces: AnalyzedDetection[] = [];
   for (const face of found.slice(0, request.maxFaces ?? found.length)) {

@@ -10,7 +10,7 @@ import type {
 } from './engine.js';
 import { analyzeInPlace } from './engine.js';
 import { decodeImage } from './decode.js';
-import { Pyramid } from './image-ops.js';
+import { PyramidPool, type Pyramid } from './image-ops.js';
 import { DETECT_DIMS, defaultDetectOptions, detectCandidates, type Candidate, type DetectOptions, type DetectorRun, type FaceRegion } from './detect.js';
 import { LANDMARK_DIMS } from './landmarks.js';
 import { FaceGeometry, SECOND_LOOK_SURE_LOGIT, type VerifiedFace } from './face-geometry.js';
@@ -140,8 +140,11 @@ class Engine implements OnnxFaceEngine {
   lastDetectPasses = 0;
   lastSearchedAngles: number[] = [];
   private closed = false;
-  // Detection builds the pyramid; embed/quality/attributes of the same image reuse it.
+  // Detection builds the pyramid; embed/quality/attributes of the same image
+  // reuse it. analyze() closes it at the end, giving its memory back to the
+  // pool; an image given to the methods one by one leaves it to the GC.
   private readonly pyramids = new WeakMap<DecodedImage, Pyramid>();
+  private readonly pyramidPool = new PyramidPool();
 
   constructor(
     private readonly sessions: Record<ModelName, SessionQueue>,
@@ -157,7 +160,7 @@ class Engine implements OnnxFaceEngine {
   private pyramid(image: DecodedImage): Pyramid {
     let pyr = this.pyramids.get(image);
     if (!pyr) {
-      pyr = new Pyramid(image);
+      pyr = this.pyramidPool.pyramid(image);
       this.pyramids.set(image, pyr);
     }
     return pyr;
@@ -343,7 +346,10 @@ class Engine implements OnnxFaceEngine {
   }
 
   analyze(bytes: Uint8Array, request: AnalyzeRequest): Promise<ImageAnalysis> {
-    return analyzeInPlace(this, bytes, request);
+    return analyzeInPlace(this, bytes, request, (image) => {
+      this.pyramids.get(image)?.close();
+      this.pyramids.delete(image);
+    });
   }
 
   inferenceStats(): Record<ModelName, SessionStats> {

@@ -23,14 +23,15 @@ enum { REPLICATE = -1 };
 // Integers 0..2^23 to floats by the exponent trick (the float with bits
 // 0x4b000000 | n is 2^23 + n): LLVM 14 lowers a plain widen-and-convert of
 // bytes to four scalar unsigned conversions, several times slower.
-static inline v128_t u32_to_f32(v128_t n) {
-  return wasm_f32x4_sub(wasm_v128_or(n, wasm_i32x4_splat(0x4b000000)), wasm_f32x4_splat(8388608.0f));
-}
+// The bits 0x4b000000 are also the float 2^23. The constant is read from
+// memory once per call: as a v128.const operand LLVM repeats it at every
+// use, and V8 builds each one anew.
+v128_t resample_magic = { 0x4b000000, 0x4b000000, 0x4b000000, 0x4b000000 };
+#define MAGIC const v128_t magic = resample_magic
+#define u32_to_f32(n) wasm_f32x4_sub(wasm_v128_or((n), magic), magic)
 
 /** One pixel's R, G, B (and the next byte) as floats. */
-static inline v128_t pixel(const uint8_t *p) {
-  return u32_to_f32(wasm_u32x4_extend_low_u16x8(wasm_u16x8_load8x8(p)));
-}
+#define pixel(p) u32_to_f32(wasm_u32x4_extend_low_u16x8(wasm_u16x8_load8x8(p)))
 
 static inline int clampi(int v, int hi) { return v < 0 ? 0 : v > hi ? hi : v; }
 
@@ -65,8 +66,8 @@ static Output output_of(float *out, int plane, int channels, float m0, float s0,
 }
 
 /** Writes the sampled value v (lanes R, G, B, 0..255) of output pixel k. */
-static inline void put(const Output *o, int k, v128_t v) {
-  if (o->gray) {
+static inline __attribute__((always_inline)) void put(const Output *o, int k, v128_t v, int gray) {
+  if (gray) {
     const float lum = (0.299f * wasm_f32x4_extract_lane(v, 0) + 0.587f * wasm_f32x4_extract_lane(v, 1)
                        + 0.114f * wasm_f32x4_extract_lane(v, 2) - o->m0) * o->s0;
     o->r[k] = lum;
@@ -79,9 +80,11 @@ static inline void put(const Output *o, int k, v128_t v) {
   }
 }
 
-/** The bilinear sample at (x0 + fx, y0 + fy) near or outside the image's edge. */
-static v128_t edge_sample(const uint8_t *src, int W, int H, int x0, int y0, float fx, float fy, int replicate, v128_t fill) {
+/** The bilinear sample at (x0 + fx, y0 + fy) near or outside the image's edge (kept out of the hot loop). */
+static __attribute__((noinline)) v128_t edge_sample(const uint8_t *src, int W, int H, int x0, int y0, float fx, float fy, int replicate, float fillValue) {
+  MAGIC;
   const int stride = W * 3;
+  const v128_t fill = wasm_f32x4_splat(fillValue);
   v128_t p00, p10, p01, p11;
   if (replicate) {
     const int xa = clampi(x0, W - 1), xb = clampi(x0 + 1, W - 1), ya = clampi(y0, H - 1), yb = clampi(y0 + 1, H - 1);
@@ -101,63 +104,100 @@ static v128_t edge_sample(const uint8_t *src, int W, int H, int x0, int y0, floa
   return wasm_f32x4_add(wasm_f32x4_mul(top, wasm_f32x4_splat(1 - fy)), wasm_f32x4_mul(bottom, wasm_f32x4_splat(fy)));
 }
 
+#define LANE(v, q) wasm_i32x4_shuffle((v), (v), (q), (q), (q), (q))
+
+/** The bilinear sample of an inside pixel at byte offset `at`, weights from lane Q of gx/wx, gy/wy. */
+#define INSIDE_SAMPLE(at, Q) ({ \
+    const uint8_t *p_ = src + (at); \
+    const v128_t gx_ = LANE(gx, Q), wx_ = LANE(wx, Q); \
+    const v128_t top_ = wasm_f32x4_add(wasm_f32x4_mul(pixel(p_), gx_), wasm_f32x4_mul(pixel(p_ + 3), wx_)); \
+    const v128_t bottom_ = wasm_f32x4_add(wasm_f32x4_mul(pixel(p_ + stride), gx_), wasm_f32x4_mul(pixel(p_ + stride + 3), wx_)); \
+    wasm_f32x4_add(wasm_f32x4_mul(top_, LANE(gy, Q)), wasm_f32x4_mul(bottom_, LANE(wy, Q))); })
+
+/** Writes four consecutive output pixels (values R, G, B, - each) as whole vectors per plane. */
+static inline __attribute__((always_inline)) void put4(const Output *o, int k, v128_t v0, v128_t v1, v128_t v2, v128_t v3, int gray) {
+  // Transpose: lanes R0 R1 R2 R3, G0.., B0...
+  const v128_t rg01 = wasm_i32x4_shuffle(v0, v1, 0, 4, 1, 5), rg23 = wasm_i32x4_shuffle(v2, v3, 0, 4, 1, 5);
+  const v128_t b01 = wasm_i32x4_shuffle(v0, v1, 2, 6, 2, 6), b23 = wasm_i32x4_shuffle(v2, v3, 2, 6, 2, 6);
+  const v128_t r = wasm_i32x4_shuffle(rg01, rg23, 0, 1, 4, 5), g = wasm_i32x4_shuffle(rg01, rg23, 2, 3, 6, 7);
+  const v128_t b = wasm_i32x4_shuffle(b01, b23, 0, 1, 4, 5);
+  if (gray) {
+    const v128_t lum = wasm_f32x4_mul(wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_add(
+      wasm_f32x4_mul(r, wasm_f32x4_splat(0.299f)), wasm_f32x4_mul(g, wasm_f32x4_splat(0.587f))), wasm_f32x4_mul(b, wasm_f32x4_splat(0.114f))),
+      wasm_f32x4_splat(o->m0)), wasm_f32x4_splat(o->s0));
+    wasm_v128_store(o->r + k, lum);
+    if (o->gray3) { wasm_v128_store(o->g + k, lum); wasm_v128_store(o->b + k, lum); }
+  } else {
+    wasm_v128_store(o->r + k, wasm_f32x4_mul(wasm_f32x4_sub(r, LANE(o->mean, 0)), LANE(o->scale, 0)));
+    wasm_v128_store(o->g + k, wasm_f32x4_mul(wasm_f32x4_sub(g, LANE(o->mean, 1)), LANE(o->scale, 1)));
+    wasm_v128_store(o->b + k, wasm_f32x4_mul(wasm_f32x4_sub(b, LANE(o->mean, 2)), LANE(o->scale, 2)));
+  }
+}
+
 /**
  * Any affine map: each output pixel reads its four neighbours. Coordinates
- * are found four pixels at a time (float32 offsets from each row's start,
- * computed in float64): their floors, weights and byte offsets, and whether
- * all four lie inside the image.
+ * are found four pixels at a time (float32 offsets from a float64 start):
+ * their floors, weights and byte offsets, and whether all four lie inside
+ * the image; then four samples and one transposed store per plane.
  */
+static inline __attribute__((always_inline)) void affine_body(const uint8_t *src, int W, int H, int outW, int outH,
+    double a, double b, double c, double d, double e, double f, int border, const Output o, const int gray) {
+  MAGIC;
+  const int stride = W * 3;
+  const int replicate = border == REPLICATE;
+  const float fillValue = replicate ? 0.0f : (float)border;
+  const v128_t lanes = wasm_f32x4_make(0, 1, 2, 3), one = wasm_f32x4_splat(1.0f);
+  const v128_t maxX = wasm_i32x4_splat(W - 2), maxY = wasm_i32x4_splat(H - 2), zero = wasm_i32x4_splat(0);
+  const v128_t stride4 = wasm_i32x4_splat(stride), three = wasm_i32x4_splat(3);
+  int k = 0;
+  for (int j = 0; j < outH; j++) {
+    const double rx = b * j + c, ry = e * j + f;
+    for (int i = 0; i < outW; i += 4) {
+      const double sx = rx + a * i, sy = ry + d * i;
+      const int ix = floori(sx), iy = floori(sy);
+      const v128_t xs = wasm_f32x4_add(wasm_f32x4_splat((float)(sx - ix)), wasm_f32x4_mul(lanes, wasm_f32x4_splat((float)a)));
+      const v128_t ys = wasm_f32x4_add(wasm_f32x4_splat((float)(sy - iy)), wasm_f32x4_mul(lanes, wasm_f32x4_splat((float)d)));
+      const v128_t fxs = wasm_f32x4_floor(xs), fys = wasm_f32x4_floor(ys);
+      const v128_t wx = wasm_f32x4_sub(xs, fxs), wy = wasm_f32x4_sub(ys, fys);
+      const v128_t gx = wasm_f32x4_sub(one, wx), gy = wasm_f32x4_sub(one, wy);
+      const v128_t x0 = wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(fxs), wasm_i32x4_splat(ix));
+      const v128_t y0 = wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(fys), wasm_i32x4_splat(iy));
+      const v128_t inside = wasm_v128_and(wasm_v128_and(wasm_i32x4_ge(x0, zero), wasm_i32x4_le(x0, maxX)),
+                                          wasm_v128_and(wasm_i32x4_ge(y0, zero), wasm_i32x4_le(y0, maxY)));
+      if (outW - i >= 4 && wasm_i32x4_all_true(inside)) {
+        const v128_t offs = wasm_i32x4_add(wasm_i32x4_mul(y0, stride4), wasm_i32x4_mul(x0, three));
+        put4(&o, k, INSIDE_SAMPLE(wasm_i32x4_extract_lane(offs, 0), 0), INSIDE_SAMPLE(wasm_i32x4_extract_lane(offs, 1), 1),
+             INSIDE_SAMPLE(wasm_i32x4_extract_lane(offs, 2), 2), INSIDE_SAMPLE(wasm_i32x4_extract_lane(offs, 3), 3), gray);
+        k += 4;
+        continue;
+      }
+      const int n = outW - i < 4 ? outW - i : 4;
+      int xi[4], yi[4], in[4];
+      float fx[4], fy[4];
+      wasm_v128_store(xi, x0); wasm_v128_store(yi, y0); wasm_v128_store(in, inside);
+      wasm_v128_store(fx, wx); wasm_v128_store(fy, wy);
+      for (int q = 0; q < n; q++, k++) {
+        const v128_t v = in[q] ? edge_sample(src, W, H, xi[q], yi[q], fx[q], fy[q], 1, 0.0f)
+                               : edge_sample(src, W, H, xi[q], yi[q], fx[q], fy[q], replicate, fillValue);
+        put(&o, k, v, gray);
+      }
+    }
+  }
+}
+
 EXPORT(sample_affine)
 void sample_affine(const uint8_t *src, int W, int H, float *out, int outW, int outH,
                    double a, double b, double c, double d, double e, double f, int channels, int border,
                    float m0, float s0, float m1, float s1, float m2, float s2) {
   const Output o = output_of(out, outW * outH, channels, m0, s0, m1, s1, m2, s2);
-  const int stride = W * 3;
-  const int replicate = border == REPLICATE;
-  const v128_t fill = wasm_f32x4_splat(replicate ? 0.0f : (float)border);
-  const v128_t lanes = wasm_f32x4_make(0, 1, 2, 3);
-  const v128_t maxX = wasm_i32x4_splat(W - 2), maxY = wasm_i32x4_splat(H - 2), zero = wasm_i32x4_splat(0);
-  int k = 0;
-  for (int j = 0; j < outH; j++) {
-    const double rx = b * j + c, ry = e * j + f;
-    for (int i = 0; i < outW; i += 4) {
-      // Pixels i..i+3 of the row: x = rx + a * i, in float64 for the row and float32 within four.
-      const float bx = (float)(rx + a * i - floori(rx + a * i)), by = (float)(ry + d * i - floori(ry + d * i));
-      const int ix = floori(rx + a * i), iy = floori(ry + d * i);
-      const v128_t xs = wasm_f32x4_add(wasm_f32x4_splat(bx), wasm_f32x4_mul(lanes, wasm_f32x4_splat((float)a)));
-      const v128_t ys = wasm_f32x4_add(wasm_f32x4_splat(by), wasm_f32x4_mul(lanes, wasm_f32x4_splat((float)d)));
-      const v128_t fxs = wasm_f32x4_floor(xs), fys = wasm_f32x4_floor(ys);
-      const v128_t wx = wasm_f32x4_sub(xs, fxs), wy = wasm_f32x4_sub(ys, fys);
-      const v128_t x0 = wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(fxs), wasm_i32x4_splat(ix));
-      const v128_t y0 = wasm_i32x4_add(wasm_i32x4_trunc_sat_f32x4(fys), wasm_i32x4_splat(iy));
-      const v128_t offs = wasm_i32x4_add(wasm_i32x4_mul(y0, wasm_i32x4_splat(stride)), wasm_i32x4_mul(x0, wasm_i32x4_splat(3)));
-      const v128_t inside = wasm_v128_and(wasm_v128_and(wasm_i32x4_ge(x0, zero), wasm_i32x4_le(x0, maxX)),
-                                          wasm_v128_and(wasm_i32x4_ge(y0, zero), wasm_i32x4_le(y0, maxY)));
-      const int n = outW - i < 4 ? outW - i : 4;
-      int off[4], xi[4], yi[4], in[4];
-      float fx[4], fy[4];
-      wasm_v128_store(off, offs); wasm_v128_store(xi, x0); wasm_v128_store(yi, y0); wasm_v128_store(in, inside);
-      wasm_v128_store(fx, wx); wasm_v128_store(fy, wy);
-      for (int q = 0; q < n; q++) {
-        v128_t v;
-        if (in[q]) {
-          const uint8_t *p = src + off[q];
-          const v128_t gx = wasm_f32x4_splat(1 - fx[q]), vx = wasm_f32x4_splat(fx[q]);
-          const v128_t top = wasm_f32x4_add(wasm_f32x4_mul(pixel(p), gx), wasm_f32x4_mul(pixel(p + 3), vx));
-          const v128_t bottom = wasm_f32x4_add(wasm_f32x4_mul(pixel(p + stride), gx), wasm_f32x4_mul(pixel(p + stride + 3), vx));
-          v = wasm_f32x4_add(wasm_f32x4_mul(top, wasm_f32x4_splat(1 - fy[q])), wasm_f32x4_mul(bottom, wasm_f32x4_splat(fy[q])));
-        } else {
-          v = edge_sample(src, W, H, xi[q], yi[q], fx[q], fy[q], replicate, fill);
-        }
-        put(&o, k + q, v);
-      }
-      k += n;
-    }
-  }
+  // Specialised for gray and colour output (a per-pixel branch otherwise).
+  if (o.gray) affine_body(src, W, H, outW, outH, a, b, c, d, e, f, border, o, 1);
+  else affine_body(src, W, H, outW, outH, a, b, c, d, e, f, border, o, 0);
 }
 
 /** row[0..n) = bytes of src row r0 and r1 blended (1 - fy, fy), as floats; n rounded up to 16. */
 static void blend_rows(const uint8_t *r0, const uint8_t *r1, float fy, int n, float *row) {
+  MAGIC;
   const v128_t g = wasm_f32x4_splat(1 - fy), w = wasm_f32x4_splat(fy);
   for (int k = 0; k < n; k += 16) {
     const v128_t b0 = wasm_v128_load(r0 + k);
@@ -188,11 +228,8 @@ static inline void fill_row(float *row, int n, float value) {
  * each column's two taps from that blend. `scratch` holds 3 * W + 32 floats,
  * then 2 * outW ints and outW floats (see SCRATCH_WORDS in image-ops.ts).
  */
-EXPORT(sample_rows)
-void sample_rows(const uint8_t *src, int W, int H, float *out, int outW, int outH,
-                 double a, double c, double e, double f, int channels, int border,
-                 float m0, float s0, float m1, float s1, float m2, float s2, float *scratch) {
-  const Output o = output_of(out, outW * outH, channels, m0, s0, m1, s1, m2, s2);
+static inline __attribute__((always_inline)) void rows_body(const uint8_t *src, int W, int H, int outW, int outH,
+    double a, double c, double e, double f, int border, float *scratch, const Output o, const int gray) {
   const int stride = W * 3;
   const int replicate = border == REPLICATE;
   const float fillValue = replicate ? 0.0f : (float)border;
@@ -243,9 +280,18 @@ void sample_rows(const uint8_t *src, int W, int H, float *out, int outW, int out
     for (int i = 0; i < outW; i++, k++) {
       const v128_t w = wasm_f32x4_splat(tw[i]), g = wasm_f32x4_splat(1 - tw[i]);
       const v128_t pa = wasm_v128_load(row + ta[i]), pb = wasm_v128_load(row + tb[i]);
-      put(&o, k, wasm_f32x4_add(wasm_f32x4_mul(pa, g), wasm_f32x4_mul(pb, w)));
+      put(&o, k, wasm_f32x4_add(wasm_f32x4_mul(pa, g), wasm_f32x4_mul(pb, w)), gray);
     }
   }
+}
+
+EXPORT(sample_rows)
+void sample_rows(const uint8_t *src, int W, int H, float *out, int outW, int outH,
+                 double a, double c, double e, double f, int channels, int border,
+                 float m0, float s0, float m1, float s1, float m2, float s2, float *scratch) {
+  const Output o = output_of(out, outW * outH, channels, m0, s0, m1, s1, m2, s2);
+  if (o.gray) rows_body(src, W, H, outW, outH, a, c, e, f, border, scratch, o, 1);
+  else rows_body(src, W, H, outW, outH, a, c, e, f, border, scratch, o, 0);
 }
 
 /** dst ((w/2) x (h/2), at least 1 x 1) = rounded 2x2 box means of src; an odd last row and column dropped. */

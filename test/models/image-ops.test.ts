@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { Pyramid, halve, levelMap, mapStep, rectMap, rotatedRectMap, sampleInto, type Affine, type RgbPlane, type SampleSpec } from '../../models/image-ops.js';
+import { Pyramid, PyramidPool, halve, levelMap, mapStep, rectMap, rotatedRectMap, sampleInto, type Affine, type RgbPlane, type SampleSpec } from '../../models/image-ops.js';
 import { referenceHalve, referenceSample } from '../helpers/reference-sampler.js';
 import { PROJECT_ROOT } from '../helpers/paths.js';
 import { blurEffect, binnedAngle } from '../../models/quality.js';
@@ -116,7 +116,7 @@ describe('the WebAssembly kernels against the reference sampler', () => {
         const zoom = [0.3, 1, 2, 4, 7.3][Math.floor(random() * 5)]!;
         const left = (random() - 0.3) * img.width, top = (random() - 0.3) * img.height;
         const map = rotatedRectMap(left, top, side * zoom, side * zoom * 0.8, angle, side, Math.max(1, Math.round(side * 0.8)));
-        const channels = (['rgb', 'bgr', 'gray', 'gray3'] as const)[n % 4];
+        const channels = (['rgb', 'bgr', 'gray', 'gray3'] as const)[n % 4]!;
         const border = n % 3 === 0 ? 'replicate' : Math.floor(random() * 256);
         const s: SampleSpec = { width: side, height: Math.max(1, Math.round(side * 0.8)), map, channels, mean: [3, 100, 250], scale: [1, 1, 1], border };
         const got = sample(pyr, s);
@@ -186,6 +186,44 @@ describe('the WebAssembly kernels against the reference sampler', () => {
     // The image and its levels are intact after the growth.
     expect(maxDiff(sample(pyr, spec(rectMap(0, 0, 300, 211, 37, 29))), small)).to.equal(0);
     expect(Buffer.from(pyr.level(1).rgb).equals(Buffer.from(referenceHalve(img).rgb))).to.equal(true);
+  });
+});
+
+describe('PyramidPool', () => {
+  const crop = (w: number, h: number) => spec(rectMap(0, 0, w, h, 37, 29));
+
+  it('lends a closed pyramid\'s memory to the next image, which samples as on a fresh one', () => {
+    const pool = new PyramidPool();
+    const first = randomImage(300, 211, 21), second = randomImage(120, 90, 22);
+    const a = pool.pyramid(first);
+    sample(a, crop(300, 211));
+    a.level(3);
+    const lent = a.memoryBytes;
+    a.close();
+    const b = pool.pyramid(second);
+    expect(b.memoryBytes, 'the same, grown arena').to.equal(lent);
+    expect(new Pyramid(second).memoryBytes).to.be.lessThan(lent);
+    // Same arena, none of the first image's pixels or levels left in what the second sees.
+    expect(maxDiff(sample(b, crop(120, 90)), sample(new Pyramid(second), crop(120, 90)))).to.equal(0);
+    expect(Buffer.from(b.level(2).rgb).equals(Buffer.from(referenceHalve(referenceHalve(second)).rgb))).to.equal(true);
+    b.close();
+  });
+
+  it('refuses calls on a closed pyramid, and a second close is harmless', () => {
+    const pyr = new PyramidPool().pyramid(randomImage(41, 33));
+    pyr.close();
+    pyr.close();
+    expect(() => sample(pyr, crop(41, 33))).to.throw(/closed/);
+    expect(() => pyr.level(1)).to.throw(/closed/);
+  });
+
+  it('keeps no arena larger than its limit (a wasm memory cannot shrink)', () => {
+    const pool = new PyramidPool(2, 1 << 20);
+    const big = pool.pyramid(randomImage(700, 500, 23));
+    big.close();
+    // The next pyramid gets a fresh arena: its memory starts small.
+    expect(big.memoryBytes).to.be.greaterThan(1 << 20);
+    expect(pool.pyramid(randomImage(10, 10, 24)).memoryBytes).to.be.lessThan(1 << 20);
   });
 });
 
