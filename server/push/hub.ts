@@ -44,7 +44,7 @@ import { PushConnection } from './connection.js';
 import { DeadlineQueue } from './deadlines.js';
 import { GroupIndex } from './group-index.js';
 import { Heartbeat } from './heartbeat.js';
-import { newCounters, type NoticeSentEvent, type PushCounters, type PushHubEvents, type PushHubStats } from './metrics.js';
+import { newCounters, type NoticeFlushEvent, type NoticeSentEvent, type PushCounters, type PushHubEvents, type PushHubStats } from './metrics.js';
 import { resolvePushOptions, type PushHubOptions } from './options.js';
 import { rejectUpgrade } from './reject-upgrade.js';
 import { frameBinary } from './wire-frame.js';
@@ -75,6 +75,7 @@ export class PushHub {
   readonly #heartbeat: Heartbeat;
   readonly #counters: PushCounters = newCounters();
   readonly #noticeListeners = new Set<(event: NoticeSentEvent) => void>();
+  readonly #flushListeners = new Set<(event: NoticeFlushEvent) => void>();
   /**
    * Each notice payload the batcher encoded, framed once (wire-frame.ts): the
    * batcher hands the same payload object to every member of a flush with the
@@ -106,6 +107,7 @@ export class PushHub {
         readiness: (conn) => this.#readiness(conn),
         send: (conn, frame, notice, groups) => this.#sendNotice(conn, frame, notice, groups),
         fail: (conn, err) => this.#fail(conn, err),
+        flushed: (notices, firstObservedAt, startedAt, endedAt) => this.#flushed(notices, firstObservedAt, startedAt, endedAt),
       },
       this.options.coalesceMs,
       Math.max(this.options.coalesceMs, MIN_RETRY_MS),
@@ -163,10 +165,12 @@ export class PushHub {
 
   /** Subscribes to hub events; returns the unsubscribe function. */
   on<K extends keyof PushHubEvents>(type: K, listener: (event: PushHubEvents[K]) => void): () => void {
-    // One event type today; the map keeps call sites stable if more are added.
-    if (type !== 'notice-sent') throw new TypeError(`unknown push hub event ${String(type)}`);
-    this.#noticeListeners.add(listener);
-    return () => void this.#noticeListeners.delete(listener);
+    const listeners = (type === 'notice-sent' ? this.#noticeListeners : type === 'flush' ? this.#flushListeners : undefined) as
+      | Set<(event: PushHubEvents[K]) => void>
+      | undefined;
+    if (listeners === undefined) throw new TypeError(`unknown push hub event ${String(type)}`);
+    listeners.add(listener);
+    return () => void listeners.delete(listener);
   }
 
   stats(): PushHubStats {
@@ -330,7 +334,7 @@ export class PushHub {
         groupId: records[i]?.groupId ?? 0,
         version: records[i]?.version ?? 0,
       }));
-      dropReported(this.#batcher.pendingFor(conn), groups);
+      this.#batcher.discard(conn, reportedBy(groups));
       conn.sendMessage({
         type: PushFrameType.ServerHello,
         hello: { protocolVersion, searchModel: this.#deps.searchModel, serverTimeMs: Date.now(), groups },
@@ -386,7 +390,7 @@ export class PushHub {
       if (!members) return;
       const entry: GroupVersion = { groupName: group.name, groupId: group.groupId, version: change.version };
       const observedAt = performance.now();
-      for (const conn of members) this.#batcher.add(conn, entry, observedAt, change.at);
+      this.#batcher.addAll(members, entry, observedAt, change.at);
     } catch (err) {
       // Never throw into the store's commit path.
       this.#deps.logger.error({ err }, 'push: commit fan-out failed');
@@ -414,23 +418,33 @@ export class PushHub {
       firstObservedAt: notice.firstObservedAt,
       sentAt: performance.now(),
     };
-    for (const listener of this.#noticeListeners) {
+    this.#emit(this.#noticeListeners, event);
+  }
+
+  #flushed(notices: number, firstObservedAt: number, startedAt: number, endedAt: number): void {
+    if (this.#flushListeners.size > 0) this.#emit(this.#flushListeners, { notices, firstObservedAt, startedAt, endedAt });
+  }
+
+  #emit<E>(listeners: ReadonlySet<(event: E) => void>, event: E): void {
+    for (const listener of listeners) {
       try {
         listener(event);
       } catch (err) {
-        this.#deps.logger.warn({ err }, 'push: notice-sent listener failed');
+        this.#deps.logger.warn({ err }, 'push: event listener failed');
       }
     }
   }
 }
 
-/** Removes pending entries the ServerHello already reports (same incarnation, not newer). */
-function dropReported(pending: PendingNotice | undefined, reported: readonly GroupVersion[]): void {
-  if (!pending) return;
-  for (const g of reported) {
-    const entry = pending.groups.get(g.groupName);
-    if (entry && entry.groupId === g.groupId && entry.version <= g.version) pending.groups.delete(g.groupName);
-  }
+/** Whether a ServerHello reporting `groups` already told what a pending entry says (same incarnation, not newer). */
+function reportedBy(groups: readonly GroupVersion[]): (entry: GroupVersion) => boolean {
+  // Built at the first pending entry only: most hellos have none.
+  let byName: Map<string, GroupVersion> | undefined;
+  return (entry) => {
+    byName ??= new Map(groups.map((g) => [g.groupName, g]));
+    const g = byName.get(entry.groupName);
+    return g !== undefined && g.groupId === entry.groupId && entry.version <= g.version;
+  };
 }
 
 /** ws delivers Buffer (binaryType nodebuffer); the other shapes are handled for safety. */

@@ -26,4 +26,4 @@
 //   size again (4413) as a second line.
 export { PushHub, type PushHubDeps, type PushLogger } from './hub.js';
 export { DEFAULT_PUSH_OPTIONS, resolvePushOptions, type PushHubOptions } from './options.js';
-export type { NoticeSentEvent, PushHubEvents, PushHubStats } from './metrics.js';
+export type { NoticeFlushEvent, NoticeSentEvent, PushHubEvents, PushHubStats } from './metrics.js';

@@ -61,6 +61,23 @@ export interface NoticeSentEvent {
   sentAt: number;
 }
 
+/**
+ * One flush of the batcher that sent notices: a commit's fan-out to every
+ * terminal holding the group is one flush. What a benchmark of fan-out latency
+ * listens to: one event per flush costs the hub nothing per terminal, where
+ * 'notice-sent' builds an event for every terminal inside the fan-out.
+ */
+export interface NoticeFlushEvent {
+  /** Notices sent by this flush (one per terminal, unless a batch needed several frames). */
+  notices: number;
+  /** performance.now() when the oldest change among them reached the hub (onCommit). */
+  firstObservedAt: number;
+  /** performance.now() at the start of the flush and just after its last frame was handed to a socket. */
+  startedAt: number;
+  endedAt: number;
+}
+
 export interface PushHubEvents {
   'notice-sent': NoticeSentEvent;
+  flush: NoticeFlushEvent;
 }

@@ -25,7 +25,7 @@ import {
 } from '../../device-protocol/index.js';
 import { FaceServer } from '../../server/app.js';
 import { DEFAULT_LIBRARY, type FaceToken, type GroupName } from '../../server/core/ids.js';
-import type { NoticeSentEvent, PushHubOptions } from '../../server/push/index.js';
+import type { NoticeFlushEvent, NoticeSentEvent, PushHubOptions } from '../../server/push/index.js';
 import type { FaceStore } from '../../storage/store.js';
 import { FacePassClient } from '../helpers/facepass-client.js';
 import { addSyntheticFaces } from '../helpers/synthetic-faces.js';
@@ -287,6 +287,24 @@ describe('push channel', function () {
         expect([...versions].sort((a, b) => a - b), 'increasing').to.deep.equal(versions);
         expect(sent.reduce((n, e) => n + e.changes, 0)).to.equal(50);
         console.log(`      50 binds -> ${versions.length} notice(s)`);
+      } finally {
+        off();
+      }
+    });
+
+    it('report a commit\'s fan-out as one flush event with one notice per terminal holding the group', async function () {
+      await store.createGroup(DEFAULT_LIBRARY, group('flush_grp'));
+      const held = await Promise.all(['flush-1', 'flush-2', 'flush-3'].map((id) => connect(id, ['flush_grp'])));
+      const flushes: NoticeFlushEvent[] = [];
+      const off = ts.server.push.on('flush', (e) => void flushes.push(e));
+      try {
+        const committed = (await store.bind(DEFAULT_LIBRARY, group('flush_grp'), faces[5]!))!;
+        for (const [peer] of held) expect((await peer.nextNotice())[0]!.version).to.equal(committed.change.version);
+        expect(flushes).to.have.length(1);
+        const [flush] = flushes;
+        expect(flush!.notices).to.equal(3);
+        expect(flush!.firstObservedAt).to.be.at.most(flush!.startedAt);
+        expect(flush!.startedAt).to.be.at.most(flush!.endedAt);
       } finally {
         off();
       }

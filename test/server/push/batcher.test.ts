@@ -277,6 +277,120 @@ describe('NoticeBatcher', function () {
     expect(sent.filter((s) => s.member === 'ok')).to.have.length(1);
   });
 
+  it('addAll() is add() for each member: those inside their window wait for it, the others go at once, one timer', function () {
+    const clock = new ManualClock();
+    const { sent, sink } = recorder(clock);
+    const batcher = new NoticeBatcher(sink, WINDOW, WINDOW, clock);
+    batcher.add('busy', gv('a', 1), 0, 0);
+    clock.advanceTo(0);
+    clock.advanceTo(5);
+    batcher.add('pending', gv('b', 1, 2), 5, 0);
+    batcher.addAll(['busy', 'quiet', 'pending'], gv('a', 2), 5, 0);
+    expect(clock.armed, 'one hub-wide timer').to.equal(1);
+    expect(batcher.size).to.equal(3);
+    clock.advanceTo(5);
+    expect(sent.map((s) => [s.member, s.at, s.groups, s.changes])).to.deep.equal([
+      ['busy', 0, [gv('a', 1)], 1],
+      ['pending', 5, [gv('b', 1, 2), gv('a', 2)], 2],
+      ['quiet', 5, [gv('a', 2)], 1],
+    ]);
+    clock.advanceTo(100);
+    expect(sent.at(-1)).to.deep.equal({ member: 'busy', at: WINDOW, groups: [gv('a', 2)], changes: 1 });
+    batcher.addAll([], gv('a', 3), 100, 0);
+    expect(clock.armed, 'no member, no timer').to.equal(0);
+  });
+
+  it('discard() removes covered entries: nothing is sent when all were covered, the rest otherwise', function () {
+    const clock = new ManualClock();
+    const { sent, sink } = recorder(clock);
+    const batcher = new NoticeBatcher(sink, WINDOW, WINDOW, clock);
+    batcher.add('one', gv('a', 3), 0, 0);
+    batcher.add('two', gv('a', 3), 0, 0);
+    batcher.add('two', gv('b', 7, 2), 0, 0);
+    batcher.discard('one', (e) => e.groupName === 'a');
+    batcher.discard('two', (e) => e.groupName === 'a');
+    batcher.discard('nobody', () => true);
+    expect(batcher.size, 'one has nothing left').to.equal(1);
+    clock.advanceTo(0);
+    expect(sent.map((s) => [s.member, s.groups])).to.deep.equal([['two', [gv('b', 7, 2)]]]);
+    // A member emptied by discard() takes changes again as usual.
+    clock.advanceTo(1);
+    batcher.add('one', gv('a', 4), 1, 0);
+    clock.advanceTo(1);
+    expect(sent.at(-1)).to.deep.include({ member: 'one', at: 1, groups: [gv('a', 4)] });
+  });
+
+  it('tells the sink once per flush how many notices it sent and the oldest change among them', function () {
+    const clock = new ManualClock();
+    const { sink } = recorder(clock);
+    const flushes: Array<[number, number, number, number]> = [];
+    sink.flushed = (notices, firstObservedAt, startedAt, endedAt) => void flushes.push([notices, firstObservedAt, startedAt, endedAt]);
+    const batcher = new NoticeBatcher(sink, WINDOW, WINDOW, clock);
+    clock.advanceTo(10);
+    const entry = gv('door', 1);
+    for (let i = 0; i < 100; i++) batcher.add(`t${i}`, entry, 10, 0);
+    batcher.add('late', gv('hall', 1), 9, 0);
+    clock.advanceTo(10);
+    expect(flushes).to.deep.equal([[101, 9, 10, 10]]);
+    // A flush that sends nothing (all held by their window) is not reported.
+    batcher.add('t0', gv('door', 2), 11, 0);
+    clock.advanceTo(11);
+    expect(flushes).to.have.length(1);
+    clock.advanceTo(100);
+    expect(flushes.at(-1)).to.deep.equal([1, 11, 10 + WINDOW, 10 + WINDOW]);
+  });
+
+  it('keeps a change added while its member\'s notice is being sent, for the next window', function () {
+    const clock = new ManualClock();
+    const { sent, sink } = recorder(clock);
+    let again = true;
+    const send = sink.send.bind(sink);
+    const batcher = new NoticeBatcher(
+      {
+        ...sink,
+        send(member, frame, notice, groups) {
+          send(member, frame, notice, groups);
+          if (again) {
+            again = false;
+            batcher.add(member, gv('a', 2), clock.now(), 0);
+          }
+        },
+      },
+      WINDOW,
+      WINDOW,
+      clock,
+    );
+    batcher.add('a', gv('a', 1), 0, 0);
+    clock.advanceTo(0);
+    expect(sent.map((s) => [s.at, s.groups[0]!.version])).to.deep.equal([[0, 1]]);
+    expect(batcher.size).to.equal(1);
+    clock.advanceTo(100);
+    expect(sent.map((s) => [s.at, s.groups[0]!.version, s.changes])).to.deep.equal([
+      [0, 1, 1],
+      [WINDOW, 2, 1],
+    ]);
+    expect(batcher.size).to.equal(0);
+  });
+
+  it('a member dropped and added again before the flush gets only what came after, without its old window', function () {
+    const clock = new ManualClock();
+    const { sent, sink } = recorder(clock);
+    const batcher = new NoticeBatcher(sink, WINDOW, WINDOW, clock);
+    batcher.add('a', gv('a', 1), 0, 0);
+    clock.advanceTo(0);
+    batcher.add('a', gv('a', 2), 1, 0);
+    batcher.drop('a');
+    expect(batcher.size).to.equal(0);
+    clock.advanceTo(2);
+    batcher.add('a', gv('a', 3), 2, 0);
+    expect(batcher.size).to.equal(1);
+    clock.advanceTo(2);
+    expect(sent.map((s) => [s.at, s.groups[0]!.version, s.changes])).to.deep.equal([
+      [0, 1, 1],
+      [2, 3, 1],
+    ]);
+  });
+
   it('NODE_BATCHER_CLOCK runs a flush due now after the microtasks already queued (one durable batch) and before setImmediate', async function () {
     const order: string[] = [];
     // The store hands out one batch's changes from promise callbacks queued together.
