@@ -1,4 +1,4 @@
-// npm run bench:sync [-- --sizes 2000,100000 --clients 1000 --changes 20 --storm-rate 1000 --storm-seconds 2 --reps 3 --only push --json]
+// npm run bench:sync [-- --sizes 2000,100000 --clients 1000 --changes 20 --storm-rate 1000 --storm-seconds 2 --reps 3 --only push --push-order interleaved|sequential --json]
 // --only push: fill, then the push part (3.) alone; the pool is --sizes' largest (the storm binds up to
 // --storm-rate x --storm-seconds of it), so `--only push --sizes 2001` is the short run.
 // Terminal sync and push against a real server started in-process (127.0.0.1,
@@ -97,6 +97,7 @@ const { values } = parseArgs({
     'storm-seconds': { type: 'string', default: '2' },
     reps: { type: 'string', default: '3' },
     only: { type: 'string', default: 'all' },
+    'push-order': { type: 'string', default: 'interleaved' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -110,6 +111,8 @@ const reps = positive('reps', values.reps);
 const deltaReps = 3 * reps;
 const asJson = values.json === true;
 if (values.only !== 'all' && values.only !== 'push') throw new Error(`--only: 'all' or 'push', not ${values.only}`);
+const pushOrder = values['push-order'];
+if (pushOrder !== 'interleaved' && pushOrder !== 'sequential') throw new Error(`--push-order: 'interleaved' or 'sequential', not ${pushOrder}`);
 /** Sections 1, 2 and 4 (sync, accuracy, spec) are skipped: the push part alone, for short runs. */
 const pushOnly = values.only === 'push';
 /** Human-readable output: stdout, or stderr when stdout carries the JSON object. */
@@ -578,7 +581,7 @@ try {
 
   json.push = await benchPush({
     server, deviceKey, group: pushGroup, faces: pool, clients: clientCount, changes: changeCount,
-    stormRate, stormSeconds, say,
+    stormRate, stormSeconds, order: pushOrder, say,
   });
 } finally {
   agent.destroy();
