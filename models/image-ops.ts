@@ -42,6 +42,7 @@ interface Kernels {
     a: number, c: number, e: number, f: number, channels: number, border: number,
     m0: number, s0: number, m1: number, s1: number, m2: number, s2: number, scratch: number): void;
   halve(src: number, w: number, h: number, dst: number): void;
+  transpose(src: number, w: number, h: number, dst: number): void;
   __heap_base: WebAssembly.Global;
 }
 
@@ -104,6 +105,8 @@ export class Pyramid {
   /** Byte offset of each level's pixels in the memory. */
   private readonly offsets: number[] = [];
   private readonly sizes: Array<{ width: number; height: number }> = [];
+  /** Byte offset of each level's transposed copy, made for the first quarter-turned map on that level. */
+  private readonly transposed: number[] = [];
   /** End of the images; call-time buffers start here. */
   private top: number;
   private closed = false;
@@ -166,12 +169,16 @@ export class Pyramid {
     const [m0, m1, m2] = gray ? [spec.mean[0]!, 0, 0] : spec.mean;
     const [s0, s1, s2] = gray ? [spec.scale[0]!, 0, 0] : spec.scale;
     const border = spec.border === 'replicate' ? REPLICATE : Math.round(spec.border);
+    const channels = CHANNEL_CODES[spec.channels];
     const rows = b === 0 && d === 0 && a !== 0 && e !== 0;
+    // A quarter turn (source x from the output row, y from the column) is rows on the transposed level.
+    const quarter = a === 0 && e === 0 && b !== 0 && d !== 0;
+    const src = quarter ? this.transposedLevel(k) : this.offsets[k]!;
     const outPtr = this.top;
     const scratchPtr = align16(outPtr + 4 * length + SLACK);
-    this.ensure(rows ? scratchPtr + 4 * SCRATCH_WORDS(W, spec.width) + SLACK : scratchPtr);
-    const src = this.offsets[k]!, channels = CHANNEL_CODES[spec.channels];
+    this.ensure(rows || quarter ? scratchPtr + 4 * SCRATCH_WORDS(Math.max(W, H), spec.width) + SLACK : scratchPtr);
     if (rows) this.kernels.sample_rows(src, W, H, outPtr, spec.width, spec.height, a, c, e, f, channels, border, m0!, s0!, m1!, s1!, m2!, s2!, scratchPtr);
+    else if (quarter) this.kernels.sample_rows(src, H, W, outPtr, spec.width, spec.height, d, f, b, c, channels, border, m0!, s0!, m1!, s1!, m2!, s2!, scratchPtr);
     else this.kernels.sample_affine(src, W, H, outPtr, spec.width, spec.height, a, b, c, d, e, f, channels, border, m0!, s0!, m1!, s1!, m2!, s2!);
     out.set(new Float32Array(this.memory.buffer, outPtr, length), offset);
   }
@@ -190,6 +197,16 @@ export class Pyramid {
       this.offsets.push(at);
       this.sizes.push(next);
     }
+  }
+
+  private transposedLevel(k: number): number {
+    if (this.transposed[k] === undefined) {
+      const { width, height } = this.sizes[k]!;
+      const at = this.reserve(width * height * 3);
+      this.kernels.transpose(this.offsets[k]!, width, height, at);
+      this.transposed[k] = at;
+    }
+    return this.transposed[k]!;
   }
 
   /** Room for `bytes` (and the slack) at the top, kept for the pyramid's life. */

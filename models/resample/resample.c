@@ -311,3 +311,26 @@ void halve(const uint8_t *src, int w, int h, uint8_t *dst) {
     }
   }
 }
+
+/**
+ * dst (h x w) = src (w x h) transposed: dst pixel (y, x) is src pixel (x, y).
+ * A quarter-turned map reads a source column per output row; on the
+ * transposed image it reads a row, and sample_rows serves it. In 16 x 16
+ * blocks, so both sides stay in cache.
+ */
+EXPORT(transpose)
+void transpose(const uint8_t *src, int w, int h, uint8_t *dst) {
+  for (int by = 0; by < h; by += 16) {
+    const int ey = by + 16 < h ? by + 16 : h;
+    for (int bx = 0; bx < w; bx += 16) {
+      const int ex = bx + 16 < w ? bx + 16 : w;
+      for (int x = bx; x < ex; x++) {
+        uint8_t *o = dst + (x * h + by) * 3;
+        const uint8_t *p = src + (by * w + x) * 3;
+        for (int y = by; y < ey; y++, o += 3, p += 3 * w) {
+          o[0] = p[0]; o[1] = p[1]; o[2] = p[2];
+        }
+      }
+    }
+  }
+}
