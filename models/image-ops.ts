@@ -159,6 +159,10 @@ export class Pyramid {
   /** Bilinear resampling into `out` (planar CHW, starting at `offset`); see sampleInto. */
   sample(spec: SampleSpec, out: Float32Array, offset: number): void {
     this.assertOpen();
+    if (!spec.map.every(Number.isFinite)) throw new RangeError(`sampling map is not finite: ${spec.map.join(', ')}`);
+    if (!Number.isInteger(spec.width) || !Number.isInteger(spec.height) || spec.width < 1 || spec.height < 1) {
+      throw new RangeError(`sample size must be positive integers, got ${spec.width}x${spec.height}`);
+    }
     const k = this.levelForStep(mapStep(spec.map));
     const { width: W, height: H } = this.sizes[k]!;
     const [a, b, c, d, e, f] = levelMap(spec.map, k);

@@ -35,6 +35,15 @@ v128_t resample_magic = { 0x4b000000, 0x4b000000, 0x4b000000, 0x4b000000 };
 
 static inline int clampi(int v, int hi) { return v < 0 ? 0 : v > hi ? hi : v; }
 
+// Coordinates are clamped to +-2^24, far outside any image (the engine takes
+// at most 40 megapixels, 16:1): a sample that far out is the border value or
+// the edge pixel either way, and neighbour offsets and i32 conversions of
+// clamped values cannot overflow. image-ops.ts refuses non-finite maps.
+#define FAR 16777216.0
+
+static inline double clampc(double v) { return v < -FAR ? -FAR : v > FAR ? FAR : v; }
+
+/** floor of a coordinate already clamped by clampc. */
 static inline int floori(double v) {
   const int i = (int)v;
   return (double)i > v ? i - 1 : i;
@@ -92,11 +101,11 @@ static __attribute__((noinline)) v128_t edge_sample(const uint8_t *src, int W, i
     p01 = pixel(src + yb * stride + xa * 3); p11 = pixel(src + yb * stride + xb * 3);
   } else {
     const int inA = x0 >= 0 && x0 < W, inB = x0 + 1 >= 0 && x0 + 1 < W, in0 = y0 >= 0 && y0 < H, in1 = y0 + 1 >= 0 && y0 + 1 < H;
-    const uint8_t *p = src + y0 * stride + x0 * 3;
-    p00 = in0 && inA ? pixel(p) : fill;
-    p10 = in0 && inB ? pixel(p + 3) : fill;
-    p01 = in1 && inA ? pixel(p + stride) : fill;
-    p11 = in1 && inB ? pixel(p + stride + 3) : fill;
+    // Offsets only of neighbours inside the image (others may be 2^24 away).
+    p00 = in0 && inA ? pixel(src + y0 * stride + x0 * 3) : fill;
+    p10 = in0 && inB ? pixel(src + y0 * stride + (x0 + 1) * 3) : fill;
+    p01 = in1 && inA ? pixel(src + (y0 + 1) * stride + x0 * 3) : fill;
+    p11 = in1 && inB ? pixel(src + (y0 + 1) * stride + (x0 + 1) * 3) : fill;
   }
   const v128_t gx = wasm_f32x4_splat(1 - fx), wx = wasm_f32x4_splat(fx);
   const v128_t top = wasm_f32x4_add(wasm_f32x4_mul(p00, gx), wasm_f32x4_mul(p10, wx));
@@ -149,14 +158,16 @@ static inline __attribute__((always_inline)) void affine_body(const uint8_t *src
   const v128_t lanes = wasm_f32x4_make(0, 1, 2, 3), one = wasm_f32x4_splat(1.0f);
   const v128_t maxX = wasm_i32x4_splat(W - 2), maxY = wasm_i32x4_splat(H - 2), zero = wasm_i32x4_splat(0);
   const v128_t stride4 = wasm_i32x4_splat(stride), three = wasm_i32x4_splat(3);
+  const v128_t far = wasm_f32x4_splat((float)FAR), nearFar = wasm_f32x4_splat((float)-FAR);
   int k = 0;
   for (int j = 0; j < outH; j++) {
     const double rx = b * j + c, ry = e * j + f;
     for (int i = 0; i < outW; i += 4) {
-      const double sx = rx + a * i, sy = ry + d * i;
+      const double sx = clampc(rx + a * i), sy = clampc(ry + d * i);
       const int ix = floori(sx), iy = floori(sy);
-      const v128_t xs = wasm_f32x4_add(wasm_f32x4_splat((float)(sx - ix)), wasm_f32x4_mul(lanes, wasm_f32x4_splat((float)a)));
-      const v128_t ys = wasm_f32x4_add(wasm_f32x4_splat((float)(sy - iy)), wasm_f32x4_mul(lanes, wasm_f32x4_splat((float)d)));
+      // Offsets within the four clamped like the start, so ix + offset stays within +-2^25.
+      const v128_t xs = wasm_f32x4_pmax(wasm_f32x4_pmin(wasm_f32x4_add(wasm_f32x4_splat((float)(sx - ix)), wasm_f32x4_mul(lanes, wasm_f32x4_splat((float)a))), far), nearFar);
+      const v128_t ys = wasm_f32x4_pmax(wasm_f32x4_pmin(wasm_f32x4_add(wasm_f32x4_splat((float)(sy - iy)), wasm_f32x4_mul(lanes, wasm_f32x4_splat((float)d))), far), nearFar);
       const v128_t fxs = wasm_f32x4_floor(xs), fys = wasm_f32x4_floor(ys);
       const v128_t wx = wasm_f32x4_sub(xs, fxs), wy = wasm_f32x4_sub(ys, fys);
       const v128_t gx = wasm_f32x4_sub(one, wx), gy = wasm_f32x4_sub(one, wy);
@@ -240,7 +251,7 @@ static inline __attribute__((always_inline)) void rows_body(const uint8_t *src, 
   float *tw = (float *)(tb + outW);
   int lo = W, hi = -1;
   for (int i = 0; i < outW; i++) {
-    const double x = a * i + c;
+    const double x = clampc(a * i + c);
     const int x0 = floori(x);
     int xa = x0, xb = x0 + 1;
     tw[i] = (float)(x - x0);
@@ -260,7 +271,7 @@ static inline __attribute__((always_inline)) void rows_body(const uint8_t *src, 
   const int n = (span + 15) & ~15;
   int k = 0;
   for (int j = 0; j < outH; j++) {
-    const double y = e * j + f;
+    const double y = clampc(e * j + f);
     const int y0 = floori(y);
     const float fy = (float)(y - y0);
     int ya = y0, yb = y0 + 1;

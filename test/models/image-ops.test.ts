@@ -167,6 +167,22 @@ describe('the WebAssembly kernels against the reference sampler', () => {
     }
   });
 
+  it('samples maps reaching far outside any image as the border, and refuses non-finite maps', () => {
+    const img = randomImage(41, 33, 17);
+    const pyr = new Pyramid(img);
+    for (const map of [[1, 0, 1e12, 0, 1, -1e12], [3e9, 1, 0, -2e9, 1, 0], [0.7, 0.7, -5e10, -0.7, 0.7, 5e10], [1e-9, 0, 20, 0, 1e-9, 15]] as Affine[]) {
+      for (const border of ['replicate', 77] as const) {
+        const s = spec(map, { border, mean: [0, 0, 0], scale: [1, 1, 1] });
+        const k = pyr.levelForStep(mapStep(map));
+        expect(maxDiff(sample(pyr, s), referenceSample(pyr.level(k), s, levelMap(map, k))), `${map} ${border}`).to.be.lessThan(1e-3);
+      }
+    }
+    for (const bad of [NaN, Infinity, -Infinity]) {
+      expect(() => sample(pyr, spec([1, 0, bad, 0, 1, 0]))).to.throw(RangeError, /not finite/);
+    }
+    expect(() => sample(pyr, { ...spec([1, 0, 0, 0, 1, 0]), width: 2.5 })).to.throw(RangeError);
+  });
+
   it('writes at the offset asked and refuses an output too small', () => {
     const pyr = new Pyramid(randomImage(41, 33));
     const s = spec(rectMap(0, 0, 41, 33, 37, 29));
