@@ -112,6 +112,11 @@ export class Pyramid {
   private closed = false;
 
   constructor(readonly base: RgbPlane, private readonly arena: Arena = newArena(), private readonly onClose?: (arena: Arena) => void) {
+    const { width, height, rgb } = base;
+    // The kernels trust these sizes to stay inside the image.
+    if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || rgb.length !== width * height * 3) {
+      throw new RangeError(`not a packed RGB image: ${width}x${height} with ${rgb.length} bytes`);
+    }
     ({ memory: this.memory, kernels: this.kernels } = arena);
     this.top = align16(this.kernels.__heap_base.value as number);
     this.offsets.push(this.reserve(base.rgb.length));

@@ -183,6 +183,12 @@ describe('the WebAssembly kernels against the reference sampler', () => {
     expect(() => sample(pyr, { ...spec([1, 0, 0, 0, 1, 0]), width: 2.5 })).to.throw(RangeError);
   });
 
+  it('refuses an image whose pixel buffer does not match its size', () => {
+    expect(() => new Pyramid({ width: 4, height: 4, rgb: new Uint8Array(47) })).to.throw(RangeError);
+    expect(() => new Pyramid({ width: 0, height: 4, rgb: new Uint8Array(0) })).to.throw(RangeError);
+    expect(() => new Pyramid({ width: 2.5, height: 2, rgb: new Uint8Array(15) })).to.throw(RangeError);
+  });
+
   it('writes at the offset asked and refuses an output too small', () => {
     const pyr = new Pyramid(randomImage(41, 33));
     const s = spec(rectMap(0, 0, 41, 33, 37, 29));
