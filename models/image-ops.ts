@@ -58,6 +58,15 @@ const PAGE = 65536;
 const SCRATCH_WORDS = (sourceWidth: number, outW: number) => 3 * sourceWidth + 32 + 3 * outW;
 
 const align16 = (n: number) => (n + 15) & ~15;
+/** Largest absolute map coefficient sampled (2^40). */
+const MAX_MAP_VALUE = 2 ** 40;
+/**
+ * Largest level (pixels) given a transposed copy for quarter-turned maps: the
+ * detector's turned passes over a phone photo's levels; a larger one (a
+ * landmark crop of a 40-megapixel image) takes the general kernel instead of
+ * a 120 MB copy.
+ */
+const TRANSPOSE_MAX_PIXELS = 4_000_000;
 
 /** A wasm memory with the kernels instantiated on it: what a pyramid lays its images out in. */
 interface Arena {
@@ -136,13 +145,17 @@ export class Pyramid {
     this.onClose?.(this.arena);
   }
 
-  /** Level k has 2^k times fewer pixels per side (level 0 is `base`). */
+  /**
+   * Level k has 2^k times fewer pixels per side (level 0 is `base`). A copy:
+   * the level itself lives in the arena, which the next image reuses after
+   * close() (and a memory.grow detaches views of it).
+   */
   level(k: number): RgbPlane {
     if (k === 0) return this.base;
     this.assertOpen();
     this.build(k);
     const { width, height } = this.sizes[k]!;
-    return { width, height, rgb: new Uint8Array(this.memory.buffer, this.offsets[k], width * height * 3) };
+    return { width, height, rgb: new Uint8Array(this.memory.buffer, this.offsets[k], width * height * 3).slice() };
   }
 
   /**
@@ -151,6 +164,7 @@ export class Pyramid {
    * where the step is 1 and a whole-pixel offset makes the sampling a copy.
    */
   levelForStep(step: number): number {
+    this.assertOpen();
     const m = Math.round(Math.log2(step));
     const exact = m >= 1 && Math.abs(step - 2 ** m) <= 1e-9 * step;
     let k = 0;
@@ -164,7 +178,12 @@ export class Pyramid {
   /** Bilinear resampling into `out` (planar CHW, starting at `offset`); see sampleInto. */
   sample(spec: SampleSpec, out: Float32Array, offset: number): void {
     this.assertOpen();
-    if (!spec.map.every(Number.isFinite)) throw new RangeError(`sampling map is not finite: ${spec.map.join(', ')}`);
+    // Far beyond any real map (the engine's are within a few image sizes),
+    // and where float64 products could overflow to infinity.
+    if (!spec.map.every((v) => Math.abs(v) <= MAX_MAP_VALUE)) throw new RangeError(`sampling map is not finite or out of range: ${spec.map.join(', ')}`);
+    if (spec.border !== 'replicate' && !(Number.isInteger(spec.border) && spec.border >= 0 && spec.border <= 255)) {
+      throw new RangeError(`border must be 'replicate' or an integer 0..255, got ${spec.border}`);
+    }
     if (!Number.isInteger(spec.width) || !Number.isInteger(spec.height) || spec.width < 1 || spec.height < 1) {
       throw new RangeError(`sample size must be positive integers, got ${spec.width}x${spec.height}`);
     }
@@ -177,11 +196,12 @@ export class Pyramid {
     const gray = spec.channels === 'gray' || spec.channels === 'gray3';
     const [m0, m1, m2] = gray ? [spec.mean[0]!, 0, 0] : spec.mean;
     const [s0, s1, s2] = gray ? [spec.scale[0]!, 0, 0] : spec.scale;
-    const border = spec.border === 'replicate' ? REPLICATE : Math.round(spec.border);
+    const border = spec.border === 'replicate' ? REPLICATE : spec.border;
     const channels = CHANNEL_CODES[spec.channels];
     const rows = b === 0 && d === 0 && a !== 0 && e !== 0;
     // A quarter turn (source x from the output row, y from the column) is rows on the transposed level.
-    const quarter = a === 0 && e === 0 && b !== 0 && d !== 0;
+    // Only on levels up to TRANSPOSE_MAX_PIXELS: the copy is another level's worth of memory.
+    const quarter = a === 0 && e === 0 && b !== 0 && d !== 0 && W * H <= TRANSPOSE_MAX_PIXELS;
     const src = quarter ? this.transposedLevel(k) : this.offsets[k]!;
     const outPtr = this.top;
     const scratchPtr = align16(outPtr + 4 * length + SLACK);

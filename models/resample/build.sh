@@ -13,6 +13,7 @@ CLANG="${CLANG:-$(command -v clang-14 || command -v clang)}"
   -Wl,--no-entry -Wl,--import-memory -Wl,--initial-memory=65536 -Wl,-z,stack-size=8192 \
   -Wl,--export=__heap_base -Wl,--strip-all \
   -o resample.wasm resample.c
-# The source this .wasm was built from, checked by the tests (an edited
-# resample.c with a stale resample.wasm fails them).
-sha256sum resample.c | cut -d' ' -f1 > resample.c.sha256
+# The source this .wasm was built from and the .wasm itself, checked by the
+# tests (an edited resample.c with a stale resample.wasm, or a .wasm not
+# from this script, fails them).
+sha256sum resample.c resample.wasm | cut -d' ' -f1 > resample.sha256

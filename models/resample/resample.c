@@ -196,13 +196,38 @@ static inline __attribute__((always_inline)) void affine_body(const uint8_t *src
   }
 }
 
+/**
+ * Steps so large that four pixels' float32 offsets from the group's start are
+ * no longer exact enough (or the start's clamp to +-2^24 moves the others):
+ * only where the pyramid cannot go coarser (a level side under 4 px).
+ */
+static inline int wide_steps(double a, double d) {
+  return a > 1024 || a < -1024 || d > 1024 || d < -1024;
+}
+
+/** The general map one pixel at a time, each coordinate in float64 (for wide_steps). */
+static __attribute__((noinline)) void affine_per_pixel(const uint8_t *src, int W, int H, int outW, int outH,
+    double a, double b, double c, double d, double e, double f, int border, const Output *o) {
+  const int replicate = border == REPLICATE;
+  const float fillValue = replicate ? 0.0f : (float)border;
+  int k = 0;
+  for (int j = 0; j < outH; j++) {
+    for (int i = 0; i < outW; i++, k++) {
+      const double x = clampc(a * i + b * j + c), y = clampc(d * i + e * j + f);
+      const int x0 = floori(x), y0 = floori(y);
+      put(o, k, edge_sample(src, W, H, x0, y0, (float)(x - x0), (float)(y - y0), replicate, fillValue), o->gray);
+    }
+  }
+}
+
 EXPORT(sample_affine)
 void sample_affine(const uint8_t *src, int W, int H, float *out, int outW, int outH,
                    double a, double b, double c, double d, double e, double f, int channels, int border,
                    float m0, float s0, float m1, float s1, float m2, float s2) {
   const Output o = output_of(out, outW * outH, channels, m0, s0, m1, s1, m2, s2);
   // Specialised for gray and colour output (a per-pixel branch otherwise).
-  if (o.gray) affine_body(src, W, H, outW, outH, a, b, c, d, e, f, border, o, 1);
+  if (wide_steps(a, d)) affine_per_pixel(src, W, H, outW, outH, a, b, c, d, e, f, border, &o);
+  else if (o.gray) affine_body(src, W, H, outW, outH, a, b, c, d, e, f, border, o, 1);
   else affine_body(src, W, H, outW, outH, a, b, c, d, e, f, border, o, 0);
 }
 

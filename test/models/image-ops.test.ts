@@ -128,10 +128,12 @@ describe('the WebAssembly kernels against the reference sampler', () => {
     }
   });
 
-  it('come from the committed source (resample.wasm rebuilt after every change of resample.c)', () => {
+  it('come from the committed source (resample.wasm rebuilt by build.sh after every change of resample.c)', () => {
     const dir = join(PROJECT_ROOT, 'models', 'resample');
-    const source = createHash('sha256').update(readFileSync(join(dir, 'resample.c'))).digest('hex');
-    expect(readFileSync(join(dir, 'resample.c.sha256'), 'utf8').trim(), 'run npm run build:wasm').to.equal(source);
+    const hash = (name: string) => createHash('sha256').update(readFileSync(join(dir, name))).digest('hex');
+    const [source, wasm] = readFileSync(join(dir, 'resample.sha256'), 'utf8').trim().split('\n');
+    expect(hash('resample.c'), 'resample.c changed: run npm run build:wasm').to.equal(source);
+    expect(hash('resample.wasm'), 'resample.wasm is not the one build.sh made').to.equal(wasm);
   });
 
   it('halve like the reference, exactly, at odd and one-pixel sizes', () => {
@@ -170,17 +172,30 @@ describe('the WebAssembly kernels against the reference sampler', () => {
   it('samples maps reaching far outside any image as the border, and refuses non-finite maps', () => {
     const img = randomImage(41, 33, 17);
     const pyr = new Pyramid(img);
-    for (const map of [[1, 0, 1e12, 0, 1, -1e12], [3e9, 1, 0, -2e9, 1, 0], [0.7, 0.7, -5e10, -0.7, 0.7, 5e10], [1e-9, 0, 20, 0, 1e-9, 15]] as Affine[]) {
+    // The second and fifth are steps the pyramid cannot absorb on a tiny image:
+    // four pixels of a group may be far apart, some inside and some out.
+    for (const map of [[1, 0, 1e12, 0, 1, -1e12], [3e9, 1, 0, -2e9, 1, 0], [0.7, 0.7, -5e10, -0.7, 0.7, 5e10], [1e-9, 0, 20, 0, 1e-9, 15],
+      [1e7, 1e-12, -29999950, 1e-12, 1e-9, 1], [12345, 0.5, -20000, 0.3, 0.01, 2]] as Affine[]) {
       for (const border of ['replicate', 77] as const) {
         const s = spec(map, { border, mean: [0, 0, 0], scale: [1, 1, 1] });
         const k = pyr.levelForStep(mapStep(map));
         expect(maxDiff(sample(pyr, s), referenceSample(pyr.level(k), s, levelMap(map, k))), `${map} ${border}`).to.be.lessThan(1e-3);
       }
     }
-    for (const bad of [NaN, Infinity, -Infinity]) {
-      expect(() => sample(pyr, spec([1, 0, bad, 0, 1, 0]))).to.throw(RangeError, /not finite/);
+    for (const bad of [NaN, Infinity, -Infinity, -1e308, 2 ** 41]) {
+      expect(() => sample(pyr, spec([1, 0, bad, 0, 1, 0]))).to.throw(RangeError, /not finite or out of range/);
     }
+    for (const border of [127.5, -1, 256, NaN]) expect(() => sample(pyr, spec([1, 0, 0, 0, 1, 0], { border }))).to.throw(RangeError, /border/);
     expect(() => sample(pyr, { ...spec([1, 0, 0, 0, 1, 0]), width: 2.5 })).to.throw(RangeError);
+  });
+
+  it('turns a crop of a large level by quarter turns without a transposed copy of that level', () => {
+    const img = randomImage(2100, 2000, 27); // 4.2 megapixels, over the transposing limit
+    const pyr = new Pyramid(img);
+    const s = spec(rotatedRectMap(1000, 900, 50, 40, 90, 50, 40), { width: 50, height: 40, mean: [0, 0, 0], scale: [1, 1, 1] });
+    expect(maxDiff(sample(pyr, s), referenceSample(img, s, s.map))).to.be.lessThan(1e-3);
+    // The image and the call's buffers only: no second image's worth.
+    expect(pyr.memoryBytes).to.be.lessThan(img.rgb.length * 1.1);
   });
 
   it('refuses an image whose pixel buffer does not match its size', () => {
@@ -237,6 +252,19 @@ describe('PyramidPool', () => {
     pyr.close();
     expect(() => sample(pyr, crop(41, 33))).to.throw(/closed/);
     expect(() => pyr.level(1)).to.throw(/closed/);
+    expect(() => pyr.levelForStep(64)).to.throw(/closed/);
+  });
+
+  it('hands out levels as copies, which the next image in the arena does not change', () => {
+    const pool = new PyramidPool();
+    const a = pool.pyramid(randomImage(60, 40, 25));
+    const half = a.level(1);
+    const before = Buffer.from(half.rgb);
+    a.close();
+    const b = pool.pyramid(randomImage(60, 40, 26));
+    b.level(1);
+    expect(Buffer.from(half.rgb).equals(before)).to.equal(true);
+    b.close();
   });
 
   it('keeps no arena larger than its limit (a wasm memory cannot shrink)', () => {
