@@ -266,8 +266,7 @@ export function levelMap(map: Affine, k: number): Affine {
 
 /** Halves an image by 2x2 box averaging (odd last row/column dropped). */
 export function halve(src: RgbPlane): RgbPlane {
-  const half = new Pyramid(src).level(1);
-  return { width: half.width, height: half.height, rgb: half.rgb.slice() };
+  return new Pyramid(src).level(1);
 }
 
 /** Bilinear resampling of `pyr` into `out` (planar CHW, starting at `offset`). */

@@ -52,7 +52,7 @@ static inline int floori(double v) {
 /** The output side of a sample: normalisation and the planes it is written to. */
 typedef struct {
   float *r, *g, *b;   // plane receiving source R, G, B (rgb / bgr)
-  int gray, gray3, plane;
+  int gray, gray3;
   v128_t mean, scale; // per source channel (lane 0 = R)
   float m0, s0;       // luma normalisation (gray, gray3)
 } Output;
@@ -62,7 +62,6 @@ static Output output_of(float *out, int plane, int channels, float m0, float s0,
   const int bgr = channels == BGR;
   o.gray = channels == GRAY || channels == GRAY3;
   o.gray3 = channels == GRAY3;
-  o.plane = plane;
   // Source R goes to plane 0 (rgb) or plane 2 (bgr), with that plane's statistics.
   o.r = out + (bgr ? 2 * plane : 0);
   o.g = out + plane;
@@ -89,6 +88,13 @@ static inline __attribute__((always_inline)) void put(const Output *o, int k, v1
   }
 }
 
+/** Neighbours p00 (x0, y0), p10 (x0 + 1, y0), p01, p11 blended: weights g = 1 - w across (x) then down (y). */
+static inline __attribute__((always_inline)) v128_t bilerp(v128_t p00, v128_t p10, v128_t p01, v128_t p11, v128_t gx, v128_t wx, v128_t gy, v128_t wy) {
+  const v128_t top = wasm_f32x4_add(wasm_f32x4_mul(p00, gx), wasm_f32x4_mul(p10, wx));
+  const v128_t bottom = wasm_f32x4_add(wasm_f32x4_mul(p01, gx), wasm_f32x4_mul(p11, wx));
+  return wasm_f32x4_add(wasm_f32x4_mul(top, gy), wasm_f32x4_mul(bottom, wy));
+}
+
 /** The bilinear sample at (x0 + fx, y0 + fy) near or outside the image's edge (kept out of the hot loop). */
 static __attribute__((noinline)) v128_t edge_sample(const uint8_t *src, int W, int H, int x0, int y0, float fx, float fy, int replicate, float fillValue) {
   MAGIC;
@@ -107,10 +113,7 @@ static __attribute__((noinline)) v128_t edge_sample(const uint8_t *src, int W, i
     p01 = in1 && inA ? pixel(src + (y0 + 1) * stride + x0 * 3) : fill;
     p11 = in1 && inB ? pixel(src + (y0 + 1) * stride + (x0 + 1) * 3) : fill;
   }
-  const v128_t gx = wasm_f32x4_splat(1 - fx), wx = wasm_f32x4_splat(fx);
-  const v128_t top = wasm_f32x4_add(wasm_f32x4_mul(p00, gx), wasm_f32x4_mul(p10, wx));
-  const v128_t bottom = wasm_f32x4_add(wasm_f32x4_mul(p01, gx), wasm_f32x4_mul(p11, wx));
-  return wasm_f32x4_add(wasm_f32x4_mul(top, wasm_f32x4_splat(1 - fy)), wasm_f32x4_mul(bottom, wasm_f32x4_splat(fy)));
+  return bilerp(p00, p10, p01, p11, wasm_f32x4_splat(1 - fx), wasm_f32x4_splat(fx), wasm_f32x4_splat(1 - fy), wasm_f32x4_splat(fy));
 }
 
 #define LANE(v, q) wasm_i32x4_shuffle((v), (v), (q), (q), (q), (q))
@@ -118,10 +121,7 @@ static __attribute__((noinline)) v128_t edge_sample(const uint8_t *src, int W, i
 /** The bilinear sample of an inside pixel at byte offset `at`, weights from lane Q of gx/wx, gy/wy. */
 #define INSIDE_SAMPLE(at, Q) ({ \
     const uint8_t *p_ = src + (at); \
-    const v128_t gx_ = LANE(gx, Q), wx_ = LANE(wx, Q); \
-    const v128_t top_ = wasm_f32x4_add(wasm_f32x4_mul(pixel(p_), gx_), wasm_f32x4_mul(pixel(p_ + 3), wx_)); \
-    const v128_t bottom_ = wasm_f32x4_add(wasm_f32x4_mul(pixel(p_ + stride), gx_), wasm_f32x4_mul(pixel(p_ + stride + 3), wx_)); \
-    wasm_f32x4_add(wasm_f32x4_mul(top_, LANE(gy, Q)), wasm_f32x4_mul(bottom_, LANE(wy, Q))); })
+    bilerp(pixel(p_), pixel(p_ + 3), pixel(p_ + stride), pixel(p_ + stride + 3), LANE(gx, Q), LANE(wx, Q), LANE(gy, Q), LANE(wy, Q)); })
 
 /** Writes four consecutive output pixels (values R, G, B, - each) as whole vectors per plane. */
 static inline __attribute__((always_inline)) void put4(const Output *o, int k, v128_t v0, v128_t v1, v128_t v2, v128_t v3, int gray) {
@@ -182,16 +182,13 @@ static inline __attribute__((always_inline)) void affine_body(const uint8_t *src
         k += 4;
         continue;
       }
+      // Some of the four at or past the edge (or the row's last few): one at a time.
       const int n = outW - i < 4 ? outW - i : 4;
-      int xi[4], yi[4], in[4];
+      int xi[4], yi[4];
       float fx[4], fy[4];
-      wasm_v128_store(xi, x0); wasm_v128_store(yi, y0); wasm_v128_store(in, inside);
+      wasm_v128_store(xi, x0); wasm_v128_store(yi, y0);
       wasm_v128_store(fx, wx); wasm_v128_store(fy, wy);
-      for (int q = 0; q < n; q++, k++) {
-        const v128_t v = in[q] ? edge_sample(src, W, H, xi[q], yi[q], fx[q], fy[q], 1, 0.0f)
-                               : edge_sample(src, W, H, xi[q], yi[q], fx[q], fy[q], replicate, fillValue);
-        put(&o, k, v, gray);
-      }
+      for (int q = 0; q < n; q++, k++) put(&o, k, edge_sample(src, W, H, xi[q], yi[q], fx[q], fy[q], replicate, fillValue), gray);
     }
   }
 }
