@@ -58,6 +58,18 @@ export const INPUT_DIMS: Readonly<Record<ModelName, readonly number[]>> = Object
  */
 const SINGLE_THREADED: ReadonlySet<ModelName> = new Set(['landmark', 'eye', 'age', 'gender']);
 
+/**
+ * Models run on a thread of their session's own pool, where ORT flushes
+ * denormals (see SessionOptions.ownThread): fr_feature's activations go
+ * denormal on real faces. On the calling thread, which never has FTZ/DAZ
+ * (SessionQueue keeps it IEEE), it took 27-30 ms per face with its denormal
+ * weights zeroed and 100 ms with them; on its own thread 19-21 ms, in every
+ * engine worker (the 8 enrolment photos, 3 workers one after another). The
+ * other models measured the same either way, within the runs' noise, and
+ * the hand-off would only cost them.
+ */
+const OWN_THREAD: ReadonlySet<ModelName> = new Set(['feature']);
+
 export const DEFAULT_MODEL_DIR = join(dirname(fileURLToPath(import.meta.url)), 'weights');
 
 export interface OnnxEngineOptions {
@@ -369,7 +381,7 @@ class Engine implements OnnxFaceEngine {
 
 /** Session options of one model (also used by the benchmark for its bare sessions). */
 export function sessionOptions(model: ModelName, intraOpThreads: number, flushDenormals = true): SessionOptions {
-  return { intraOpThreads: SINGLE_THREADED.has(model) ? 1 : intraOpThreads, flushDenormals };
+  return { intraOpThreads: SINGLE_THREADED.has(model) ? 1 : intraOpThreads, flushDenormals, ownThread: OWN_THREAD.has(model) };
 }
 
 /**

@@ -2,7 +2,10 @@
 // would otherwise run the same session in parallel, each with its own
 // intra-op threads, oversubscribing the cores and making every call slower;
 // a queue keeps each model at one call at a time and the latency predictable.
+import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
+import { flushDenormalWeights } from './onnx-denormals.js';
+import { mulModel } from './tiny-onnx.js';
 
 export interface SessionStats {
   runs: number;
@@ -12,18 +15,32 @@ export interface SessionStats {
 
 export interface SessionOptions {
   intraOpThreads: number;
-  /** Treat denormal floats as zero (default true). */
+  /** Treat denormal floats as zero (default true): the weights' are zeroed at load, and ORT's threads flush the rest. */
   flushDenormals?: boolean;
+  /**
+   * Run the graph on a thread of the session's own (inter-op) pool instead of
+   * the caller's. ORT sets FTZ/DAZ on its pool threads for every session but
+   * on the calling thread only for the first session of the process (see
+   * onnx-denormals.ts), so this is what flushes the denormal activations of
+   * a model in any engine worker. Costs a hand-off to that thread (measured
+   * on bare sessions with FTZ on both sides: +0.3-1.4 ms on fr_feature's
+   * 9-18 ms, +0.7-2.5 ms on fr_detect's 3), so only for models whose
+   * activations go denormal. Ignored when flushDenormals is false.
+   */
+  ownThread?: boolean;
 }
 
 export function ortSessionOptions(options: SessionOptions): ort.InferenceSession.SessionOptions {
+  const ownThread = options.ownThread === true && options.flushDenormals !== false;
   return {
     // 3 = error: the exported graphs trigger harmless initializer warnings.
     logSeverityLevel: 3,
     graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
+    // 'parallel' with an inter-op pool of two (one thread besides the
+    // caller, which then only waits) puts every node on that pool thread.
+    executionMode: ownThread ? 'parallel' : 'sequential',
     intraOpNumThreads: options.intraOpThreads,
-    interOpNumThreads: 1,
+    interOpNumThreads: ownThread ? 2 : 1,
     extra: {
       session: {
         // Idle intra-op threads otherwise spin-wait after each run; with one
@@ -41,6 +58,21 @@ export function ortSessionOptions(options: SessionOptions): ort.InferenceSession
   };
 }
 
+/**
+ * ORT sets FTZ/DAZ on the thread that creates the process's first session
+ * when that session asks for set_denormal_as_zero (once per process, and
+ * threads started later inherit the bits): that thread's JavaScript then
+ * computes with denormals flushed (Math.fround(1e-40) === 0), and which
+ * engine worker it is depends on start-up order. Opening a one-node session
+ * without the option first uses up that once with "off" when it is first,
+ * and costs 1-3 ms otherwise; the flushing our sessions want comes from
+ * zeroed weights and their own threads (SessionOptions).
+ */
+async function keepCallerFloatMode(): Promise<void> {
+  const fence = await ort.InferenceSession.create(mulModel(Float32Array.of(1)), { logSeverityLevel: 3, extra: { session: { set_denormal_as_zero: '0' } } });
+  await fence.release();
+}
+
 export class SessionQueue {
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
@@ -52,7 +84,10 @@ export class SessionQueue {
   ) {}
 
   static async open(name: string, path: string, options: SessionOptions): Promise<SessionQueue> {
-    return new SessionQueue(name, await ort.InferenceSession.create(path, ortSessionOptions(options)));
+    await keepCallerFloatMode();
+    const model = await readFile(path);
+    if (options.flushDenormals !== false) flushDenormalWeights(model);
+    return new SessionQueue(name, await ort.InferenceSession.create(model, ortSessionOptions(options)));
   }
 
   get stats(): Readonly<SessionStats> {
