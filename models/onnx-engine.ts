@@ -59,14 +59,13 @@ export const INPUT_DIMS: Readonly<Record<ModelName, readonly number[]>> = Object
 const SINGLE_THREADED: ReadonlySet<ModelName> = new Set(['landmark', 'eye', 'age', 'gender']);
 
 /**
- * Models run on a thread of their session's own pool, where ORT flushes
- * denormals (see SessionOptions.ownThread): fr_feature's activations go
- * denormal on real faces. On the calling thread, which never has FTZ/DAZ
- * (SessionQueue keeps it IEEE), it took 27-30 ms per face with its denormal
- * weights zeroed and 100 ms with them; on its own thread 19-21 ms, in every
- * engine worker (the 8 enrolment photos, 3 workers one after another). The
- * other models measured the same either way, within the runs' noise, and
- * the hand-off would only cost them.
+ * Models run on a thread of their session's own pool where the calling
+ * thread does not flush denormals (see SessionOptions.ownThread): fr_feature's
+ * activations go denormal on real faces. In an engine worker that did not
+ * open the process's first session it took 27-30 ms per face with its
+ * denormal weights zeroed (100 ms with them), 19-21 ms on its own thread,
+ * against 14-18 ms on a calling thread that flushes (the 8 enrolment photos;
+ * one run's numbers vary by 10-20% with the machine's load).
  */
 const OWN_THREAD: ReadonlySet<ModelName> = new Set(['feature']);
 

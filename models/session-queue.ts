@@ -5,7 +5,6 @@
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
 import { flushDenormalWeights } from './onnx-denormals.js';
-import { mulModel } from './tiny-onnx.js';
 
 export interface SessionStats {
   runs: number;
@@ -25,7 +24,8 @@ export interface SessionOptions {
    * a model in any engine worker. Costs a hand-off to that thread (measured
    * on bare sessions with FTZ on both sides: +0.3-1.4 ms on fr_feature's
    * 9-18 ms, +0.7-2.5 ms on fr_detect's 3), so only for models whose
-   * activations go denormal. Ignored when flushDenormals is false.
+   * activations go denormal, and open() leaves the graph on a calling thread
+   * that flushes already. Ignored when flushDenormals is false.
    */
   ownThread?: boolean;
 }
@@ -59,18 +59,14 @@ export function ortSessionOptions(options: SessionOptions): ort.InferenceSession
 }
 
 /**
- * ORT sets FTZ/DAZ on the thread that creates the process's first session
- * when that session asks for set_denormal_as_zero (once per process, and
- * threads started later inherit the bits): that thread's JavaScript then
- * computes with denormals flushed (Math.fround(1e-40) === 0), and which
- * engine worker it is depends on start-up order. Opening a one-node session
- * without the option first uses up that once with "off" when it is first,
- * and costs 1-3 ms otherwise; the flushing our sessions want comes from
- * zeroed weights and their own threads (SessionOptions).
+ * Whether this thread computes with denormals flushed (FTZ/DAZ set). ORT sets
+ * them on the thread that creates the process's first session when that
+ * session asks for set_denormal_as_zero (once per process; threads started
+ * from it later inherit them): in one engine worker of a pool, or on the
+ * main thread of an engine without workers.
  */
-async function keepCallerFloatMode(): Promise<void> {
-  const fence = await ort.InferenceSession.create(mulModel(Float32Array.of(1)), { logSeverityLevel: 3, extra: { session: { set_denormal_as_zero: '0' } } });
-  await fence.release();
+export function threadFlushesDenormals(): boolean {
+  return Math.fround(1e-40) === 0;
 }
 
 export class SessionQueue {
@@ -84,10 +80,12 @@ export class SessionQueue {
   ) {}
 
   static async open(name: string, path: string, options: SessionOptions): Promise<SessionQueue> {
-    await keepCallerFloatMode();
     const model = await readFile(path);
     if (options.flushDenormals !== false) flushDenormalWeights(model);
-    return new SessionQueue(name, await ort.InferenceSession.create(model, ortSessionOptions(options)));
+    // A thread that flushes already runs the graph faster itself (no hand-off):
+    // after this thread created the process's first session, the next ones.
+    const ownThread = options.ownThread === true && !threadFlushesDenormals();
+    return new SessionQueue(name, await ort.InferenceSession.create(model, ortSessionOptions({ ...options, ownThread })));
   }
 
   get stats(): Readonly<SessionStats> {

@@ -4,11 +4,11 @@
 // creator's FTZ/DAZ bits, and the test process's main thread has opened ORT
 // sessions (which set them on the thread that opens the process's first).
 // As in the server, the main thread opens no session: worker 1 opens the
-// process's first and reports whether its own float mode stayed IEEE (a
-// denormal float32 survives Math.fround), worker 2 runs the cases (y = x * c
-// models), and the main thread prints { firstThreadKeepsDenormals, results }.
+// process's first and reports whether that made it flush denormals, worker 2
+// runs the cases (y = x * c models), and the main thread prints
+// { firstThreadFlushes, results }.
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { SessionQueue, type SessionOptions } from '../../models/session-queue.js';
+import { SessionQueue, threadFlushesDenormals, type SessionOptions } from '../../models/session-queue.js';
 
 export interface ProbeCase {
   path: string;
@@ -30,13 +30,13 @@ async function inWorker(role: Role): Promise<number[][]> {
 
 if (isMainThread) {
   const { first, cases } = JSON.parse(process.argv[2]!) as { first: string; cases: ProbeCase[] };
-  const kept = (await inWorker({ first }))[0]?.[0];
-  process.stdout.write(JSON.stringify({ firstThreadKeepsDenormals: kept === 1, results: await inWorker({ cases }) }));
+  const flushes = (await inWorker({ first }))[0]?.[0];
+  process.stdout.write(JSON.stringify({ firstThreadFlushes: flushes === 1, results: await inWorker({ cases }) }));
 } else {
   const role = workerData as Role;
   if ('first' in role) {
     await (await SessionQueue.open('first', role.first, { intraOpThreads: 1 })).close();
-    parentPort!.postMessage([[Math.fround(1e-40) !== 0 ? 1 : 0]]);
+    parentPort!.postMessage([[threadFlushesDenormals() ? 1 : 0]]);
   } else {
     const results: number[][] = [];
     for (const { path, options, x } of role.cases) {

@@ -1,6 +1,5 @@
-// A one-node ONNX model (y = x * c, float32, shape [n]) encoded by hand: the
-// session that keeps ORT from changing the caller thread's float mode
-// (session-queue.ts), and tests of what ORT does with particular values.
+// A one-node ONNX model (y = x * c, float32, shape [n]) encoded by hand, for
+// tests of what ONNX Runtime does with particular float values.
 import protobuf from 'protobufjs';
 
 const FLOAT = 1;
