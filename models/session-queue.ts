@@ -14,7 +14,7 @@ export interface SessionStats {
 
 export interface SessionOptions {
   intraOpThreads: number;
-  /** Treat denormal floats as zero (default true): the weights' are zeroed at load, and ORT's threads flush the rest. */
+  /** Treat denormal floats as zero (default true): denormal weights are zeroed at load, ORT's threads flush the rest. */
   flushDenormals?: boolean;
   /**
    * Run the graph on a thread of the session's own (inter-op) pool instead of
@@ -82,8 +82,8 @@ export class SessionQueue {
   static async open(name: string, path: string, options: SessionOptions): Promise<SessionQueue> {
     const model = await readFile(path);
     if (options.flushDenormals !== false) flushDenormalWeights(model);
-    // A thread that flushes already runs the graph faster itself (no hand-off):
-    // after this thread created the process's first session, the next ones.
+    // On a thread that flushes already (the one that created the process's
+    // first session), the graph runs faster where it is, without the hand-off.
     const ownThread = options.ownThread === true && !threadFlushesDenormals();
     return new SessionQueue(name, await ort.InferenceSession.create(model, ortSessionOptions({ ...options, ownThread })));
   }
