@@ -9,8 +9,10 @@
 // model ran 6-7x slower there (measured 100 ms against 15 ms per face), and
 // a pool of two workers enrolled little faster than one. Zeroing those
 // weights before the session is created is exactly what DAZ does with them
-// (it reads a denormal operand as zero), on any thread; denormal results of
-// the computation are SessionOptions.ownThread's part.
+// (it reads a denormal operand as zero), on any thread. Denormal results of
+// the computation need FTZ on the thread that runs the graph: the engine sets
+// it with the denormal-mode addon (denormal-mode.ts), or where there is none
+// runs fr_feature on an ORT pool thread (SessionOptions.ownThread).
 import protobuf from 'protobufjs';
 
 const { Reader } = protobuf;

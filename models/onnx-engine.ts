@@ -9,6 +9,7 @@ import type {
   AnalyzeRequest, Box, DecodeLimits, DecodedImage, DetectedFace, DetectOptionsPerCall, FaceAttributes, FaceEngine, FaceQuality, ImageAnalysis, StageTimings,
 } from './engine.js';
 import { analyzeInPlace } from './engine.js';
+import { flushDenormalsOnThisThread } from './denormal-mode.js';
 import { decodeImage } from './decode.js';
 import { PyramidPool, type Pyramid } from './image-ops.js';
 import { DETECT_DIMS, defaultDetectOptions, detectCandidates, type Candidate, type DetectOptions, type DetectorRun, type FaceRegion } from './detect.js';
@@ -60,9 +61,9 @@ const SINGLE_THREADED: ReadonlySet<ModelName> = new Set(['landmark', 'eye', 'age
 
 /**
  * Models run on a thread of their session's own pool where the calling
- * thread does not flush denormals (see SessionOptions.ownThread): fr_feature's
- * activations go denormal on real faces. In an engine worker that did not
- * open the process's first session it took 27-30 ms per face with its
+ * thread does not flush denormals (no denormal-mode addon for the platform;
+ * see SessionOptions.ownThread): fr_feature's activations go denormal on
+ * real faces. On a thread without FTZ/DAZ it took 27-30 ms per face with its
  * denormal weights zeroed (100 ms with them), 19-21 ms on its own thread,
  * against 14-18 ms on a calling thread that flushes (the 8 enrolment photos;
  * one run's numbers vary by 10-20% with the machine's load).
@@ -393,12 +394,16 @@ export async function createOnnxEngine(options: OnnxEngineOptions = {}): Promise
   const intraOpThreads = options.intraOpThreads ?? availableParallelism();
   if (!Number.isInteger(intraOpThreads) || intraOpThreads < 1) throw new RangeError(`intraOpThreads must be a positive integer, got ${intraOpThreads}`);
   const hashes = await verifyModelFiles(modelDir, Object.values(MODEL_FILES));
+  // The sessions' graphs run on this thread (one intra-op thread, or as the
+  // pool's caller): FTZ/DAZ on it, where the addon exists.
+  const flushDenormals = options.flushDenormals ?? true;
+  if (flushDenormals) flushDenormalsOnThisThread();
 
   const opened: SessionQueue[] = [];
   try {
     const sessions = {} as Record<ModelName, SessionQueue>;
     for (const name of MODEL_NAMES) {
-      sessions[name] = await SessionQueue.open(name, join(modelDir, MODEL_FILES[name]), sessionOptions(name, intraOpThreads, options.flushDenormals ?? true));
+      sessions[name] = await SessionQueue.open(name, join(modelDir, MODEL_FILES[name]), sessionOptions(name, intraOpThreads, flushDenormals));
       opened.push(sessions[name]);
     }
     if (options.warmUp ?? true) {

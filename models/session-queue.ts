@@ -4,6 +4,7 @@
 // a queue keeps each model at one call at a time and the latency predictable.
 import { readFile } from 'node:fs/promises';
 import * as ort from 'onnxruntime-node';
+import { threadFlushesDenormals } from './denormal-mode.js';
 import { flushDenormalWeights } from './onnx-denormals.js';
 
 export interface SessionStats {
@@ -56,17 +57,6 @@ export function ortSessionOptions(options: SessionOptions): ort.InferenceSession
       },
     },
   };
-}
-
-/**
- * Whether this thread computes with denormals flushed (FTZ/DAZ set). ORT sets
- * them on the thread that creates the process's first session when that
- * session asks for set_denormal_as_zero (once per process; threads started
- * from it later inherit them): in one engine worker of a pool, or on the
- * main thread of an engine without workers.
- */
-export function threadFlushesDenormals(): boolean {
-  return Math.fround(1e-40) === 0;
 }
 
 export class SessionQueue {

@@ -5,10 +5,12 @@
 // sessions (which set them on the thread that opens the process's first).
 // As in the server, the main thread opens no session: worker 1 opens the
 // process's first and reports whether that made it flush denormals, worker 2
-// runs the cases (y = x * c models), and the main thread prints
-// { firstThreadFlushes, results }.
+// runs the cases (y = x * c models), worker 3 reports whether it flushed
+// before and after asking the addon to, and the main thread prints all that
+// and whether it flushes itself at the end.
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { SessionQueue, threadFlushesDenormals, type SessionOptions } from '../../models/session-queue.js';
+import { flushDenormalsOnThisThread, threadFlushesDenormals } from '../../models/denormal-mode.js';
+import { SessionQueue, type SessionOptions } from '../../models/session-queue.js';
 
 export interface ProbeCase {
   path: string;
@@ -16,7 +18,7 @@ export interface ProbeCase {
   x: number[];
 }
 
-type Role = { first: string } | { cases: ProbeCase[] };
+type Role = { first: string } | { cases: ProbeCase[] } | { addon: true };
 
 async function inWorker(role: Role): Promise<number[][]> {
   const worker = new Worker(new URL('./denormal-probe.mjs', import.meta.url), { workerData: role });
@@ -31,10 +33,15 @@ async function inWorker(role: Role): Promise<number[][]> {
 if (isMainThread) {
   const { first, cases } = JSON.parse(process.argv[2]!) as { first: string; cases: ProbeCase[] };
   const flushes = (await inWorker({ first }))[0]?.[0];
-  process.stdout.write(JSON.stringify({ firstThreadFlushes: flushes === 1, results: await inWorker({ cases }) }));
+  const results = await inWorker({ cases });
+  const [[before, after]] = (await inWorker({ addon: true })) as [[number, number]];
+  process.stdout.write(JSON.stringify({ firstThreadFlushes: flushes === 1, results, addon: { before: before === 1, after: after === 1 }, mainFlushes: threadFlushesDenormals() }));
 } else {
   const role = workerData as Role;
-  if ('first' in role) {
+  if ('addon' in role) {
+    const before = threadFlushesDenormals();
+    parentPort!.postMessage([[before ? 1 : 0, flushDenormalsOnThisThread() ? 1 : 0]]);
+  } else if ('first' in role) {
     await (await SessionQueue.open('first', role.first, { intraOpThreads: 1 })).close();
     parentPort!.postMessage([[threadFlushesDenormals() ? 1 : 0]]);
   } else {

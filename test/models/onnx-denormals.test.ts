@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +9,7 @@ import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { flushDenormalWeights } from '../../models/onnx-denormals.js';
 import type { SessionOptions } from '../../models/session-queue.js';
+import { denormalAddonFile } from '../../models/denormal-mode.js';
 import { DEFAULT_MODEL_DIR, MODEL_FILES } from '../../models/onnx-engine.js';
 import { mulModel } from '../helpers/tiny-onnx.js';
 import type { ProbeCase } from '../helpers/denormal-probe.js';
@@ -60,6 +63,21 @@ describe('onnx-denormals: denormal weights zeroed in place', () => {
   });
 });
 
+describe('denormal-mode: the addon', () => {
+  it('is built from the committed source', function () {
+    const dir = fileURLToPath(new URL('../../models/denormal-mode/', import.meta.url));
+    const [source, binary] = readFileSync(join(dir, 'denormal_mode.sha256'), 'utf8').trim().split('\n');
+    const hash = (name: string) => createHash('sha256').update(readFileSync(join(dir, name))).digest('hex');
+    expect(hash('denormal_mode.c'), 'denormal_mode.c changed: run npm run build:addon').to.equal(source);
+    expect(hash('denormal_mode.linux-x64.node'), 'the .node is not build.sh\'s').to.equal(binary);
+  });
+
+  it('exists for x86-64 Linux only', () => {
+    expect(denormalAddonFile('linux', 'x64')).to.equal('./denormal-mode/denormal_mode.linux-x64.node');
+    expect([denormalAddonFile('linux', 'arm64'), denormalAddonFile('darwin', 'x64'), denormalAddonFile('win32', 'x64')]).to.deep.equal([undefined, undefined, undefined]);
+  });
+});
+
 describe('onnx-denormals: flushing in any engine worker', function () {
   this.timeout(60_000);
   let dir: string;
@@ -88,7 +106,11 @@ describe('onnx-denormals: flushing in any engine worker', function () {
     const probe = fileURLToPath(new URL('../helpers/denormal-probe.ts', import.meta.url));
     const input = JSON.stringify({ first: tiny, cases: cases.map(({ path, options, x }) => ({ path, options, x })) });
     const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', probe, input]);
-    const { firstThreadFlushes, results } = JSON.parse(stdout) as { firstThreadFlushes: boolean; results: number[][] };
+    const { firstThreadFlushes, results, addon, mainFlushes } = JSON.parse(stdout) as {
+      firstThreadFlushes: boolean; results: number[][]; addon: { before: boolean; after: boolean }; mainFlushes: boolean;
+    };
+    // The addon sets the bits on the thread that asks, and on no other.
+    expect({ addon, mainFlushes }).to.deep.equal({ addon: { before: false, after: denormalAddonFile() !== undefined }, mainFlushes: false });
     // ORT's once-per-process switch, which the cases below must not depend on.
     expect(firstThreadFlushes, 'the thread that opened the first session flushes').to.equal(true);
     const zero = (r: number[]) => r.every((v) => v === 0);
