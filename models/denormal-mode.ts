@@ -25,6 +25,11 @@ export function denormalAddonFile(platform = process.platform, arch = process.ar
  */
 export function flushDenormalsOnThisThread(): boolean {
   const file = denormalAddonFile();
-  if (file) (createRequire(import.meta.url)(file) as { flushDenormals(): number }).flushDenormals();
+  try {
+    if (file) (createRequire(import.meta.url)(file) as { flushDenormals(): number }).flushDenormals();
+  } catch {
+    // An addon that cannot load (a filesystem mounted noexec, say) costs
+    // speed only: the callers' fallbacks are for a thread that does not flush.
+  }
   return threadFlushesDenormals();
 }
