@@ -20,10 +20,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FaceServer } from '../server/app.js';
+import { BenchHttpClient } from './bench-http.js';
 import { benchServerConfig, col, machineInfo, machineLines, mean, percentile, positive } from './bench-common.js';
 import { DEFAULT_LIBRARY, type FaceToken, type GroupName } from '../server/core/ids.js';
 import { createOnnxEngine } from '../models/index.js';
@@ -151,32 +151,10 @@ const authHeader = { authorization: `Bearer ${adminKey}` };
 
 interface Envelope { code: number; message: string; data: Record<string, unknown> }
 
-const agent = new Agent({ keepAlive: true });
-function postHttp(path: string, contentType: string, payload: Buffer): Promise<Envelope> {
-  return new Promise((resolve, reject) => {
-    const req = request(base + path, {
-      method: 'POST',
-      agent,
-      headers: { ...authHeader, 'content-type': contentType, 'content-length': payload.length },
-    }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => {
-        try {
-          resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Envelope);
-        } catch (err) {
-          reject(err);
-        }
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(payload);
-  });
-}
+const http = new BenchHttpClient(base, authHeader);
 
 async function postJson(path: string, body: unknown): Promise<Envelope> {
-  if (client === 'http') return postHttp(path, 'application/json', Buffer.from(JSON.stringify(body)));
+  if (client === 'http') return http.postJson<Envelope>(path, body);
   const res = await fetch(base + path, {
     method: 'POST',
     headers: { ...authHeader, 'content-type': 'application/json' },
@@ -186,15 +164,7 @@ async function postJson(path: string, body: unknown): Promise<Envelope> {
 }
 
 async function addFace(png: Uint8Array): Promise<Envelope> {
-  if (client === 'http') {
-    const boundary = `----bench${randomBytes(12).toString('hex')}`;
-    const payload = Buffer.concat([
-      Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="image"; filename="face.png"\r\ncontent-type: image/png\r\n\r\n`),
-      png,
-      Buffer.from(`\r\n--${boundary}--\r\n`),
-    ]);
-    return postHttp('/api/face/v1/add', `multipart/form-data; boundary=${boundary}`, payload);
-  }
+  if (client === 'http') return http.postImage<Envelope>('/api/face/v1/add', png);
   const form = new FormData();
   form.append('image', new Blob([png], { type: 'image/png' }), 'face.png');
   const res = await fetch(base + '/api/face/v1/add', { method: 'POST', headers: authHeader, body: form });
@@ -429,7 +399,7 @@ try {
   json.pipeline = { mean: pipeMean, p50: pipeP50, stages: Object.fromEntries(Object.entries(stages).map(([k, xs]) => [k, mean(xs)])) };
   json.addOverPipeline = { mean: seq.mean / pipeMean, p50: seq.p50 / pipeP50 };
 } finally {
-  agent.destroy();
+  http.close();
   await server.close();
   await engine.close();
   rmSync(dataDir, { recursive: true, force: true });

@@ -24,6 +24,10 @@
 // --pipeline-only: part 4 alone.
 // --cpu-prof DIR: every server started writes a V8 CPU profile into DIR
 // when it stops (node --cpu-prof), to see what its event loop spends.
+// --client fetch: the requests through global fetch (undici) instead of
+// node:http with a keep-alive Agent (the default; see bench-http.ts): the
+// client shares the cores with the server, and undici's extra CPU per
+// request is taken from the server under test.
 // --soak: the loaded run for M minutes (default 30) with terminals syncing
 // and connected to the push channel; the server's resident memory sampled
 // every 30 s (from /metrics), first/last/max and the trend per 10 minutes,
@@ -40,6 +44,7 @@ import { createOnnxEngine } from '../models/index.js';
 import { procStatusBytes } from '../server/memory-metrics.js';
 import { ENROLLABLE, enrollablePhoto } from '../test/helpers/photos.js';
 import { PROJECT_ROOT } from '../test/helpers/paths.js';
+import { BenchHttpClient } from './bench-http.js';
 import { col, machineInfo, machineLines, mean, median, percentile, positive } from './bench-common.js';
 
 const { values } = parseArgs({
@@ -51,10 +56,13 @@ const { values } = parseArgs({
     'cpu-prof': { type: 'string' },
     soak: { type: 'boolean', default: false },
     minutes: { type: 'string', default: '30' },
+    client: { type: 'string', default: 'http' },
   },
 });
 const seconds = positive('seconds', values.seconds);
 const clients = positive('clients', values.clients);
+const useFetch = values.client === 'fetch';
+if (values.client !== 'http' && values.client !== 'fetch') throw new RangeError('--client must be "http" or "fetch"');
 const cores = availableParallelism();
 const ADMIN_KEY = 'bench-admin-key-0123456789';
 const DEVICE_KEY = 'bench-device-key-0123456789';
@@ -64,6 +72,7 @@ interface Server {
   url: string;
   child: ChildProcess;
   dataDir: string;
+  http: BenchHttpClient;
 }
 
 /** Starts `npm start`'s entry on a free port and a temp data dir; resolves once it serves. */
@@ -92,11 +101,12 @@ async function startServer(env: Record<string, string>): Promise<Server> {
     if (Date.now() > ready) throw new Error('server not ready after 120 s');
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { url, child, dataDir };
+  return { url, child, dataDir, http: new BenchHttpClient(url) };
 }
 
 async function stopServer(server: Server): Promise<void> {
   const exited = new Promise((r) => server.child.once('exit', r));
+  server.http.close();
   server.child.kill('SIGTERM');
   await exited;
   rmSync(server.dataDir, { recursive: true, force: true });
@@ -104,24 +114,28 @@ async function stopServer(server: Server): Promise<void> {
 
 const auth = { authorization: `Bearer ${ADMIN_KEY}` };
 
-async function post(url: string, body: unknown): Promise<{ code: number; data: Record<string, unknown> }> {
-  const res = await fetch(url, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return (await res.json()) as { code: number; data: Record<string, unknown> };
+type Envelope = { code: number; data: Record<string, unknown> };
+
+async function post(server: Server, path: string, body: unknown): Promise<Envelope> {
+  if (!useFetch) return server.http.postJson<Envelope>(path, body, auth);
+  const res = await fetch(server.url + path, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return (await res.json()) as Envelope;
 }
 
-async function addFace(server: Server, photo: Uint8Array): Promise<{ code: number; data: Record<string, unknown> }> {
+async function addFace(server: Server, photo: Uint8Array): Promise<Envelope> {
+  if (!useFetch) return server.http.postImage<Envelope>('/api/face/v1/add', photo, auth);
   const form = new FormData();
   form.append('image', new Blob([photo], { type: 'image/png' }), 'face.png');
   const res = await fetch(`${server.url}/api/face/v1/add`, { method: 'POST', headers: auth, body: form });
-  return (await res.json()) as { code: number; data: Record<string, unknown> };
+  return (await res.json()) as Envelope;
 }
 
 /** A group with some faces, so that a one-change sync has a delta to send; returns the group's id and version. */
 async function prepareGroup(server: Server, photos: Uint8Array[]): Promise<{ groupId: number; version: number; searchModel: string }> {
-  await post(`${server.url}/api/group/v1/create`, { group_name: GROUP });
+  await post(server, '/api/group/v1/create', { group_name: GROUP });
   for (const photo of photos) {
     const added = await addFace(server, photo);
-    if (added.code === 0) await post(`${server.url}/api/group/v1/bind`, { group_name: GROUP, face_token: added.data.face_token });
+    if (added.code === 0) await post(server, '/api/group/v1/bind', { group_name: GROUP, face_token: added.data.face_token });
   }
   // The group's id and version as a terminal learns them: one device-sim sync.
   const synced = await new Promise<string>((resolve, reject) => {
@@ -143,15 +157,24 @@ async function timed(f: () => Promise<unknown>): Promise<number> {
 }
 
 function probes(server: Server, group: { groupId: number; version: number; searchModel: string }) {
+  const headers = { authorization: `Bearer ${DEVICE_KEY}`, 'content-type': 'application/json', 'x-device-id': 'bench-terminal' };
+  const body = JSON.stringify({
+    info: { search_model: group.searchModel, version: 'bench' },
+    groups: [{ group_name: GROUP, group_id: group.groupId, local_version: group.version - 1 }],
+  });
+  if (!useFetch) {
+    const payload = Buffer.from(body);
+    // A probe answered with an error would look fast: refuse the run instead.
+    const ok = (what: string) => (res: { status: number }) => {
+      if (res.status !== 200) throw new Error(`${what} probe answered HTTP ${res.status}`);
+    };
+    return {
+      trivial: () => server.http.send('GET', '/api/version/v1').then(ok('trivial')),
+      sync: () => server.http.send('POST', '/api/service/sync/v1', payload, headers).then(ok('sync')),
+    };
+  }
   const trivial = () => fetch(`${server.url}/api/version/v1`).then((r) => r.arrayBuffer());
-  const sync = () => fetch(`${server.url}/api/service/sync/v1`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${DEVICE_KEY}`, 'content-type': 'application/json', 'x-device-id': 'bench-terminal' },
-    body: JSON.stringify({
-      info: { search_model: group.searchModel, version: 'bench' },
-      groups: [{ group_name: GROUP, group_id: group.groupId, local_version: group.version - 1 }],
-    }),
-  }).then((r) => r.arrayBuffer());
+  const sync = () => fetch(`${server.url}/api/service/sync/v1`, { method: 'POST', headers, body }).then((r) => r.arrayBuffer());
   return { trivial, sync };
 }
 
@@ -197,9 +220,12 @@ async function loaded(server: Server, photos: Uint8Array[], group: Parameters<ty
     for (let i = c; performance.now() < until; i++) {
       const res = await addFace(server, photos[i % photos.length]!);
       if (res.code === 105001) refused++;
-      else {
+      else if (res.code === 0) {
         enrolled++;
         enrolledTotal++;
+      } else {
+        // Every photo enrols when the server is well; a failure counted as a face would inflate faces/s.
+        throw new Error(`face add answered code ${res.code}: ${JSON.stringify(res).slice(0, 200)}`);
       }
     }
   });
