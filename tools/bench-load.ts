@@ -162,19 +162,19 @@ function probes(server: Server, group: { groupId: number; version: number; searc
     info: { search_model: group.searchModel, version: 'bench' },
     groups: [{ group_name: GROUP, group_id: group.groupId, local_version: group.version - 1 }],
   });
+  // A probe answered with an error would look fast: refuse the run instead.
+  const ok = (what: string) => (res: { status: number }) => {
+    if (res.status !== 200) throw new Error(`${what} probe answered HTTP ${res.status}`);
+  };
   if (!useFetch) {
     const payload = Buffer.from(body);
-    // A probe answered with an error would look fast: refuse the run instead.
-    const ok = (what: string) => (res: { status: number }) => {
-      if (res.status !== 200) throw new Error(`${what} probe answered HTTP ${res.status}`);
-    };
     return {
       trivial: () => server.http.send('GET', '/api/version/v1').then(ok('trivial')),
       sync: () => server.http.send('POST', '/api/service/sync/v1', payload, headers).then(ok('sync')),
     };
   }
-  const trivial = () => fetch(`${server.url}/api/version/v1`).then((r) => r.arrayBuffer());
-  const sync = () => fetch(`${server.url}/api/service/sync/v1`, { method: 'POST', headers, body }).then((r) => r.arrayBuffer());
+  const trivial = () => fetch(`${server.url}/api/version/v1`).then((r) => (ok('trivial')(r), r.arrayBuffer()));
+  const sync = () => fetch(`${server.url}/api/service/sync/v1`, { method: 'POST', headers, body }).then((r) => (ok('sync')(r), r.arrayBuffer()));
   return { trivial, sync };
 }
 
