@@ -2,7 +2,7 @@
 // formatting, the machine description printed first, and a server config
 // for an in-process server on a temporary data dir.
 import { randomBytes } from 'node:crypto';
-import { statfsSync } from 'node:fs';
+import { readFileSync, statfsSync } from 'node:fs';
 import { arch, availableParallelism, cpus, loadavg, platform, totalmem } from 'node:os';
 import { loopbackConfig, type ServerConfig } from '../server/config.js';
 
@@ -52,6 +52,28 @@ export function machineInfo(dataDir: string): MachineInfo {
     fs: FS_TYPES[magic] ?? magic,
     loadAtStart: loadavg(),
   };
+}
+
+/** All cores' CPU time so far, in ticks, and the part of it the hypervisor gave to other guests (Linux /proc/stat; undefined elsewhere). */
+export function cpuTicks(): { total: number; steal: number } | undefined {
+  try {
+    // cpu  user nice system idle iowait irq softirq steal guest guest_nice
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+    if (fields.length < 8 || fields.some((x) => !Number.isFinite(x))) return undefined;
+    return { total: fields.reduce((a, b) => a + b, 0), steal: fields[7]! };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Percent of the machine's CPU time stolen by the hypervisor between two
+ * cpuTicks() readings: on a shared virtual machine, the other guests' load,
+ * which no process here can see (undefined when unknown).
+ */
+export function stealPercent(before: ReturnType<typeof cpuTicks>, after: ReturnType<typeof cpuTicks>): number | undefined {
+  if (!before || !after || after.total <= before.total) return undefined;
+  return (100 * (after.steal - before.steal)) / (after.total - before.total);
 }
 
 /** The "Machine" block every benchmark prints first. */

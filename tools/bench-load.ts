@@ -1,4 +1,4 @@
-// npm run bench:load [-- --seconds S --clients N --latency-only --pipeline-only --cpu-prof DIR --soak --minutes M]
+// npm run bench:load [-- --seconds S --clients N --rounds R --client http|fetch --latency-only --pipeline-only --cpu-prof DIR --soak --minutes M]
 // Is the server responsive while it analyses photos? The server runs as its
 // own process (as `npm start` does, engine in worker threads); this process
 // only sends requests, so its own work does not slow the measured server.
@@ -12,7 +12,9 @@
 //    loop's priority), to show what the default ENGINE_NICE buys.
 // 3. Scaling: faces/s of the loaded run with one worker per core (one
 //    intra-op thread each) against one worker with one thread, the goal's
-//    baseline ("the one-worker figure"; same run, same photos). One worker
+//    baseline ("the one-worker figure"; same run, same photos), in --rounds
+//    (default 3) pairs of runs alternating between the two servers, both
+//    kept running; the figure is the median ratio. One worker
 //    with an intra-op thread per core is printed too, for information: it
 //    is what ENGINE_WORKERS=1 gives by default, but intra-op threads only
 //    speed up the larger operators, so it is not a one-core figure.
@@ -45,7 +47,7 @@ import { procStatusBytes } from '../server/memory-metrics.js';
 import { ENROLLABLE, enrollablePhoto } from '../test/helpers/photos.js';
 import { PROJECT_ROOT } from '../test/helpers/paths.js';
 import { BenchHttpClient } from './bench-http.js';
-import { col, machineInfo, machineLines, mean, median, percentile, positive } from './bench-common.js';
+import { col, cpuTicks, machineInfo, machineLines, mean, median, percentile, positive, stealPercent } from './bench-common.js';
 
 const { values } = parseArgs({
   options: {
@@ -57,10 +59,12 @@ const { values } = parseArgs({
     soak: { type: 'boolean', default: false },
     minutes: { type: 'string', default: '30' },
     client: { type: 'string', default: 'http' },
+    rounds: { type: 'string', default: '3' },
   },
 });
 const seconds = positive('seconds', values.seconds);
 const clients = positive('clients', values.clients);
+const rounds = positive('rounds', values.rounds);
 const useFetch = values.client === 'fetch';
 if (values.client !== 'http' && values.client !== 'fetch') throw new RangeError('--client must be "http" or "fetch"');
 const cores = availableParallelism();
@@ -188,6 +192,8 @@ interface LoadResult {
   /** Probe pairs (trivial + sync) sent during the run, faces enrolled. */
   probePairs: number;
   enrolled: number;
+  /** Percent of the machine's CPU time the hypervisor gave to other guests during the run (Linux). */
+  steal?: number;
 }
 
 /** CPU time (ms) of a process's main thread and of all its other threads, from /proc (Linux; undefined elsewhere). */
@@ -239,13 +245,13 @@ async function loaded(server: Server, photos: Uint8Array[], group: Parameters<ty
     }
   })();
   const started = performance.now();
-  const cpuBefore = threadCpu(server.child.pid!), clientBefore = process.cpuUsage();
+  const cpuBefore = threadCpu(server.child.pid!), clientBefore = process.cpuUsage(), ticksBefore = cpuTicks();
   await Promise.all([...enrolling, probing]);
-  const cpuAfter = threadCpu(server.child.pid!), client = process.cpuUsage(clientBefore);
+  const cpuAfter = threadCpu(server.child.pid!), client = process.cpuUsage(clientBefore), steal = stealPercent(ticksBefore, cpuTicks());
   const cpuPerFace = cpuBefore && cpuAfter && enrolled > 0
     ? { main: (cpuAfter.main - cpuBefore.main) / enrolled, other: (cpuAfter.other - cpuBefore.other) / enrolled, client: (client.user + client.system) / 1000 / enrolled }
     : undefined;
-  return { facesPerSecond: enrolled / ((performance.now() - started) / 1000), trivial: trivialMs, sync: syncMs, refused, cpuPerFace, probePairs: syncMs.length, enrolled };
+  return { facesPerSecond: enrolled / ((performance.now() - started) / 1000), trivial: trivialMs, sync: syncMs, refused, cpuPerFace, probePairs: syncMs.length, enrolled, steal };
 }
 
 const line = (name: string, xs: number[], goal = '') =>
@@ -397,9 +403,9 @@ const idleCpuAfter = threadCpu(server.child.pid!);
 // The probes run on the event loop too: their own cost, to tell it apart from the enrolments'.
 const probePairCpu = idleCpuBefore && idleCpuAfter ? (idleCpuAfter.main - idleCpuBefore.main) / 200 : undefined;
 const many = await loaded(server, photos, group, seconds);
-await stopServer(server);
 
 if (values['latency-only']) {
+  await stopServer(server);
   console.log(`\nLatency (ms), ${clients} clients enrolling for ${seconds} s, probes every 20 ms (${many.sync.length} probe pairs loaded)`);
   console.log(`  ${''.padEnd(26)}${col('p50', 9)}${col('p99', 9)}${col('max', 9)}`);
   console.log(line('trivial, idle', idleTrivial));
@@ -407,7 +413,7 @@ if (values['latency-only']) {
   console.log(line('trivial, loaded', many.trivial, '(goal p99 <= 10)'));
   console.log(line('one-change sync, loaded', many.sync, '(goal p99 <= 15)'));
   console.log(`  ${many.facesPerSecond.toFixed(1)} faces/s${many.cpuPerFace ? `; event loop ${many.cpuPerFace.main.toFixed(1)} ms CPU per face` : ''}`
-    + `${probePairCpu !== undefined ? `, ${probePairCpu.toFixed(2)} ms per probe pair (idle)` : ''}`);
+    + `${probePairCpu !== undefined ? `, ${probePairCpu.toFixed(2)} ms per probe pair (idle)` : ''}${many.steal === undefined ? '' : `; CPU steal ${many.steal.toFixed(1)}% during the loaded run`}`);
   process.exit(0);
 }
 
@@ -420,10 +426,24 @@ async function loadedWith(env: Record<string, string>): Promise<LoadResult> {
   return result;
 }
 
+// 3: scaling. The same load on one worker with one thread (the goal's
+// baseline), in --rounds loaded runs that alternate with the default
+// server's (kept running; the first of its runs is the one above): the
+// machine is shared, and a load that comes and goes within a minute fell on
+// one side of a single pair of runs and moved the ratio by +-0.15.
+const single = await startServer({ ENGINE_WORKERS: '1', ENGINE_THREADS: '1' });
+const singleGroup = await prepareGroup(single, photos.slice(0, 4));
+const pairs: Array<{ many: LoadResult; one: LoadResult }> = [];
+for (let r = 0; r < rounds; r++) {
+  const manyRun = r === 0 ? many : await loaded(server, photos, group, seconds);
+  pairs.push({ many: manyRun, one: await loaded(single, photos, singleGroup, seconds) });
+}
+await stopServer(single);
+await stopServer(server);
+const oneByOne = pairs[0]!.one;
 // 2b: the engine threads at the event loop's priority.
 const notNiced = await loadedWith({ ENGINE_NICE: '0' });
-// 3: the same load on one worker: one thread (the goal's baseline), and one thread per core.
-const oneByOne = await loadedWith({ ENGINE_WORKERS: '1', ENGINE_THREADS: '1' });
+// One worker with one thread per core, for information.
 const oneByCores = await loadedWith({ ENGINE_WORKERS: '1', ENGINE_THREADS: String(cores) });
 
 const pipeline = await measurePipeline(photos);
@@ -436,16 +456,22 @@ console.log(line('trivial, loaded', many.trivial, '(goal p99 <= 10)'));
 console.log(line('one-change sync, loaded', many.sync, '(goal p99 <= 15)'));
 console.log(line('trivial, ENGINE_NICE=0', notNiced.trivial, '(engine at the event loop\'s priority)'));
 console.log(line('sync, ENGINE_NICE=0', notNiced.sync));
-console.log(`\nEnrolment throughput (${clients} clients, ${seconds} s each)`);
+console.log(`\nEnrolment throughput (${clients} clients, ${seconds} s each; the ${cores} x 1 and 1 x 1 lines are the first pair of runs)`);
 const cpuText = (r: LoadResult) => (r.cpuPerFace
   ? `; CPU ms per face: event loop ${r.cpuPerFace.main.toFixed(1)}, engine and other server threads ${r.cpuPerFace.other.toFixed(1)}, bench client ${r.cpuPerFace.client.toFixed(1)}`
   : '');
-const throughput = (label: string, r: LoadResult) => console.log(`  ${label.padEnd(24)}${r.facesPerSecond.toFixed(1).padStart(7)} faces/s (${r.refused} busy answers${cpuText(r)})`);
+const stealText = (r: LoadResult) => (r.steal === undefined ? '' : `; CPU steal ${r.steal.toFixed(1)}%`);
+const throughput = (label: string, r: LoadResult) => console.log(`  ${label.padEnd(24)}${r.facesPerSecond.toFixed(1).padStart(7)} faces/s (${r.refused} busy answers${cpuText(r)}${stealText(r)})`);
 throughput(`${cores} workers x 1 thread`, many);
 throughput('1 worker x 1 thread', oneByOne);
 throughput(`1 worker x ${cores} threads`, oneByCores);
-console.log(`  scaling: ${(many.facesPerSecond / oneByOne.facesPerSecond).toFixed(2)}x the one-worker (1 x 1) figure (goal >= 1.8 on 2 cores);`
-  + ` ${(many.facesPerSecond / oneByCores.facesPerSecond).toFixed(2)}x 1 worker x ${cores} threads (information)`);
+const ratios = pairs.map((p) => p.many.facesPerSecond / p.one.facesPerSecond);
+console.log(`  scaling: ${median(ratios).toFixed(2)}x the one-worker (1 x 1) figure, median of ${rounds} alternating pairs of runs (goal >= 1.8 on 2 cores);`
+  + ` ${(many.facesPerSecond / oneByCores.facesPerSecond).toFixed(2)}x 1 worker x ${cores} threads (information, first pair's ${cores} x 1 run)`);
+if (rounds > 1) {
+  const steals = (p: { many: LoadResult; one: LoadResult }) => (p.many.steal === undefined || p.one.steal === undefined ? '' : ` (steal ${p.many.steal.toFixed(0)}% / ${p.one.steal.toFixed(0)}%)`);
+  console.log(`  pairs in order (${cores} x 1 / 1 x 1 faces/s = ratio): ${pairs.map((p, i) => `${p.many.facesPerSecond.toFixed(1)} / ${p.one.facesPerSecond.toFixed(1)} = ${ratios[i]!.toFixed(2)}${steals(p)}`).join('; ')}`);
+}
 if (probePairCpu !== undefined && many.cpuPerFace) {
   const probesPerFace = (many.probePairs * probePairCpu) / many.enrolled;
   console.log(`  event loop: ${probePairCpu.toFixed(2)} ms CPU per probe pair (idle), so of the ${many.cpuPerFace.main.toFixed(1)} ms per face with ${cores} workers`
