@@ -19,6 +19,10 @@ export class BenchHttpClient {
 
   /** One request; resolves with the whole response body once it has ended. */
   send(method: string, path: string, body?: Buffer, headers: Record<string, string> = {}): Promise<BenchResponse> {
+    return retryOnStaleSocket(() => this.sendOnce(method, path, body, headers));
+  }
+
+  private sendOnce(method: string, path: string, body: Buffer | undefined, headers: Record<string, string>): Promise<BenchResponse> {
     return new Promise((resolve, reject) => {
       const req = request(this.base + path, {
         method,
@@ -30,7 +34,7 @@ export class BenchHttpClient {
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
         res.on('error', reject);
       });
-      req.on('error', reject);
+      req.on('error', (err) => reject(Object.assign(err, { reusedSocket: req.reusedSocket })));
       req.end(body);
     });
   }
@@ -41,9 +45,9 @@ export class BenchHttpClient {
     return JSON.parse(res.body.toString('utf8')) as T;
   }
 
-  /** POST of a multipart form holding one image file (field `image`), answer parsed as JSON. */
-  async postImage<T>(path: string, image: Uint8Array, headers: Record<string, string> = {}, type = 'image/png', filename = 'face.png'): Promise<T> {
-    const { contentType, payload } = multipartImage(image, type, filename);
+  /** POST of a multipart form holding one PNG file (field `image`), answer parsed as JSON. */
+  async postImage<T>(path: string, png: Uint8Array, headers: Record<string, string> = {}): Promise<T> {
+    const { contentType, payload } = multipartPng(png);
     const res = await this.send('POST', path, payload, { ...headers, 'content-type': contentType });
     return JSON.parse(res.body.toString('utf8')) as T;
   }
@@ -53,12 +57,28 @@ export class BenchHttpClient {
   }
 }
 
-/** A multipart/form-data body with the image as field `image`, as a browser form sends it. */
-export function multipartImage(image: Uint8Array, type = 'image/png', filename = 'face.png'): { contentType: string; payload: Buffer } {
+/**
+ * Node's documented retry for keep-alive clients: the server drops a
+ * connection idle for its keepAliveTimeout (5 s), and a request that meets
+ * it closing fails with ECONNRESET before any response, so the server never
+ * saw it. That request (and only that one) is sent again, on a new connection.
+ */
+export async function retryOnStaleSocket<T>(send: () => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (err) {
+    const { code, reusedSocket } = err as { code?: string; reusedSocket?: boolean };
+    if (code !== 'ECONNRESET' || !reusedSocket) throw err;
+    return send();
+  }
+}
+
+/** A multipart/form-data body with the PNG as field `image`, as a browser form sends it. */
+function multipartPng(png: Uint8Array): { contentType: string; payload: Buffer } {
   const boundary = `----bench${randomBytes(12).toString('hex')}`;
   const payload = Buffer.concat([
-    Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="image"; filename="${filename}"\r\ncontent-type: ${type}\r\n\r\n`),
-    image,
+    Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="image"; filename="face.png"\r\ncontent-type: image/png\r\n\r\n`),
+    png,
     Buffer.from(`\r\n--${boundary}--\r\n`),
   ]);
   return { contentType: `multipart/form-data; boundary=${boundary}`, payload };

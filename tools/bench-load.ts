@@ -471,10 +471,10 @@ const ratios = pairs.map((p) => p.many.facesPerSecond / p.one.facesPerSecond);
 console.log(`  scaling: ${median(ratios).toFixed(2)}x the one-worker (1 x 1) figure, median of ${rounds} alternating pairs of runs (goal >= 1.8 on 2 cores);`
   + ` ${(many.facesPerSecond / oneByCores.facesPerSecond).toFixed(2)}x 1 worker x ${cores} threads (information, first pair's ${cores} x 1 run)`);
 // A pair whose runs lost time to other guests compares their loads, not the servers.
-const quiet = pairs.filter((p) => p.many.steal !== undefined && p.one.steal !== undefined && Math.max(p.many.steal, p.one.steal) <= QUIET_STEAL_PERCENT);
+const quiet = ratios.filter((_, i) => Math.max(pairs[i]!.many.steal ?? Infinity, pairs[i]!.one.steal ?? Infinity) <= QUIET_STEAL_PERCENT);
 if (pairs[0]!.many.steal !== undefined) {
   console.log(quiet.length > 0
-    ? `  pairs with CPU steal <= ${QUIET_STEAL_PERCENT}% in both runs: ${quiet.length} of ${rounds}, median ratio ${median(quiet.map((p) => p.many.facesPerSecond / p.one.facesPerSecond)).toFixed(2)}x`
+    ? `  pairs with CPU steal <= ${QUIET_STEAL_PERCENT}% in both runs: ${quiet.length} of ${rounds}, median ratio ${median(quiet).toFixed(2)}x`
     : `  no pair had CPU steal <= ${QUIET_STEAL_PERCENT}% in both runs: the ratio above measures the other guests as much as the server`);
 }
 if (rounds > 1) {

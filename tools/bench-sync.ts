@@ -71,6 +71,7 @@ import {
 import { FaceServer } from '../server/app.js';
 import { benchPush } from './bench-push.js';
 import { benchServerConfig, col, int, machineInfo, machineLines, mean, median, positive } from './bench-common.js';
+import { retryOnStaleSocket } from './bench-http.js';
 import { DEFAULT_LIBRARY, type FaceToken, type GroupName } from '../server/core/ids.js';
 import { cosineSimilarity, createOnnxEngine, type DecodeLimits } from '../models/index.js';
 import { syntheticFace } from '../test/helpers/synthetic-faces.js';
@@ -162,14 +163,8 @@ interface Download {
  * that meets such a connection closing fails with ECONNRESET before any
  * response and is sent again on a new one (Node's documented retry, timed anew).
  */
-async function download(method: 'GET' | 'POST', url: string, body?: string): Promise<Download> {
-  try {
-    return await downloadOnce(method, url, body);
-  } catch (err) {
-    const { code, reusedSocket } = err as { code?: string; reusedSocket?: boolean };
-    if (code !== 'ECONNRESET' || !reusedSocket) throw err;
-    return downloadOnce(method, url, body);
-  }
+function download(method: 'GET' | 'POST', url: string, body?: string): Promise<Download> {
+  return retryOnStaleSocket(() => downloadOnce(method, url, body));
 }
 
 function downloadOnce(method: 'GET' | 'POST', url: string, body?: string): Promise<Download> {
