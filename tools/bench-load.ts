@@ -409,8 +409,10 @@ if (values.soak) {
 type Target = { server: Server; group: Parameters<typeof probes>[1] };
 type Pair = { many: LoadResult; one: LoadResult };
 
+/** Cores the run kept busy: server and bench client CPU per second (undefined without /proc). */
+const coresBusy = (r: LoadResult) => (r.cpuPerFace ? (r.facesPerSecond * (r.cpuPerFace.main + r.cpuPerFace.other + r.cpuPerFace.client)) / 1000 : undefined);
 const cpuText = (r: LoadResult) => (r.cpuPerFace
-  ? `; CPU ms per face: event loop ${r.cpuPerFace.main.toFixed(1)}, engine and other server threads ${r.cpuPerFace.other.toFixed(1)}, bench client ${r.cpuPerFace.client.toFixed(1)}`
+  ? `; CPU ms per face: event loop ${r.cpuPerFace.main.toFixed(1)}, engine and other server threads ${r.cpuPerFace.other.toFixed(1)}, bench client ${r.cpuPerFace.client.toFixed(1)}; ${coresBusy(r)!.toFixed(2)} cores busy`
   : '');
 const stealText = (r: LoadResult) => (r.steal === undefined ? '' : `; CPU steal ${r.steal.toFixed(1)}%`);
 const throughput = (label: string, r: LoadResult) => console.log(`  ${label.padEnd(24)}${r.facesPerSecond.toFixed(1).padStart(7)} faces/s (${r.refused} busy answers${cpuText(r)}${stealText(r)})`);
@@ -439,6 +441,13 @@ function printScaling(pairs: Pair[]): void {
   throughput('1 worker x 1 thread', pairs[0]!.one);
   const ratios = pairs.map((p) => p.many.facesPerSecond / p.one.facesPerSecond);
   console.log(`  scaling: ${median(ratios).toFixed(2)}x the one-worker (1 x 1) figure, median of ${rounds} alternating pairs of runs (goal >= 1.8 on 2 cores)`);
+  // The one-worker run's event loop, client and helper threads use the core
+  // its engine leaves spare: N cores fully used bound the ratio by N / that.
+  const one = coresBusy(pairs[0]!.one), many = coresBusy(pairs[0]!.many);
+  if (one !== undefined && many !== undefined) {
+    console.log(`  first pair: 1 x 1 kept ${one.toFixed(2)} cores busy, so ${cores} cores bound the ratio at ${(cores / one).toFixed(2)}x with the same CPU per face;`
+      + ` ${cores} x 1 kept ${many.toFixed(2)} busy (${((100 * many) / cores).toFixed(0)}% of the machine)`);
+  }
   // A pair whose runs lost time to other guests compares their loads, not the servers.
   const quiet = ratios.filter((_, i) => Math.max(pairs[i]!.many.steal ?? Infinity, pairs[i]!.one.steal ?? Infinity) <= QUIET_STEAL_PERCENT);
   if (pairs[0]!.many.steal !== undefined) {
