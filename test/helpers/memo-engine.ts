@@ -4,6 +4,9 @@
 // the detector and the feature model once per photo, which took most of the
 // suite's time. The engine gives the same analysis for the same bytes and
 // request, so the answers are the ones the plain engine gives.
+// Callers asking for the same analysis at once share one engine call: one
+// caller's abort signal fails them all, and a memo hit ignores the signal.
+// Fine for sequential tests; not an engine for a server.
 import { createHash } from 'node:crypto';
 import type { AnalyzeRequest, DecodedImage, DecodeLimits, DetectedFace, DetectOptionsPerCall, FaceEngine, ImageAnalysis } from '../../models/engine.js';
 

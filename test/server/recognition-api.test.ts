@@ -99,6 +99,7 @@ describe('FacePass recognition API', function () {
   describe('POST /api/service/compare/v1', function () {
     it('separates every same-person pair of the people photos from every different-person pair at the default threshold', async function () {
       const photos = PEOPLE.flatMap((person) => [1, 2, 3, 4, 5].map((n) => ({ person, bytes: readPersonPhoto(person, n) })));
+      const missesBefore = engine.misses;
       let correct = 0;
       let total = 0;
       const wrong: string[] = [];
@@ -116,7 +117,7 @@ describe('FacePass recognition API', function () {
       console.log(`      compare accuracy at the default threshold: ${correct}/${total} = ${(accuracy * 100).toFixed(2)}%${wrong.length ? `; wrong: ${wrong.join('; ')}` : ''}`);
       expect(total).to.equal(780);
       // The pairs reused the 40 photos' analyses: 40 engine runs, not 1,560.
-      expect(engine.misses).to.be.at.most(photos.length + personOf.size);
+      expect(engine.misses - missesBefore).to.be.at.most(photos.length);
       expect(accuracy).to.be.at.least(0.99);
     });
 
