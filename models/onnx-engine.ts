@@ -11,7 +11,7 @@ import type {
 import { analyzeInPlace } from './engine.js';
 import { flushDenormalsOnThisThread } from './denormal-mode.js';
 import { decodeImage } from './decode.js';
-import { PyramidPool, type Pyramid } from './image-ops.js';
+import { PyramidPool, type Pyramid, type ResampleTally } from './image-ops.js';
 import { DETECT_DIMS, defaultDetectOptions, detectCandidates, type Candidate, type DetectOptions, type DetectorRun, type FaceRegion } from './detect.js';
 import { LANDMARK_DIMS } from './landmarks.js';
 import { FaceGeometry, SECOND_LOOK_SURE_LOGIT, type VerifiedFace } from './face-geometry.js';
@@ -102,6 +102,9 @@ export interface OnnxFaceEngine extends FaceEngine {
   readonly lastSearchedAngles: readonly number[];
   /** Runs and total time inside session.run, per model, since start or the last reset. */
   inferenceStats(): Record<ModelName, SessionStats>;
+  /** Runs and total time of the image resampling (model inputs), per output shape, channels and kernel, since start or the last reset. */
+  resampleStats(): Record<string, ResampleTally>;
+  /** Zeroes inferenceStats() and resampleStats(). */
   resetInferenceStats(): void;
 }
 
@@ -368,8 +371,13 @@ class Engine implements OnnxFaceEngine {
     return Object.fromEntries(MODEL_NAMES.map((m) => [m, this.sessions[m].stats])) as Record<ModelName, SessionStats>;
   }
 
+  resampleStats(): Record<string, ResampleTally> {
+    return this.pyramidPool.stats.snapshot();
+  }
+
   resetInferenceStats(): void {
     for (const m of MODEL_NAMES) this.sessions[m].resetStats();
+    this.pyramidPool.stats.reset();
   }
 
   async close(): Promise<void> {

@@ -12,7 +12,8 @@ export const positive = (name: string, raw: string | undefined): number => {
   return v;
 };
 
-export const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+export const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+export const mean = (xs: number[]) => sum(xs) / xs.length;
 /** Nearest-rank percentile. */
 export const percentile = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);

@@ -52,7 +52,7 @@ import { procStatusBytes } from '../server/memory-metrics.js';
 import { ENROLLABLE, enrollablePhoto } from '../test/helpers/photos.js';
 import { PROJECT_ROOT } from '../test/helpers/paths.js';
 import { BenchHttpClient } from './bench-http.js';
-import { col, cpuTicks, machineInfo, machineLines, mean, median, percentile, positive, stealPercent } from './bench-common.js';
+import { col, cpuTicks, machineInfo, machineLines, mean, median, percentile, positive, stealPercent, sum } from './bench-common.js';
 
 const { values } = parseArgs({
   options: {
@@ -277,7 +277,18 @@ interface PipelineResult {
   inference: number[];
   stageMs: Record<string, number>;
   modelMs: Record<string, { runs: number; ms: number }>;
+  /** Resampling (model inputs) per output shape, channels and kernel, summed over the measured photos. */
+  resampleMs: Record<string, { runs: number; ms: number }>;
 }
+
+/** What each resampled shape is for (see models/README.md, Pipeline). */
+const RESAMPLE_PURPOSE: Readonly<Record<string, string>> = {
+  '320x240 rgb': 'detector passes',
+  '64x64 gray': 'landmark crops',
+  '96x96 rgb': 'second-look cells',
+  '112x112 rgb': 'aligned face',
+  '96x96 gray': 'blur patch',
+};
 
 /** 4: pipeline vs the inference inside it, engine in this process (first round is warm-up). */
 async function measurePipeline(photos: Uint8Array[]): Promise<PipelineResult> {
@@ -285,6 +296,7 @@ async function measurePipeline(photos: Uint8Array[]): Promise<PipelineResult> {
   const totals: number[] = [], inference: number[] = [];
   // Wall time per stage (engine.lastTimings) and inference per model, summed over the measured photos.
   const stageMs: Record<string, number> = {}, modelMs: Record<string, { runs: number; ms: number }> = {};
+  const resampleMs: Record<string, { runs: number; ms: number }> = {};
   for (let round = 0; round < 3; round++) {
     for (const photo of photos) {
       engine.resetInferenceStats();
@@ -293,7 +305,7 @@ async function measurePipeline(photos: Uint8Array[]): Promise<PipelineResult> {
       if (round === 0) continue;
       totals.push(ms);
       const stats = engine.inferenceStats();
-      inference.push(Object.values(stats).reduce((sum, s) => sum + s.ms, 0));
+      inference.push(sum(Object.values(stats).map((s) => s.ms)));
       for (const [k, v] of Object.entries(engine.lastTimings)) stageMs[k] = (stageMs[k] ?? 0) + v;
       for (const [k, v] of Object.entries(stats)) {
         if (v.runs === 0) continue;
@@ -301,10 +313,17 @@ async function measurePipeline(photos: Uint8Array[]): Promise<PipelineResult> {
         m.runs += v.runs;
         m.ms += v.ms;
       }
+      for (const [kind, v] of Object.entries(engine.resampleStats())) {
+        // Grouped by shape and channels (the kernel varies with the map's turn).
+        const key = kind.split(' ').slice(0, 2).join(' ');
+        const m = (resampleMs[key] ??= { runs: 0, ms: 0 });
+        m.runs += v.runs;
+        m.ms += v.ms;
+      }
     }
   }
   await engine.close();
-  return { totals, inference, stageMs, modelMs };
+  return { totals, inference, stageMs, modelMs, resampleMs };
 }
 
 function printPipeline(r: PipelineResult): void {
@@ -315,6 +334,17 @@ function printPipeline(r: PipelineResult): void {
   console.log(`  stages, wall ms per photo: ${Object.entries(r.stageMs).map(([k, v]) => `${k} ${perPhoto(v)}`).join(', ')}`
     + ' (landmarks = verifying candidates: landmark runs and the second look\'s detector run)');
   console.log(`  inside session.run per photo: ${Object.entries(r.modelMs).map(([k, v]) => `${k} ${(v.runs / r.totals.length).toFixed(1)} runs ${perPhoto(v.ms)} ms`).join(', ')}`);
+  // The time outside the models, split into what is measured separately.
+  const photos = r.totals.length;
+  const outside = (sum(r.totals) - sum(r.inference)) / photos;
+  const decode = (r.stageMs.decode ?? 0) / photos;
+  const resampling = sum(Object.values(r.resampleMs).map((v) => v.ms)) / photos;
+  const inference = sum(r.inference) / photos;
+  console.log(`  outside session.run per photo: ${outside.toFixed(2)} ms = decode ${decode.toFixed(2)} + resampling ${resampling.toFixed(2)} + the rest ${(outside - decode - resampling).toFixed(2)}`
+    + ' (box decoding, NMS, landmark and pose maths, quality, JS around the models, GC)');
+  console.log(`  resampling per photo: ${Object.entries(r.resampleMs).sort(([, p], [, q]) => q.ms - p.ms)
+    .map(([k, v]) => `${k}${RESAMPLE_PURPOSE[k] ? ` (${RESAMPLE_PURPOSE[k]})` : ''} ${(v.runs / photos).toFixed(1)} x ${(v.ms / v.runs).toFixed(3)} ms`).join(', ')}`);
+  console.log(`  the goal leaves ${(0.1 * inference).toFixed(2)} ms per photo outside the models; the decode alone takes ${(100 * decode / inference).toFixed(1)}% of the inference, the resampling ${(100 * resampling / inference).toFixed(1)}%`);
 }
 
 for (const l of machineLines(machineInfo(tmpdir()))) console.log(l);

@@ -267,6 +267,25 @@ describe('PyramidPool', () => {
     b.close();
   });
 
+  it('counts the sampling calls of its pyramids per shape, channels and kernel, until reset', () => {
+    const pool = new PyramidPool();
+    const pyr = pool.pyramid(randomImage(80, 60, 27));
+    sample(pyr, crop(80, 60));
+    sample(pyr, crop(80, 60));
+    sample(pyr, spec(rotatedRectMap(10, 10, 40, 30, 20, 16, 12), { width: 16, height: 12, channels: 'gray' }));
+    pyr.close();
+    const stats = pool.stats.snapshot();
+    expect(Object.keys(stats).sort()).to.deep.equal(['16x12 gray affine', '37x29 rgb rows']);
+    expect(stats['37x29 rgb rows']!.runs).to.equal(2);
+    expect(stats['16x12 gray affine']!.runs).to.equal(1);
+    expect(stats['37x29 rgb rows']!.ms).to.be.at.least(0);
+    // A snapshot is a copy; reset empties the tallies.
+    stats['37x29 rgb rows']!.runs = 99;
+    expect(pool.stats.snapshot()['37x29 rgb rows']!.runs).to.equal(2);
+    pool.stats.reset();
+    expect(pool.stats.snapshot()).to.deep.equal({});
+  });
+
   it('keeps no arena larger than its limit (a wasm memory cannot shrink)', () => {
     const pool = new PyramidPool(2, 1 << 20);
     const big = pool.pyramid(randomImage(700, 500, 23));
