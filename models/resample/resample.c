@@ -123,13 +123,8 @@ static __attribute__((noinline)) v128_t edge_sample(const uint8_t *src, int W, i
     const uint8_t *p_ = src + (at); \
     bilerp(pixel(p_), pixel(p_ + 3), pixel(p_ + stride), pixel(p_ + stride + 3), LANE(gx, Q), LANE(wx, Q), LANE(gy, Q), LANE(wy, Q)); })
 
-/** Writes four consecutive output pixels (values R, G, B, - each) as whole vectors per plane. */
-static inline __attribute__((always_inline)) void put4(const Output *o, int k, v128_t v0, v128_t v1, v128_t v2, v128_t v3, int gray) {
-  // Transpose: lanes R0 R1 R2 R3, G0.., B0...
-  const v128_t rg01 = wasm_i32x4_shuffle(v0, v1, 0, 4, 1, 5), rg23 = wasm_i32x4_shuffle(v2, v3, 0, 4, 1, 5);
-  const v128_t b01 = wasm_i32x4_shuffle(v0, v1, 2, 6, 2, 6), b23 = wasm_i32x4_shuffle(v2, v3, 2, 6, 2, 6);
-  const v128_t r = wasm_i32x4_shuffle(rg01, rg23, 0, 1, 4, 5), g = wasm_i32x4_shuffle(rg01, rg23, 2, 3, 6, 7);
-  const v128_t b = wasm_i32x4_shuffle(b01, b23, 0, 1, 4, 5);
+/** Writes four consecutive output pixels given as planes (lanes R0 R1 R2 R3, G0..., B0...). */
+static inline __attribute__((always_inline)) void put_planes(const Output *o, int k, v128_t r, v128_t g, v128_t b, int gray) {
   if (gray) {
     const v128_t lum = wasm_f32x4_mul(wasm_f32x4_sub(wasm_f32x4_add(wasm_f32x4_add(
       wasm_f32x4_mul(r, wasm_f32x4_splat(0.299f)), wasm_f32x4_mul(g, wasm_f32x4_splat(0.587f))), wasm_f32x4_mul(b, wasm_f32x4_splat(0.114f))),
@@ -141,6 +136,14 @@ static inline __attribute__((always_inline)) void put4(const Output *o, int k, v
     wasm_v128_store(o->g + k, wasm_f32x4_mul(wasm_f32x4_sub(g, LANE(o->mean, 1)), LANE(o->scale, 1)));
     wasm_v128_store(o->b + k, wasm_f32x4_mul(wasm_f32x4_sub(b, LANE(o->mean, 2)), LANE(o->scale, 2)));
   }
+}
+
+/** Writes four consecutive output pixels (values R, G, B, - each) as whole vectors per plane. */
+static inline __attribute__((always_inline)) void put4(const Output *o, int k, v128_t v0, v128_t v1, v128_t v2, v128_t v3, int gray) {
+  // Transpose: lanes R0 R1 R2 R3, G0.., B0...
+  const v128_t rg01 = wasm_i32x4_shuffle(v0, v1, 0, 4, 1, 5), rg23 = wasm_i32x4_shuffle(v2, v3, 0, 4, 1, 5);
+  const v128_t b01 = wasm_i32x4_shuffle(v0, v1, 2, 6, 2, 6), b23 = wasm_i32x4_shuffle(v2, v3, 2, 6, 2, 6);
+  put_planes(o, k, wasm_i32x4_shuffle(rg01, rg23, 0, 1, 4, 5), wasm_i32x4_shuffle(rg01, rg23, 2, 3, 6, 7), wasm_i32x4_shuffle(b01, b23, 0, 1, 4, 5), gray);
 }
 
 /**
@@ -254,6 +257,12 @@ static inline void fill_row(float *row, int n, float value) {
   for (int k = 0; k < n; k += 4) wasm_v128_store(row + k, v);
 }
 
+/** Output column i of a blended row: its two taps weighted (1 - tw[i], tw[i]). */
+static inline __attribute__((always_inline)) v128_t column_tap(const float *row, const int *ta, const int *tb, const float *tw, int i) {
+  const v128_t w = wasm_f32x4_splat(tw[i]), g = wasm_f32x4_splat(1 - tw[i]);
+  return wasm_f32x4_add(wasm_f32x4_mul(wasm_v128_load(row + ta[i]), g), wasm_f32x4_mul(wasm_v128_load(row + tb[i]), w));
+}
+
 /**
  * Maps without a turn or turned by 180 degrees (b = d = 0): source x depends
  * only on the output column, source y only on the row. Each output row first
@@ -310,12 +319,58 @@ static inline __attribute__((always_inline)) void rows_body(const uint8_t *src, 
       blend_rows(src + inside * stride + 3 * lo, src, 0, n, row);
       for (int q = 0; q < span; q++) row[q] = row[q] * keep + fillValue * (1 - keep);
     }
-    for (int i = 0; i < outW; i++, k++) {
-      const v128_t w = wasm_f32x4_splat(tw[i]), g = wasm_f32x4_splat(1 - tw[i]);
-      const v128_t pa = wasm_v128_load(row + ta[i]), pb = wasm_v128_load(row + tb[i]);
-      put(&o, k, wasm_f32x4_add(wasm_f32x4_mul(pa, g), wasm_f32x4_mul(pb, w)), gray);
+    // Four pixels at a time, stored as whole vectors per plane (put4): the
+    // scalar stores of put() were most of this loop's time.
+    int i = 0;
+    for (; i + 4 <= outW; i += 4, k += 4) {
+      put4(&o, k, column_tap(row, ta, tb, tw, i), column_tap(row, ta, tb, tw, i + 1),
+           column_tap(row, ta, tb, tw, i + 2), column_tap(row, ta, tb, tw, i + 3), gray);
     }
+    for (; i < outW; i++, k++) put(&o, k, column_tap(row, ta, tb, tw, i), gray);
   }
+}
+
+/**
+ * A whole-pixel shift (a = e = 1, c and f integers: the detector's tile
+ * passes on their pyramid level): every output pixel is one source pixel,
+ * exactly what rows_body computes (its taps weigh 1 and 0), without the
+ * blended row. Four pixels at a time are taken apart into planes straight
+ * from their 12 bytes.
+ */
+static inline __attribute__((always_inline)) void copy_body(const uint8_t *src, int W, int H, int outW, int outH,
+    int x0, int y0, int border, const Output o, const int gray) {
+  MAGIC;
+  const int stride = W * 3;
+  const int replicate = border == REPLICATE;
+  const v128_t fill = wasm_f32x4_splat(replicate ? 0.0f : (float)border), zero = wasm_i32x4_splat(0);
+  // Output columns [lo, hi) read inside the image; the others the border.
+  const int lo = clampi(-x0, outW), hi = clampi(W - x0, outW);
+  int k = 0;
+  for (int j = 0; j < outH; j++, k += outW) {
+    int y = y0 + j;
+    if (replicate) y = clampi(y, H - 1);
+    else if (y < 0 || y >= H) {
+      for (int i = 0; i < outW; i++) put(&o, k + i, fill, gray);
+      continue;
+    }
+    const uint8_t *row = src + y * stride;
+    for (int i = 0; i < lo; i++) put(&o, k + i, replicate ? pixel(row) : fill, gray);
+    int i = lo;
+    for (; i + 4 <= hi; i += 4) {
+      const v128_t v = wasm_v128_load(row + 3 * (x0 + i)); // 12 bytes used; the slack covers the rest
+      put_planes(&o, k + i,
+        u32_to_f32(wasm_i8x16_shuffle(v, zero, 0, 16, 16, 16, 3, 16, 16, 16, 6, 16, 16, 16, 9, 16, 16, 16)),
+        u32_to_f32(wasm_i8x16_shuffle(v, zero, 1, 16, 16, 16, 4, 16, 16, 16, 7, 16, 16, 16, 10, 16, 16, 16)),
+        u32_to_f32(wasm_i8x16_shuffle(v, zero, 2, 16, 16, 16, 5, 16, 16, 16, 8, 16, 16, 16, 11, 16, 16, 16)), gray);
+    }
+    for (; i < hi; i++) put(&o, k + i, pixel(row + 3 * (x0 + i)), gray);
+    for (i = hi > lo ? hi : lo; i < outW; i++) put(&o, k + i, replicate ? pixel(row + 3 * (W - 1)) : fill, gray);
+  }
+}
+
+/** Whether the map is a whole-pixel shift that copy_body serves (shifts within +-2^24, as clampc keeps them). */
+static inline int whole_pixel_shift(double a, double c, double e, double f) {
+  return a == 1.0 && e == 1.0 && c == (double)(int)c && f == (double)(int)f && c > -FAR && c < FAR && f > -FAR && f < FAR;
 }
 
 EXPORT(sample_rows)
@@ -323,7 +378,10 @@ void sample_rows(const uint8_t *src, int W, int H, float *out, int outW, int out
                  double a, double c, double e, double f, int channels, int border,
                  float m0, float s0, float m1, float s1, float m2, float s2, float *scratch) {
   const Output o = output_of(out, outW * outH, channels, m0, s0, m1, s1, m2, s2);
-  if (o.gray) rows_body(src, W, H, outW, outH, a, c, e, f, border, scratch, o, 1);
+  if (whole_pixel_shift(a, c, e, f)) {
+    if (o.gray) copy_body(src, W, H, outW, outH, (int)c, (int)f, border, o, 1);
+    else copy_body(src, W, H, outW, outH, (int)c, (int)f, border, o, 0);
+  } else if (o.gray) rows_body(src, W, H, outW, outH, a, c, e, f, border, scratch, o, 1);
   else rows_body(src, W, H, outW, outH, a, c, e, f, border, scratch, o, 0);
 }
 

@@ -128,6 +128,28 @@ describe('the WebAssembly kernels against the reference sampler', () => {
     }
   });
 
+  it('copy whole-pixel shifts (the detector\'s tile passes) exactly, inside, across and outside the edges', () => {
+    let cases = 0;
+    for (const img of [randomImage(41, 33, 11), randomImage(1, 9, 12), randomImage(7, 1, 13), randomImage(300, 211, 14)]) {
+      const pyr = new Pyramid(img);
+      for (let n = 0; n < 40; n++) {
+        // Widths that are and are not multiples of the kernel's four pixels.
+        const width = 1 + Math.floor(random() * 45), height = 1 + Math.floor(random() * 30);
+        const map: Affine = [1, 0, Math.floor((random() * 1.6 - 0.3) * img.width) - 3, 0, 1, Math.floor((random() * 1.6 - 0.3) * img.height) - 3];
+        const channels = (['rgb', 'bgr', 'gray', 'gray3'] as const)[n % 4]!;
+        const border = n % 3 === 0 ? 'replicate' : Math.floor(random() * 256);
+        const label = `case ${cases++}: ${img.width}x${img.height} ${width}x${height} at ${map[2]},${map[5]} ${channels} ${border}`;
+        // Unnormalised colour values are whole grey levels: equal, not close.
+        const raw: SampleSpec = { width, height, map, channels, mean: [0, 0, 0], scale: [1, 1, 1], border };
+        const gray = channels === 'gray' || channels === 'gray3';
+        const want = referenceSample(img, raw, map);
+        expect(maxDiff(sample(pyr, raw), want), label).to.be.at.most(gray ? 1e-4 : 0);
+        const normalised = { ...raw, mean: [3, 100, 250], scale: [0.5, 2, 1 / 128] };
+        expect(maxDiff(sample(pyr, normalised), referenceSample(img, normalised, map)), label).to.be.lessThan(1e-3);
+      }
+    }
+  });
+
   it('come from the committed source (resample.wasm rebuilt by build.sh after every change of resample.c)', () => {
     const dir = join(PROJECT_ROOT, 'models', 'resample');
     const hash = (name: string) => createHash('sha256').update(readFileSync(join(dir, name))).digest('hex');
