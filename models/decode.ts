@@ -1,11 +1,12 @@
 // Image decoding with typed errors. Order matters for untrusted uploads:
 // byte size, then the container's magic bytes, then the header's pixel
-// count (sharp metadata reads only the header), and only then the full
+// count (image-header.ts reads only the header), and only then the full
 // decode, so a 50000x50000 PNG bomb costs a header read, not gigabytes.
-import sharp, { type Metadata } from 'sharp';
+import sharp from 'sharp';
 import { ErrorCode, FaceError } from './errors.js';
 import type { DecodeLimits, DecodedImage, ImageFormat } from './engine.js';
 import { BmpError, decodeBmp, readBmpHeader } from './bmp.js';
+import { storedSize } from './image-header.js';
 
 /** Container formats recognised from their first bytes (for clear rejections, not only accepted ones). */
 export function sniffFormat(bytes: Uint8Array): string | undefined {
@@ -28,19 +29,26 @@ export function sniffFormat(bytes: Uint8Array): string | undefined {
 const unsupported = (message: string, cause?: unknown) =>
   new FaceError(ErrorCode.UnsupportedImageFormat, message, {}, cause === undefined ? undefined : { cause });
 
-function checkSize(width: number, height: number, limits: DecodeLimits): void {
+/** Why an image of this size is refused, or undefined; the same answer whichever side is the width. */
+function sizeProblem(width: number, height: number, limits: DecodeLimits): FaceError | undefined {
   if (width * height > limits.maxPixels) {
-    throw new FaceError(ErrorCode.ImageResolutionTooLarge, `image is ${width}x${height}, more than ${limits.maxPixels} pixels`, { width, height });
+    return new FaceError(ErrorCode.ImageResolutionTooLarge, `image is ${width}x${height}, more than ${limits.maxPixels} pixels`, { width, height });
   }
   if (Math.min(width, height) < limits.minSide) {
-    throw new FaceError(ErrorCode.ImageResolutionTooSmall, `image is ${width}x${height}, a side is under ${limits.minSide} px`, { width, height });
+    return new FaceError(ErrorCode.ImageResolutionTooSmall, `image is ${width}x${height}, a side is under ${limits.minSide} px`, { width, height });
   }
   // Checked from the header too: a 16,777,216 x 1 strip is inside any pixel
   // budget but no photo of a face, and plans detector work for its length.
   const ratio = limits.maxAspectRatio ?? DEFAULT_MAX_ASPECT_RATIO;
   if (Math.max(width, height) > ratio * Math.min(width, height)) {
-    throw new FaceError(ErrorCode.ImageResolutionTooSmall, `image is ${width}x${height}, more than ${ratio}:1`, { width, height });
+    return new FaceError(ErrorCode.ImageResolutionTooSmall, `image is ${width}x${height}, more than ${ratio}:1`, { width, height });
   }
+  return undefined;
+}
+
+function checkSize(width: number, height: number, limits: DecodeLimits): void {
+  const problem = sizeProblem(width, height, limits);
+  if (problem) throw problem;
 }
 
 /** Longest side over shortest side accepted when the limits do not say: panoramas are about 4:1. */
@@ -61,26 +69,25 @@ function toRgb(data: Uint8Array, width: number, height: number, channels: number
   return out;
 }
 
+/** The refusal of a size from the header, naming the size as displayed: EXIF orientations 5-8 swap the sides (only sharp reads EXIF). */
+async function displayedSizeError(bytes: Uint8Array, width: number, height: number, limits: DecodeLimits): Promise<FaceError> {
+  const orientation = await sharp(bytes, { limitInputPixels: false }).metadata().then((meta) => meta.orientation ?? 1, () => 1);
+  return orientation >= 5 ? sizeProblem(height, width, limits)! : sizeProblem(width, height, limits)!;
+}
+
 async function decodeWithSharp(bytes: Uint8Array, format: 'jpeg' | 'png', limits: DecodeLimits): Promise<DecodedImage> {
-  let meta: Metadata;
-  try {
-    // Header only; the pixel limit is checked by us below, with a typed error.
-    meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-  } catch (err) {
-    throw unsupported(`corrupt ${format} header: ${(err as Error).message}`, err);
-  }
-  if (meta.format !== format || !meta.width || !meta.height) throw unsupported(`corrupt ${format} image`);
-  // EXIF orientations 5-8 swap the sides; the pixel count is the same either way.
-  const swap = (meta.orientation ?? 1) >= 5;
-  checkSize(swap ? meta.height : meta.width, swap ? meta.width : meta.height, limits);
+  const size = storedSize(bytes, format);
+  if (!size) throw unsupported(`corrupt ${format} header`);
+  if (sizeProblem(size.width, size.height, limits)) throw await displayedSizeError(bytes, size.width, size.height, limits);
 
   try {
     // failOn 'warning' (the strictest level) rejects truncated files and
     // corrupt entropy-coded data, which lower levels decode into grey or
-    // garbage pixels that would be enrolled as a face.
-    let pipeline = sharp(bytes, { failOn: 'warning', limitInputPixels: limits.maxPixels, sequentialRead: true }).rotate();
-    // Transparent pixels keep arbitrary colour; put them on white like a viewer would.
-    if (meta.hasAlpha) pipeline = pipeline.flatten({ background: '#ffffff' });
+    // garbage pixels that would be enrolled as a face. Transparent pixels
+    // keep arbitrary colour; flatten puts them on white like a viewer
+    // would (sharp flattens only an image with an alpha channel).
+    const pipeline = sharp(bytes, { failOn: 'warning', limitInputPixels: limits.maxPixels, sequentialRead: true })
+      .rotate().flatten({ background: '#ffffff' });
     const { data, info } = await pipeline.toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
     const pixels = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     return { format, width: info.width, height: info.height, rgb: toRgb(pixels, info.width, info.height, info.channels) };

@@ -156,6 +156,13 @@ describe('decodeImage', () => {
     expect((await decodeError(tiny)).code).to.equal(ErrorCode.ImageResolutionTooSmall);
   });
 
+  it('names the size as displayed (after an EXIF quarter turn) when refusing it from the header', async () => {
+    const turned = await sharp({ create: { width: 120, height: 68, channels: 3, background: '#000' } }).jpeg().withMetadata({ orientation: 6 }).toBuffer();
+    const err = await decodeError(turned, { ...LIMITS, minSide: 100 });
+    expect(err.code).to.equal(ErrorCode.ImageResolutionTooSmall);
+    expect(err.details).to.deep.include({ width: 68, height: 120 });
+  });
+
   it('only ever fails with a FaceError on randomly damaged files', async () => {
     let seed = 7;
     const random = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
