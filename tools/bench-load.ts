@@ -14,10 +14,11 @@
 //    with one worker per core (one intra-op thread each) against one worker
 //    with one thread, the goal's baseline ("the one-worker figure"; same
 //    run, same photos), in --rounds (default 3) pairs of runs alternating
-//    between the two servers, both kept running; the figure is the median
-//    ratio. The probes are left out there because they are the latency
-//    goals' instrument, not enrolment: with one worker they run on the core
-//    the engine leaves spare, with N they take CPU from the engines. The
+//    between the two servers, both kept running, the order within a pair
+//    swapped every round; the figure is the median ratio. The probes are
+//    left out there because they are the latency goals' instrument, not
+//    enrolment: with one worker they run on the core the engine leaves
+//    spare, with N they take CPU from the engines. The
 //    ratio with the probes running is printed too, as is one worker with an
 //    intra-op thread per core, for information: it is what
 //    ENGINE_WORKERS=1 gives by default, but intra-op threads only speed up
@@ -456,17 +457,29 @@ const throughput = (label: string, r: LoadResult) => console.log(`  ${label.padE
  * that comes and goes within a minute fell on one side of a single pair of
  * runs and moved the ratio by +-0.15.
  */
+/**
+ * The pairs, with the order within a pair swapped every round (N then 1, 1
+ * then N, ...): a machine that slows down or speeds up through the runs
+ * (seen here: engine CPU per face 76 -> 100 ms within minutes, with no CPU
+ * steal) would otherwise favour the server that always runs first.
+ */
 async function scalingPairs(many: Target, one: Target): Promise<Pair[]> {
   const pairs: Pair[] = [];
+  const run = (target: Target) => loaded(target.server, photos, target.group, seconds, { probe: false });
   for (let r = 0; r < rounds; r++) {
-    const manyRun = await loaded(many.server, photos, many.group, seconds, { probe: false });
-    pairs.push({ many: manyRun, one: await loaded(one.server, photos, one.group, seconds, { probe: false }) });
+    if (r % 2 === 0) {
+      const manyRun = await run(many);
+      pairs.push({ many: manyRun, one: await run(one) });
+    } else {
+      const oneRun = await run(one);
+      pairs.push({ many: await run(many), one: oneRun });
+    }
   }
   return pairs;
 }
 
 function printScaling(pairs: Pair[]): void {
-  console.log(`Enrolment alone (no probes), ${rounds} alternating pairs; the first pair:`);
+  console.log(`Enrolment alone (no probes), ${rounds} alternating pairs (${cores} x 1 first in the 1st, 3rd, ... pair, 1 x 1 first in the others); the first pair:`);
   throughput(`${cores} workers x 1 thread`, pairs[0]!.many);
   throughput('1 worker x 1 thread', pairs[0]!.one);
   const ratios = pairs.map((p) => p.many.facesPerSecond / p.one.facesPerSecond);
