@@ -74,8 +74,20 @@ export async function restoreBackup(file: string, dataDir: string, now: () => nu
     }
     return { manifest, lineage };
   } finally {
-    await rm(staging, { recursive: true, force: true });
+    await removeStaging(staging);
   }
+}
+
+/**
+ * When a damaged archive makes tar's promise reject, tar may still be
+ * closing a file it was writing into the staging dir, and a plain rm then
+ * fails with ENOTEMPTY (seen in 2 of 60 restores of a cut archive), which
+ * would replace the restore's own error. rm retries that case; a staging dir
+ * still left behind is not data (the next restore clears it), so its
+ * removal never decides the outcome.
+ */
+async function removeStaging(staging: string): Promise<void> {
+  await rm(staging, { recursive: true, force: true, maxRetries: 10, retryDelay: 20 }).catch(() => undefined);
 }
 
 /** Extracts the allowed regular files; any other entry, or a damaged archive, is a BackupError. */

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
+import * as tar from 'tar';
 import { createOnnxEngine } from '../../models/index.js';
 import type { FaceEngine } from '../../models/engine.js';
 import { SyncKind, TerminalClient, TerminalGallery, type SyncReport } from '../../device-protocol/index.js';
@@ -137,6 +138,28 @@ describe('backup and restore', function () {
     await restoreBackup(file, join(root, 'k'));
     expect(readdirSync(join(root, 'k')).sort()).to.deep.equal(['admin.key', 'baidu-token.key', 'device.key', 'store', 'sync-status']);
     expect(existsSync(join(root, 'a', 'store'))).to.equal(true);
+  });
+
+  it('names the damage of a cut archive every time, not the cleanup racing tar\'s last write (60 restores)', async function () {
+    // Before: 2 in 60 restores failed with "ENOTEMPTY" from removing the
+    // staging dir while tar still closed the file it was writing.
+    const src = join(root, 'src');
+    for (const dir of ['store', 'sync-status']) mkdirSync(join(src, dir), { recursive: true });
+    let seed = 5;
+    const noise = (n: number) => Buffer.from(Array.from({ length: n }, () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 0xff));
+    writeFileSync(join(src, 'store', 'data.mdb'), Buffer.concat(Array.from({ length: 64 }, () => noise(1 << 17))));
+    writeFileSync(join(src, 'sync-status', 'data.mdb'), noise(1 << 16));
+    writeFileSync(join(src, 'admin.key'), 'k');
+    writeFileSync(join(src, 'manifest.json'), '{}');
+    const whole = join(root, 'whole.tar.gz');
+    await tar.c({ gzip: true, file: whole, cwd: src }, ['admin.key', 'store/data.mdb', 'sync-status/data.mdb', 'manifest.json']);
+    const cut = join(root, 'cut.tar.gz');
+    const bytes = readFileSync(whole);
+    writeFileSync(cut, bytes.subarray(0, bytes.length - 100));
+    for (let i = 0; i < 60; i++) {
+      await expectRefused(cut, join(root, `r${i}`), /damaged or incomplete/);
+      expect(readdirSync(join(root, `r${i}`)), `restore ${i}`).to.deep.equal([]);
+    }
   });
 
   it('a terminal synced before the backup gets a delta from the restored server; one that saw lost history gets a full copy, never a wrong delta', async function () {
