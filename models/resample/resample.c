@@ -368,9 +368,13 @@ static inline __attribute__((always_inline)) void copy_body(const uint8_t *src, 
   }
 }
 
-/** Whether the map is a whole-pixel shift that copy_body serves (shifts within +-2^24, as clampc keeps them). */
+/**
+ * Whether the map is a whole-pixel shift that copy_body serves: shifts
+ * within +-2^24 (as clampc keeps them), checked before the conversions to
+ * int, which are undefined outside its range.
+ */
 static inline int whole_pixel_shift(double a, double c, double e, double f) {
-  return a == 1.0 && e == 1.0 && c == (double)(int)c && f == (double)(int)f && c > -FAR && c < FAR && f > -FAR && f < FAR;
+  return a == 1.0 && e == 1.0 && c > -FAR && c < FAR && f > -FAR && f < FAR && c == (double)(int)c && f == (double)(int)f;
 }
 
 EXPORT(sample_rows)

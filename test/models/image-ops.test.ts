@@ -148,6 +148,12 @@ describe('the WebAssembly kernels against the reference sampler', () => {
         expect(maxDiff(sample(pyr, normalised), referenceSample(img, normalised, map)), label).to.be.lessThan(1e-3);
       }
     }
+    // Whole shifts far beyond int32 (maps may reach 2^40): the border, not a wrapped offset.
+    const far = new Pyramid(randomImage(41, 33, 15));
+    for (const shift of [2 ** 33, -(2 ** 35), 2 ** 40]) {
+      const out = sample(far, spec([1, 0, shift, 0, 1, -shift], { mean: [0, 0, 0], scale: [1, 1, 1] }));
+      expect(out.every((v) => v === 77), `shift ${shift}`).to.equal(true);
+    }
   });
 
   it('come from the committed source (resample.wasm rebuilt by build.sh after every change of resample.c)', () => {
