@@ -1,7 +1,7 @@
 // The stored pixel size of a PNG or JPEG from its first bytes, so that the
 // size limits are checked before any pixel is decoded (a 50000x50000 PNG
 // bomb costs this read) without a second sharp call for the header: that
-// call was a fifth of a 700x700 photo's decode time (0.7-1.2 ms of 5).
+// call was 0.45-0.55 ms of a 700x700 photo's ~5.5 ms decode.
 // Every offset is bounds-checked; a header this cannot read is reported as
 // undefined, and the caller refuses the file as corrupt.
 import { crc32 } from 'node:zlib';

@@ -13,7 +13,7 @@
 // 3. Scaling: faces/s of enrolment alone (the same N clients, no probes)
 //    with one worker per core (one intra-op thread each) against one worker
 //    with one thread, the goal's baseline ("the one-worker figure"; same
-//    run, same photos), in --rounds (default 3) pairs of runs alternating
+//    run, same photos), in --rounds (default 4) pairs of runs alternating
 //    between the two servers, both kept running, the order within a pair
 //    swapped every round; the figure is the median ratio. The probes are
 //    left out there because they are the latency goals' instrument, not
@@ -49,6 +49,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { createOnnxEngine } from '../models/index.js';
+import { PYRAMID_WORK } from '../models/image-ops.js';
 import { procStatusBytes } from '../server/memory-metrics.js';
 import { ENROLLABLE, enrollablePhoto } from '../test/helpers/photos.js';
 import { PROJECT_ROOT } from '../test/helpers/paths.js';
@@ -66,7 +67,7 @@ const { values } = parseArgs({
     soak: { type: 'boolean', default: false },
     minutes: { type: 'string', default: '30' },
     client: { type: 'string', default: 'http' },
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '4' },
   },
 });
 const seconds = positive('seconds', values.seconds);
@@ -289,6 +290,7 @@ const RESAMPLE_PURPOSE: Readonly<Record<string, string>> = {
   '96x96 rgb': 'second-look cells',
   '112x112 rgb': 'aligned face',
   '96x96 gray': 'blur patch',
+  [PYRAMID_WORK]: 'the image into wasm memory, its halved levels and transposed copies',
 };
 
 /** 4: pipeline vs the inference inside it, engine in this process (first round is warm-up). */
@@ -316,7 +318,7 @@ async function measurePipeline(photos: Uint8Array[]): Promise<PipelineResult> {
       }
       for (const [kind, v] of Object.entries(engine.resampleStats())) {
         // Grouped by shape and channels (the kernel varies with the map's turn).
-        const key = kind.split(' ').slice(0, 2).join(' ');
+        const key = kind === PYRAMID_WORK ? kind : kind.split(' ').slice(0, 2).join(' ');
         const m = (resampleMs[key] ??= { runs: 0, ms: 0 });
         m.runs += v.runs;
         m.ms += v.ms;
@@ -455,13 +457,11 @@ const throughput = (label: string, r: LoadResult) => console.log(`  ${label.padE
  * 1 x 1 one (the goal's baseline), in --rounds pairs of runs alternating
  * between the two, both kept running: the machine is shared, and a load
  * that comes and goes within a minute fell on one side of a single pair of
- * runs and moved the ratio by +-0.15.
- */
-/**
- * The pairs, with the order within a pair swapped every round (N then 1, 1
- * then N, ...): a machine that slows down or speeds up through the runs
- * (seen here: engine CPU per face 76 -> 100 ms within minutes, with no CPU
- * steal) would otherwise favour the server that always runs first.
+ * runs and moved the ratio by +-0.15. The order within a pair is swapped
+ * every round (N then 1, 1 then N, ...): a machine that slows down or
+ * speeds up through the runs (seen here: engine CPU per face 76 -> 100 ms
+ * within minutes, with no CPU steal) would otherwise favour the server that
+ * always runs first; an even --rounds (the default, 4) balances the two.
  */
 async function scalingPairs(many: Target, one: Target): Promise<Pair[]> {
   const pairs: Pair[] = [];

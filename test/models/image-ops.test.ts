@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { Pyramid, PyramidPool, halve, levelMap, mapStep, rectMap, rotatedRectMap, sampleInto, type Affine, type RgbPlane, type SampleSpec } from '../../models/image-ops.js';
+import { PYRAMID_WORK, Pyramid, PyramidPool, halve, levelMap, mapStep, rectMap, rotatedRectMap, sampleInto, type Affine, type RgbPlane, type SampleSpec } from '../../models/image-ops.js';
 import { referenceHalve, referenceSample } from '../helpers/reference-sampler.js';
 import { PROJECT_ROOT } from '../helpers/paths.js';
 import { blurEffect, binnedAngle } from '../../models/quality.js';
@@ -301,11 +301,18 @@ describe('PyramidPool', () => {
     sample(pyr, crop(80, 60));
     sample(pyr, crop(80, 60));
     sample(pyr, spec(rotatedRectMap(10, 10, 40, 30, 20, 16, 12), { width: 16, height: 12, channels: 'gray' }));
+    sample(pyr, spec([1, 0, 3, 0, 1, -2], { width: 8, height: 4 }));
+    // A transpose by whole pixels (source x from the output row, y from the column):
+    // a copy of the transposed level, after the transposition (pyramid work).
+    sample(pyr, spec([0, 1, 3, 1, 0, 2], { width: 8, height: 4 }));
     pyr.close();
     const stats = pool.stats.snapshot();
-    expect(Object.keys(stats).sort()).to.deep.equal(['16x12 gray affine', '37x29 rgb rows']);
+    expect(Object.keys(stats).sort()).to.deep.equal(['16x12 gray affine', '37x29 rgb rows', '8x4 rgb copy', PYRAMID_WORK]);
     expect(stats['37x29 rgb rows']!.runs).to.equal(2);
     expect(stats['16x12 gray affine']!.runs).to.equal(1);
+    expect(stats['8x4 rgb copy']!.runs).to.equal(2);
+    // The image copied into the pyramid's memory, level 1 (the 37x29 crop shrinks by 2.16), the one transposed copy.
+    expect(stats[PYRAMID_WORK]!.runs).to.equal(3);
     expect(stats['37x29 rgb rows']!.ms).to.be.at.least(0);
     // A snapshot is a copy; reset empties the tallies.
     stats['37x29 rgb rows']!.runs = 99;
