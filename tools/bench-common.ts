@@ -13,6 +13,14 @@ export const positive = (name: string, raw: string | undefined): number => {
 };
 
 export const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+/** Runs and milliseconds of something counted (a model's session runs, a kind of resampling). */
+export interface Tally { runs: number; ms: number }
+/** Adds `tally` to the running sums of `key` in `into`. */
+export function addTally(into: Record<string, Tally>, key: string, tally: Tally): void {
+  const total = (into[key] ??= { runs: 0, ms: 0 });
+  total.runs += tally.runs;
+  total.ms += tally.ms;
+}
 export const mean = (xs: number[]) => sum(xs) / xs.length;
 /** Nearest-rank percentile. */
 export const percentile = (xs: number[], p: number) => {

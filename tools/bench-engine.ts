@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_MODEL_DIR, INPUT_DIMS, MODEL_FILES, createOnnxEngine, sessionOptions, type ModelName } from '../models/onnx-engine.js';
 import { SessionQueue } from '../models/session-queue.js';
 import type { DecodeLimits } from '../models/engine.js';
-import { mean, median } from './bench-common.js';
+import { addTally, mean, median } from './bench-common.js';
 import { FACES_DIR } from '../test/helpers/paths.js';
 
 const PEOPLE = join(FACES_DIR, 'people');
@@ -92,11 +92,7 @@ for (let round = 0; round <= rounds; round++) {
     passes.push(engine.lastDetectPasses);
     const stats = engine.inferenceStats();
     inferMs.push(Object.values(stats).reduce((sum, x) => sum + x.ms, 0));
-    for (const [model, x] of Object.entries(stats)) {
-      const acc = (perModel[model] ??= { runs: 0, ms: 0 });
-      acc.runs += x.runs;
-      acc.ms += x.ms;
-    }
+    for (const [model, x] of Object.entries(stats)) addTally(perModel, model, x);
   }
   if (round > 0) await rawRuns(Math.ceil(runs / rounds), true);
 }

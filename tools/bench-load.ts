@@ -54,7 +54,7 @@ import { procStatusBytes } from '../server/memory-metrics.js';
 import { ENROLLABLE, enrollablePhoto } from '../test/helpers/photos.js';
 import { PROJECT_ROOT } from '../test/helpers/paths.js';
 import { BenchHttpClient } from './bench-http.js';
-import { col, cpuTicks, machineInfo, machineLines, mean, median, percentile, positive, stealPercent, sum } from './bench-common.js';
+import { addTally, type Tally, col, cpuTicks, machineInfo, machineLines, mean, median, percentile, positive, stealPercent, sum } from './bench-common.js';
 
 const { values } = parseArgs({
   options: {
@@ -278,9 +278,9 @@ interface PipelineResult {
   totals: number[];
   inference: number[];
   stageMs: Record<string, number>;
-  modelMs: Record<string, { runs: number; ms: number }>;
+  modelMs: Record<string, Tally>;
   /** Resampling (model inputs) per output shape, channels and kernel, summed over the measured photos. */
-  resampleMs: Record<string, { runs: number; ms: number }>;
+  resampleMs: Record<string, Tally>;
 }
 
 /** What each resampled shape is for (see models/README.md, Pipeline). */
@@ -298,8 +298,8 @@ async function measurePipeline(photos: Uint8Array[]): Promise<PipelineResult> {
   const engine = await createOnnxEngine({ intraOpThreads: 1 });
   const totals: number[] = [], inference: number[] = [];
   // Wall time per stage (engine.lastTimings) and inference per model, summed over the measured photos.
-  const stageMs: Record<string, number> = {}, modelMs: Record<string, { runs: number; ms: number }> = {};
-  const resampleMs: Record<string, { runs: number; ms: number }> = {};
+  const stageMs: Record<string, number> = {}, modelMs: Record<string, Tally> = {};
+  const resampleMs: Record<string, Tally> = {};
   for (let round = 0; round < 3; round++) {
     for (const photo of photos) {
       engine.resetInferenceStats();
@@ -310,19 +310,9 @@ async function measurePipeline(photos: Uint8Array[]): Promise<PipelineResult> {
       const stats = engine.inferenceStats();
       inference.push(sum(Object.values(stats).map((s) => s.ms)));
       for (const [k, v] of Object.entries(engine.lastTimings)) stageMs[k] = (stageMs[k] ?? 0) + v;
-      for (const [k, v] of Object.entries(stats)) {
-        if (v.runs === 0) continue;
-        const m = (modelMs[k] ??= { runs: 0, ms: 0 });
-        m.runs += v.runs;
-        m.ms += v.ms;
-      }
-      for (const [kind, v] of Object.entries(engine.resampleStats())) {
-        // Grouped by shape and channels (the kernel varies with the map's turn).
-        const key = kind === PYRAMID_WORK ? kind : kind.split(' ').slice(0, 2).join(' ');
-        const m = (resampleMs[key] ??= { runs: 0, ms: 0 });
-        m.runs += v.runs;
-        m.ms += v.ms;
-      }
+      for (const [k, v] of Object.entries(stats)) if (v.runs > 0) addTally(modelMs, k, v);
+      // Grouped by shape and channels (the kernel varies with the map's turn).
+      for (const [kind, v] of Object.entries(engine.resampleStats())) addTally(resampleMs, kind === PYRAMID_WORK ? kind : kind.split(' ').slice(0, 2).join(' '), v);
     }
   }
   await engine.close();

@@ -4,7 +4,8 @@
 // nanoseconds per output pixel, each against the floor every call pays in
 // the same run, the copy of its output out of the wasm memory (a
 // Float32Array.set of the same length). What bench:load's pipeline part
-// counts as "resampling" per photo is these calls (its per-shape tallies).
+// counts as "resampling" per photo is these calls (its per-shape tallies)
+// plus the pyramid's own work, which is already done here before timing.
 import { parseArgs } from 'node:util';
 import { decodeImage } from '../models/decode.js';
 import { PyramidPool, rectMap, rotatedRectMap, type SampleSpec } from '../models/image-ops.js';
